@@ -1,0 +1,58 @@
+"""Market parameters, market id, and the mutable state of a market and of a position (spec §1.2–1.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eth_abi import encode
+from eth_utils import keccak
+
+
+@dataclass(frozen=True, slots=True)
+class MarketParams:
+    loan_token: str
+    collateral_token: str
+    oracle: str
+    irm: str
+    lltv: int
+    id: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # id = keccak256(abi.encode(loanToken, collateralToken, oracle, irm, lltv)), as 0x-hex.
+        encoded = encode(
+            ["address", "address", "address", "address", "uint256"],
+            [self.loan_token, self.collateral_token, self.oracle, self.irm, self.lltv],
+        )
+        object.__setattr__(self, "id", "0x" + keccak(encoded).hex())
+
+
+@dataclass(slots=True)
+class Market:
+    """Totals as stored by Morpho: they exclude interest accrued since ``last_update``."""
+
+    total_supply_assets: int = 0
+    total_supply_shares: int = 0
+    total_borrow_assets: int = 0
+    total_borrow_shares: int = 0
+    last_update: int = 0
+    fee: int = 0
+
+    def copy(self) -> Market:
+        return Market(
+            self.total_supply_assets,
+            self.total_supply_shares,
+            self.total_borrow_assets,
+            self.total_borrow_shares,
+            self.last_update,
+            self.fee,
+        )
+
+
+@dataclass(slots=True)
+class Position:
+    supply_shares: int = 0
+    borrow_shares: int = 0
+    collateral: int = 0
+
+    def copy(self) -> Position:
+        return Position(self.supply_shares, self.borrow_shares, self.collateral)

@@ -1,0 +1,11 @@
+"""The embedded synthetic chain, the default source: nothing to configure, deterministic by seed."""
+
+from softliq_core.sources.synthetic.chain import (
+    SyntheticChain,
+    SyntheticChainConfig,
+    SyntheticMarket,
+    Token,
+    generate_chain,
+)
+
+__all__ = ["SyntheticChain", "SyntheticChainConfig", "SyntheticMarket", "Token", "generate_chain"]

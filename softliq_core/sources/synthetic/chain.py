@@ -1,0 +1,596 @@
+"""The embedded synthetic chain: Morpho Blue markets, Chainlink feeds, borrowers and a liquidator.
+
+Deterministic from a seed. Every Morpho call goes through ``MorphoBlue`` (the contract's checks and
+events) and every log is ABI-encoded with the real signatures, so the raw layer looks exactly like a
+real chain's cryo export. The chain also keeps the contract state after every transaction (``truth``)
+so the baseline replay can be checked against it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+from eth_utils import keccak
+
+from softliq_core.abi import encode_log
+from softliq_core.protocols.morpho.accrual import expected_market
+from softliq_core.protocols.morpho.blue import MorphoBlue
+from softliq_core.protocols.morpho.errors import MorphoRevert
+from softliq_core.protocols.morpho.health import borrowed_assets, collateral_value, is_healthy, ltv
+from softliq_core.protocols.morpho.irm import adaptive_curve_borrow_rate
+from softliq_core.protocols.morpho.liquidation import max_liquidation_inputs
+from softliq_core.protocols.morpho.market import MarketParams, Position
+from softliq_core.protocols.morpho.math import WAD
+from softliq_core.protocols.morpho.oracle import ChainlinkOracleRecipe, scale_factor
+from softliq_core.sources.synthetic.prices import (
+    BLOCK_TIME,
+    BLOCKS_PER_DAY,
+    CrashSpec,
+    Feed,
+    FeedSpec,
+    price_paths,
+)
+from softliq_core.tables import BLOCKS, RAW_LOGS
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticChainConfig:
+    seed: int = 7
+    days: int = 10
+    start_date: date = date(2024, 3, 1)
+    borrowers_per_market: int = 80
+    size: int = 1  # multiplies borrowers (benchmarks); 1 is the demo
+    chain_id: int = 1
+    first_block: int = 19_300_000
+    crash_day: int | None = None  # default: the middle day
+
+    @property
+    def n_blocks(self) -> int:
+        return self.days * BLOCKS_PER_DAY
+
+    @property
+    def genesis_timestamp(self) -> int:
+        return int(datetime(*self.start_date.timetuple()[:3], tzinfo=UTC).timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    address: str
+    symbol: str
+    decimals: int
+    usd_path: str  # which price path gives its USD value
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticMarket:
+    params: MarketParams
+    loan: Token
+    collateral: Token
+    recipe: ChainlinkOracleRecipe
+
+
+@dataclass
+class SyntheticChain:
+    config: SyntheticChainConfig
+    raw_logs: pl.DataFrame
+    blocks: pl.DataFrame
+    tokens: dict[str, Token]
+    markets: list[SyntheticMarket]
+    morpho: MorphoBlue
+    truth_markets: pl.DataFrame  # market totals after each transaction that touched the market
+    truth_positions: pl.DataFrame  # each touched position after each transaction
+    morpho_address: str
+    feeds: dict[str, Feed] = field(default_factory=dict)
+
+
+def _address(seed: int, role: str, index: int = 0) -> str:
+    return "0x" + keccak(text=f"softliq:{seed}:{role}:{index}")[-20:].hex()
+
+
+MORPHO = "0xbbbbbbbbbb9cc5e90e3b3af64bdaf62c37eeffcb"
+ADAPTIVE_CURVE_IRM = "0x870ac11d48b15db9a138cf899d20f13f79ba00bc"
+
+FEED_SPECS = {
+    "ETH": FeedSpec("ETH / USD", 8, 0.005, 3_600),
+    "BTC": FeedSpec("BTC / USD", 8, 0.005, 3_600),
+    "USDC": FeedSpec("USDC / USD", 8, 0.0025, 86_400),
+    "USDT": FeedSpec("USDT / USD", 8, 0.0025, 86_400),
+    "WSTETH_ETH": FeedSpec("wstETH / ETH exchange rate", 18, 0.005, 86_400),
+}
+
+
+class _Builder:
+    """Runs the simulation block by block and writes logs as the chain would."""
+
+    def __init__(self, config: SyntheticChainConfig) -> None:
+        self.config = config
+        self.rng = np.random.default_rng(config.seed)
+        seed = config.seed
+        self.owner = _address(seed, "owner")
+        self.fee_recipient = _address(seed, "fee-recipient")
+        self.feeds = {
+            name: Feed(spec, _address(seed, "aggregator", i))
+            for i, (name, spec) in enumerate(FEED_SPECS.items())
+        }
+        self.tokens = {
+            "WETH": Token("0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", "WETH", 18, "ETH"),
+            "WBTC": Token("0x2260fac5e5542a773aa44fbcfedf7c193bc2c599", "WBTC", 8, "BTC"),
+            "wstETH": Token("0x7f39c581f595b53c5cb19bd0b3f8da6c935e2ca0", "wstETH", 18, "WSTETH"),
+            "USDC": Token("0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", "USDC", 6, "USDC"),
+            "USDT": Token("0xdac17f958d2ee523a2206206994597c13d831ec7", "USDT", 6, "USDT"),
+        }
+        self.markets = [
+            self._market("WETH", "USDC", 860, ("ETH",), ("USDC",), 0),
+            self._market("WBTC", "USDC", 860, ("BTC",), ("USDC",), 1),
+            self._market("wstETH", "WETH", 945, ("WSTETH_ETH",), (), 2),
+            self._market("WETH", "USDT", 915, ("ETH",), ("USDT",), 3),
+        ]
+        self.oracles = {m.params.oracle: m.recipe for m in self.markets}
+        self.morpho = MorphoBlue(MORPHO, self.owner, self._oracle_price)
+        crash_day = config.crash_day if config.crash_day is not None else config.days // 2
+        self.crash = CrashSpec(day=crash_day) if 0 <= crash_day < config.days else None
+        self.paths = price_paths(config.n_blocks, self.rng, self.crash).usd
+        self.logs: list[tuple[Any, ...]] = []
+        self.blocks: list[tuple[Any, ...]] = []
+        self.truth_markets: list[tuple[Any, ...]] = []
+        self.truth_positions: list[tuple[Any, ...]] = []
+        self.block_number = config.first_block
+        self.timestamp = config.genesis_timestamp
+        self.log_index = 0
+        self.tx_index = 0
+        self.block_hash = b""
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _market(
+        self,
+        collateral: str,
+        loan: str,
+        lltv_permille: int,
+        base_feeds: tuple[str, ...],
+        quote_feeds: tuple[str, ...],
+        index: int,
+    ) -> SyntheticMarket:
+        c, q = self.tokens[collateral], self.tokens[loan]
+        oracle = _address(self.config.seed, "oracle", index)
+        recipe = ChainlinkOracleRecipe(
+            oracle=oracle,
+            scale_factor=scale_factor(
+                c.decimals,
+                q.decimals,
+                tuple(FEED_SPECS[f].decimals for f in base_feeds) + (0,) * (2 - len(base_feeds)),  # type: ignore[arg-type]
+                tuple(FEED_SPECS[f].decimals for f in quote_feeds) + (0,) * (2 - len(quote_feeds)),  # type: ignore[arg-type]
+            ),
+            base_feed_1=self.feeds[base_feeds[0]].address,
+            quote_feed_1=self.feeds[quote_feeds[0]].address if quote_feeds else "",
+        )
+        params = MarketParams(
+            q.address, c.address, oracle, ADAPTIVE_CURVE_IRM, lltv_permille * WAD // 1000
+        )
+        return SyntheticMarket(params, q, c, recipe)
+
+    def _oracle_price(self, oracle: str) -> int:
+        return self.oracles[oracle].price({f.address: f.answer for f in self.feeds.values()})
+
+    def _usd(self, token: Token, block: int) -> float:
+        if token.usd_path == "WSTETH":
+            return float(self.paths["WSTETH_ETH"][block] * self.paths["ETH"][block])
+        return float(self.paths[token.usd_path][block])
+
+    # -- writing logs --------------------------------------------------------------------------
+
+    def _begin_block(self, offset: int) -> None:
+        self.block_number = self.config.first_block + offset
+        self.timestamp = self.config.genesis_timestamp + offset * BLOCK_TIME
+        self.morpho.timestamp = self.timestamp
+        parent = self.block_hash or keccak(text=f"softliq:{self.config.seed}:genesis-parent")
+        self.block_hash = keccak(text=f"softliq:{self.config.seed}:block:{self.block_number}")
+        self.log_index = 0
+        self.tx_index = 0
+        self.blocks.append(
+            (
+                self.block_number,
+                self.block_hash,
+                parent,
+                self.timestamp,
+                self._base_fee(offset),
+                self.config.chain_id,
+            )
+        )
+
+    def _base_fee(self, offset: int) -> int:
+        # 10–20 gwei normally, up to ~10x while the crash is under way (gas wars).
+        calm = 12e9 + 6e9 * math.sin(offset / 2_000.0)
+        stress = 1.0
+        if self.crash is not None:
+            start = int((self.crash.day * 24 + self.crash.start_hour) * 3600 / BLOCK_TIME)
+            distance = abs(offset - start - 900)
+            stress += 9.0 * math.exp(-distance / 600.0)
+        return int(calm * stress)
+
+    def _write(self, contract: str, event: str, values: dict[str, Any]) -> None:
+        topics, data = encode_log(event, values)
+        topics = topics + [None] * (4 - len(topics))  # type: ignore[list-item]
+        tx_hash = keccak(text=f"softliq:{self.config.seed}:tx:{self.block_number}:{self.tx_index}")
+        self.logs.append(
+            (
+                self.block_number,
+                self.block_hash,
+                self.tx_index,
+                self.log_index,
+                tx_hash,
+                bytes.fromhex(contract[2:]),
+                *topics,
+                data,
+                len(data),
+                self.config.chain_id,
+            )
+        )
+        self.log_index += 1
+
+    def _transact(self, call: Any, *args: Any) -> bool:
+        """One transaction: run a MorphoBlue call; on revert nothing is written (failed tx)."""
+        before = len(self.morpho.events)
+        try:
+            call(*args)
+        except MorphoRevert:
+            return False
+        new_events = self.morpho.events[before:]
+        for event in new_events:
+            self._write(event["contract"], event["event"], event)
+        self._record_truth(new_events)
+        self.tx_index += 1
+        return True
+
+    def _record_truth(self, events: list[dict[str, Any]]) -> None:
+        log_index = self.log_index - 1
+        market_ids = {e["market_id"] for e in events if "market_id" in e}
+        users = {e[k] for e in events for k in ("on_behalf", "borrower") if k in e}
+        for market_id in market_ids:
+            m = self.morpho.markets[market_id]
+            self.truth_markets.append(
+                (
+                    self.block_number,
+                    log_index,
+                    market_id,
+                    str(m.total_supply_assets),
+                    str(m.total_supply_shares),
+                    str(m.total_borrow_assets),
+                    str(m.total_borrow_shares),
+                    m.last_update,
+                    str(m.fee),
+                )
+            )
+            for user in users | {self.fee_recipient}:
+                p = self.morpho.positions.get((market_id, user))
+                if p is not None:
+                    self.truth_positions.append(
+                        (
+                            self.block_number,
+                            log_index,
+                            market_id,
+                            user,
+                            str(p.supply_shares),
+                            str(p.borrow_shares),
+                            str(p.collateral),
+                        )
+                    )
+
+    def _publish_round(self, feed: Feed) -> None:
+        self._write(
+            feed.address,
+            "AnswerUpdated",
+            {"current": feed.answer, "round_id": feed.round_id, "updated_at": self.timestamp},
+        )
+        self.tx_index += 1
+
+    # -- the simulation ------------------------------------------------------------------------
+
+    def run(self) -> SyntheticChain:
+        cfg = self.config
+        rng = self.rng
+        self._begin_block(0)
+        for name, feed in self.feeds.items():
+            feed.publish(self._feed_price(name, 0), self.timestamp)
+            self._publish_round(feed)
+        m = self.morpho
+        self._transact(m.enable_irm, self.owner, ADAPTIVE_CURVE_IRM)
+        for lltv in sorted({mk.params.lltv for mk in self.markets}):
+            self._transact(m.enable_lltv, self.owner, lltv)
+        self._transact(m.set_fee_recipient, self.owner, self.fee_recipient)
+        for mk in self.markets:
+            self._transact(m.create_market, self.owner, mk.params)
+
+        n_borrowers = cfg.borrowers_per_market * cfg.size
+        borrowers = self._plan_borrowers(n_borrowers)
+        lenders = self._plan_lenders(borrowers)
+        actions = self._plan_actions(borrowers, lenders)
+        liquidator_queue: dict[int, list[tuple[SyntheticMarket, str]]] = {}
+        liquidators = [_address(cfg.seed, "liquidator", i) for i in range(3)]
+        fee_block = cfg.n_blocks // 3
+
+        for offset in range(1, cfg.n_blocks):
+            self._begin_block(offset)
+            # Liquidators' transactions come first: they bid for the top of the block.
+            for market, borrower in liquidator_queue.pop(offset, []):
+                self._historical_liquidation(market, borrower, rng.choice(liquidators))
+            txs: list[tuple[str, Any]] = [("user", a) for a in actions.get(offset, [])]
+            txs += [
+                ("feed", name)
+                for name, feed in self.feeds.items()
+                if feed.is_due(self._feed_price(name, offset), self.timestamp)
+            ]
+            if offset == fee_block:
+                txs.append(("fee", None))
+            rng.shuffle(txs)  # type: ignore[arg-type]
+            for kind, payload in txs:
+                if kind == "feed":
+                    feed = self.feeds[payload]
+                    feed.publish(self._feed_price(payload, offset), self.timestamp)
+                    self._publish_round(feed)
+                    self._schedule_liquidations(feed.address, offset, liquidator_queue)
+                elif kind == "fee":
+                    self._transact(m.set_fee, self.owner, self.markets[0].params, WAD // 10)
+                else:
+                    self._user_action(*payload)
+        return self._finish(borrowers)
+
+    def _feed_price(self, name: str, offset: int) -> float:
+        return float(self.paths[name][offset])
+
+    def _plan_borrowers(self, n: int) -> list[dict[str, Any]]:
+        rng = self.rng
+        borrowers = []
+        for i in range(n * len(self.markets)):
+            market = self.markets[i % len(self.markets)]
+            lltv = market.params.lltv / WAD
+            borrowers.append(
+                {
+                    "address": _address(self.config.seed, "borrower", i),
+                    "market": market,
+                    # Many borrowers run close to the LLTV: that is where liquidations happen.
+                    "target_ltv": lltv * float(rng.uniform(0.82, 0.985)),
+                    "attentive": bool(rng.random() < 0.6),
+                    "size_usd": float(min(rng.lognormal(math.log(40_000), 1.0), 2_000_000)),
+                }
+            )
+        return borrowers
+
+    def _plan_lenders(self, borrowers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        lenders = []
+        for mi, market in enumerate(self.markets):
+            demand = sum(
+                b["size_usd"] * b["target_ltv"] for b in borrowers if b["market"] is market
+            )
+            for j in range(4):
+                lenders.append(
+                    {
+                        "address": _address(self.config.seed, "lender", mi * 4 + j),
+                        "market": market,
+                        "size_usd": demand * 1.25 / 4,
+                    }
+                )
+        return lenders
+
+    def _plan_actions(
+        self, borrowers: list[dict[str, Any]], lenders: list[dict[str, Any]]
+    ) -> dict[int, list[tuple[str, dict[str, Any]]]]:
+        rng = self.rng
+        n_blocks = self.config.n_blocks
+        plan: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+
+        def add(offset: int, kind: str, actor: dict[str, Any]) -> None:
+            plan.setdefault(int(offset), []).append((kind, actor))
+
+        for lender in lenders:
+            add(1 + int(rng.integers(0, 50)), "lend", lender)
+            for offset in rng.integers(100, n_blocks, size=rng.poisson(0.4 * self.config.days)):
+                add(offset, "lender_adjust", lender)
+        for b in borrowers:
+            opened = int(rng.integers(60, max(61, int(n_blocks * 0.4))))
+            add(opened, "open", b)
+            rate_per_day = 2.0 if b["attentive"] else 0.15
+            count = rng.poisson(rate_per_day * (n_blocks - opened) / BLOCKS_PER_DAY)
+            for offset in rng.integers(opened + 1, n_blocks, size=count):
+                add(offset, "adjust", b)
+            if rng.random() < 0.1:
+                add(int(rng.integers(opened + 1, n_blocks)), "flash_loan", b)
+            if rng.random() < 0.2:
+                add(int(rng.integers(opened + 1, n_blocks)), "authorize", b)
+        return plan
+
+    # -- actors --------------------------------------------------------------------------------
+
+    def _units(self, token: Token, usd: float) -> int:
+        return int(
+            usd / self._usd(token, self.block_number - self.config.first_block) * 10**token.decimals
+        )
+
+    def _user_action(self, kind: str, actor: dict[str, Any]) -> None:
+        m = self.morpho
+        market: SyntheticMarket = actor["market"]
+        params = market.params
+        who = actor["address"]
+        rng = self.rng
+        if kind == "lend":
+            self._transact(
+                m.supply, who, params, self._units(market.loan, actor["size_usd"]), 0, who
+            )
+            return
+        if kind == "lender_adjust":
+            amount = self._units(market.loan, actor["size_usd"] * float(rng.uniform(0.02, 0.15)))
+            if rng.random() < 0.5:
+                self._transact(m.supply, who, params, amount, 0, who)
+            else:
+                self._transact(m.withdraw, who, params, amount, 0, who, who)
+            return
+        if kind == "flash_loan":
+            self._transact(m.flash_loan, who, params.loan_token, self._units(market.loan, 10_000))
+            return
+        if kind == "authorize":
+            bundler = _address(self.config.seed, "bundler")
+            current = m.authorizations.get((who, bundler), False)
+            self._transact(m.set_authorization, who, bundler, not current)
+            return
+        position = m.position(params.id, who)
+        price = self._oracle_price(params.oracle)
+        target = actor["target_ltv"]
+        if kind == "open" or (position.collateral == 0 and rng.random() < 0.3):
+            collateral = self._units(market.collateral, actor["size_usd"])
+            if collateral == 0:
+                return
+            self._transact(m.supply_collateral, who, params, collateral, who)
+            self._borrow_to(params, who, position, price, target)
+            return
+        if position.borrow_shares == 0 and position.collateral == 0:
+            return
+        if rng.random() < 0.04:  # close the position
+            if position.borrow_shares:
+                self._transact(m.repay, who, params, 0, position.borrow_shares, who)
+            if position.collateral:
+                self._transact(m.withdraw_collateral, who, params, position.collateral, who, who)
+            return
+        current = ltv(position, m.markets[params.id], price)
+        if current is None:
+            return
+        current_ltv = current / WAD
+        if current_ltv > target + 0.015:
+            if rng.random() < 0.5:
+                self._repay_to(params, who, position, price, target)
+            else:
+                value = collateral_value(position.collateral, price)
+                needed = borrowed_assets(position, m.markets[params.id]) / target - value
+                extra = int(needed * position.collateral / max(value, 1))
+                if extra > 0:
+                    self._transact(m.supply_collateral, who, params, extra, who)
+        elif current_ltv < target - 0.03:
+            if rng.random() < 0.65:
+                self._borrow_to(params, who, position, price, target)
+            else:
+                value = collateral_value(position.collateral, price)
+                keep = borrowed_assets(position, m.markets[params.id]) / target
+                surplus = int((value - keep) * position.collateral / max(value, 1))
+                if 0 < surplus < position.collateral:
+                    self._transact(m.withdraw_collateral, who, params, surplus, who, who)
+        elif position.borrow_shares and rng.random() < 0.5:
+            repay = int(
+                borrowed_assets(position, m.markets[params.id]) * float(rng.uniform(0.01, 0.1))
+            )
+            if repay > 0:
+                self._transact(m.repay, who, params, repay, 0, who)
+
+    def _borrow_to(
+        self, params: MarketParams, who: str, position: Position, price: int, target: float
+    ) -> None:
+        market = self.morpho.markets[params.id]
+        wanted = int(collateral_value(position.collateral, price) * target) - borrowed_assets(
+            position, market
+        )
+        liquidity = market.total_supply_assets - market.total_borrow_assets
+        amount = min(wanted, int(liquidity * 0.98))
+        if amount > 0:
+            self._transact(self.morpho.borrow, who, params, amount, 0, who, who)
+
+    def _repay_to(
+        self, params: MarketParams, who: str, position: Position, price: int, target: float
+    ) -> None:
+        market = self.morpho.markets[params.id]
+        excess = borrowed_assets(position, market) - int(
+            collateral_value(position.collateral, price) * target
+        )
+        if excess <= 0:
+            return
+        if excess >= borrowed_assets(position, market):
+            self._transact(self.morpho.repay, who, params, 0, position.borrow_shares, who)
+        else:
+            self._transact(self.morpho.repay, who, params, excess, 0, who)
+
+    def _schedule_liquidations(
+        self, feed: str, offset: int, queue: dict[int, list[tuple[SyntheticMarket, str]]]
+    ) -> None:
+        """After a round, liquidators find newly liquidatable positions and act 1–3 blocks later."""
+        m = self.morpho
+        for market in self.markets:
+            if feed not in market.recipe.feeds:
+                continue
+            price = self._oracle_price(market.params.oracle)
+            state = m.markets[market.params.id]
+            for (market_id, user), position in m.positions.items():
+                if market_id != market.params.id or position.borrow_shares == 0:
+                    continue
+                if not is_healthy(position, state, price, market.params.lltv):
+                    queue.setdefault(offset + int(self.rng.integers(1, 4)), []).append(
+                        (market, user)
+                    )
+
+    def _historical_liquidation(self, market: SyntheticMarket, borrower: str, caller: str) -> None:
+        m = self.morpho
+        params = market.params
+        position = m.position(params.id, borrower)
+        if position.borrow_shares == 0:
+            return
+        # The liquidator quotes against totals accrued to now, as the contract will see them.
+        price = self._oracle_price(params.oracle)
+        state = m.markets[params.id]
+        rate = adaptive_curve_borrow_rate(state, m.rate_at_target.get(params.id, 0), self.timestamp)
+        accrued = expected_market(state, rate.avg_borrow_rate, self.timestamp)
+        inputs = max_liquidation_inputs(accrued, position, params.lltv, price)
+        if inputs is None:
+            return
+        seized, repaid_shares = inputs
+        if repaid_shares and self.rng.random() < 0.25:
+            repaid_shares = max(1, repaid_shares // 2)  # some liquidators close half
+        self._transact(m.liquidate, caller, params, borrower, seized, repaid_shares)
+
+    def _finish(self, borrowers: list[dict[str, Any]]) -> SyntheticChain:
+        raw_logs = pl.DataFrame(self.logs, schema=pl.Schema(RAW_LOGS), orient="row")
+        blocks = pl.DataFrame(self.blocks, schema=pl.Schema(BLOCKS), orient="row")
+        truth_markets = pl.DataFrame(
+            self.truth_markets,
+            schema=[
+                "block_number",
+                "log_index",
+                "market_id",
+                "total_supply_assets",
+                "total_supply_shares",
+                "total_borrow_assets",
+                "total_borrow_shares",
+                "last_update",
+                "fee",
+            ],
+            orient="row",
+        )
+        truth_positions = pl.DataFrame(
+            self.truth_positions,
+            schema=[
+                "block_number",
+                "log_index",
+                "market_id",
+                "user",
+                "supply_shares",
+                "borrow_shares",
+                "collateral",
+            ],
+            orient="row",
+        )
+        return SyntheticChain(
+            config=self.config,
+            raw_logs=raw_logs,
+            blocks=blocks,
+            tokens={t.address: t for t in self.tokens.values()},
+            markets=self.markets,
+            morpho=self.morpho,
+            truth_markets=truth_markets,
+            truth_positions=truth_positions,
+            morpho_address=MORPHO,
+            feeds={f.address: f for f in self.feeds.values()},
+        )
+
+
+def generate_chain(config: SyntheticChainConfig | None = None) -> SyntheticChain:
+    return _Builder(config or SyntheticChainConfig()).run()
