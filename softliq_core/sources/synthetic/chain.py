@@ -18,6 +18,7 @@ import polars as pl
 from eth_utils import keccak
 
 from softliq_core.abi import encode_log
+from softliq_core.markets import ORACLES_SCHEMA, TOKENS_SCHEMA
 from softliq_core.protocols.morpho.accrual import expected_market
 from softliq_core.protocols.morpho.blue import MorphoBlue
 from softliq_core.protocols.morpho.errors import MorphoRevert
@@ -86,6 +87,26 @@ class SyntheticChain:
     truth_positions: pl.DataFrame  # each touched position after each transaction
     morpho_address: str
     feeds: dict[str, Feed] = field(default_factory=dict)
+
+    def tokens_table(self) -> pl.DataFrame:
+        """What an RPC source reads with symbol() and decimals()."""
+        return pl.DataFrame(
+            [(t.address, t.symbol, t.decimals) for t in self.tokens.values()],
+            schema=TOKENS_SCHEMA,
+            orient="row",
+        )
+
+    def oracles_table(self) -> pl.DataFrame:
+        """What an RPC source reads from each oracle's immutables."""
+        return pl.DataFrame(
+            [
+                (r.oracle, r.base_feed_1 or None, r.base_feed_2 or None, r.quote_feed_1 or None,
+                 r.quote_feed_2 or None, str(r.scale_factor))
+                for r in (m.recipe for m in self.markets)
+            ],
+            schema=ORACLES_SCHEMA,
+            orient="row",
+        )  # fmt: skip
 
 
 def _address(seed: int, role: str, index: int = 0) -> str:

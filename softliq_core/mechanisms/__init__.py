@@ -1,0 +1,7 @@
+"""Liquidation mechanisms: small pure rules the replay engine applies to positions."""
+
+from softliq_core.mechanisms.base import ActionResult, Mechanism
+from softliq_core.mechanisms.morpho_liquidation import MorphoLiquidation
+from softliq_core.mechanisms.morpho_pre_liquidation import MorphoPreLiquidation
+
+__all__ = ["ActionResult", "Mechanism", "MorphoLiquidation", "MorphoPreLiquidation"]

@@ -1,0 +1,31 @@
+"""What every liquidation mechanism answers: may it act on a position now, and what does it do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from softliq_core.protocols.morpho.market import Market, Position
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    kind: str  # "liquidation" or "pre_liquidation"
+    repaid_shares: int
+    repaid_assets: int
+    seized_assets: int
+    bad_debt_shares: int
+    bad_debt_assets: int
+    incentive_factor: int  # WAD: LIF or preLIF applied
+
+
+class Mechanism(Protocol):
+    """A pure rule: ``act`` mutates ``position`` (and the scratch ``market``) when it acts."""
+
+    name: str
+
+    def triggered(self, market: Market, position: Position, price: int, opted_in: bool) -> bool: ...
+
+    def act(
+        self, market: Market, position: Position, price: int, opted_in: bool
+    ) -> ActionResult | None: ...

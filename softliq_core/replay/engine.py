@@ -1,0 +1,373 @@
+"""Replay one market's history under a scenario (DESIGN §4).
+
+One pass over the market's events and oracle prices in (block, log index) order:
+
+* the ledger folds every event, so market totals and the borrow share price follow history
+  (rule 1: exogenous prices, interest and other users);
+* each borrower also has a counterfactual position: historical liquidations and pre-liquidations are
+  not applied to it (rule 2), and the borrower's own actions are applied as intents, clipped when the
+  counterfactual position cannot take them, every clip recorded (rule 3);
+* the liquidator model acts ``latency_blocks`` after a price or an action makes a position
+  actionable, at the top of that block, once per block per position, on totals accrued to that
+  block's timestamp.
+
+A ``history`` scenario applies every event to the positions and records the historical liquidations.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from softliq_core.mechanisms import ActionResult, Mechanism
+from softliq_core.protocols.morpho.accrual import expected_market
+from softliq_core.protocols.morpho.health import (
+    borrowed_assets,
+    is_healthy,
+    ltv,
+)
+from softliq_core.protocols.morpho.irm import adaptive_curve_borrow_rate
+from softliq_core.protocols.morpho.liquidation import liquidation_incentive_factor
+from softliq_core.protocols.morpho.market import Market, Position
+from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, mul_div_down
+from softliq_core.protocols.morpho.shares import to_assets_up, to_shares_up
+from softliq_core.replay.inputs import MarketHistory
+from softliq_core.replay.ledger import (
+    POSITION_EVENTS,
+    ZERO_ADDRESS,
+    Ledger,
+    ReplayError,
+    position_owner,
+)
+from softliq_core.replay.scenario import Scenario
+
+
+@dataclass
+class PositionStats:
+    max_ltv: int = 0
+    first_action_block: int | None = None
+    pre_liquidations: int = 0
+    liquidations: int = 0
+    clipped: int = 0
+
+
+@dataclass
+class MarketOutcome:
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    clips: list[dict[str, Any]] = field(default_factory=list)
+    positions: dict[str, Position] = field(default_factory=dict)
+    stats: dict[str, PositionStats] = field(default_factory=dict)
+    final_market: Market = field(default_factory=Market)
+    final_price: int = 0
+
+
+class _MarketReplay:
+    def __init__(self, history: MarketHistory, scenario: Scenario, mechanism: Mechanism | None):
+        self.history = history
+        self.market_id = history.market.market_id
+        self.lltv = history.market.lltv
+        self.scenario = scenario
+        self.mechanism = mechanism
+        self.ledger = Ledger()
+        self.pre_liquidation_contracts: set[str] = set()
+        self.price: int | None = None
+        self.due: dict[int, set[str]] = {}
+        self.due_blocks: list[int] = []
+        self.out = MarketOutcome()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @property
+    def market(self) -> Market:
+        return self.ledger.markets[self.market_id]
+
+    def _position(self, borrower: str) -> Position:
+        if borrower not in self.out.positions:
+            self.out.positions[borrower] = Position()
+            self.out.stats[borrower] = PositionStats()
+        return self.out.positions[borrower]
+
+    def _require_price(self, event: Mapping[str, Any]) -> int:
+        if self.price is None:
+            raise ReplayError(
+                f"market {self.history.market.label}: no oracle price before {event['event']} at "
+                f"block {event['block_number']} log {event['log_index']}; oracle_prices must cover it"
+            )
+        return self.price
+
+    def _accrued(self, block: int) -> Market:
+        """Totals as a transaction at the top of ``block`` would see them after accrual."""
+        now = self.history.clock.timestamp(block)
+        market = self.market
+        if self.history.irm == ZERO_ADDRESS or now <= market.last_update:
+            return market.copy()
+        rate = adaptive_curve_borrow_rate(
+            market, self.ledger.rate_at_target.get(self.market_id, 0), now
+        )
+        return expected_market(market, rate.avg_borrow_rate, now)
+
+    def _track(self, borrower: str, market: Market, block: int) -> None:
+        """Record the position's LTV and, if the mechanism could act on it, schedule the liquidator."""
+        position = self.out.positions[borrower]
+        if self.price is None or position.borrow_shares == 0:
+            return
+        current = ltv(position, market, self.price)
+        stats = self.out.stats[borrower]
+        if current is not None and current > stats.max_ltv:
+            stats.max_ltv = current
+        if self.mechanism is None:
+            return
+        opted_in = self.scenario.opted_in(borrower)
+        if self.mechanism.triggered(market, position, self.price, opted_in):
+            self._schedule(block + self.scenario.latency_blocks, borrower)
+
+    def _schedule(self, block: int, borrower: str) -> None:
+        if block not in self.due:
+            self.due[block] = set()
+            heapq.heappush(self.due_blocks, block)
+        self.due[block].add(borrower)
+
+    # -- the liquidator ------------------------------------------------------------------------
+
+    def _run_due(self, before_block: int) -> None:
+        while self.due_blocks and self.due_blocks[0] <= before_block:
+            block = heapq.heappop(self.due_blocks)
+            if block > self.history.clock.last_block:
+                self.due_blocks.clear()
+                return
+            borrowers = sorted(self.due.pop(block))
+            accrued = self._accrued(block)
+            for borrower in borrowers:
+                self._act(block, borrower, accrued)
+
+    def _act(self, block: int, borrower: str, accrued: Market) -> None:
+        assert self.mechanism is not None and self.price is not None
+        position = self.out.positions[borrower]
+        opted_in = self.scenario.opted_in(borrower)
+        before = position.copy()
+        scratch = accrued.copy()  # other users follow history: the action does not move totals
+        result = self.mechanism.act(scratch, position, self.price, opted_in)
+        if result is None:
+            return
+        self._record_action(block, borrower, before, position, accrued, result)
+        if self.mechanism.triggered(accrued, position, self.price, opted_in):
+            self._schedule(block + 1, borrower)
+
+    def _record_action(
+        self,
+        block: int,
+        borrower: str,
+        before: Position,
+        after: Position,
+        market: Market,
+        result: ActionResult,
+    ) -> None:
+        assert self.price is not None
+        price = self.price
+        stats = self.out.stats[borrower]
+        if stats.first_action_block is None:
+            stats.first_action_block = block
+        if result.kind == "pre_liquidation":
+            stats.pre_liquidations += 1
+        else:
+            stats.liquidations += 1
+        seized_value = mul_div_down(result.seized_assets, price, ORACLE_PRICE_SCALE)
+        after_market = market.copy()
+        after_market.total_borrow_shares -= result.repaid_shares + result.bad_debt_shares
+        self.out.actions.append(
+            {
+                "market_id": self.market_id,
+                "borrower": borrower,
+                "block_number": block,
+                "timestamp": self.history.clock.timestamp(block),
+                "kind": result.kind,
+                "price": str(price),
+                "ltv_before": _ratio(ltv(before, market, price)),
+                "ltv_after": _ratio(ltv(after, market, price)) if after.borrow_shares else 0.0,
+                "debt_before": str(borrowed_assets(before, market)),
+                "collateral_before": str(before.collateral),
+                "repaid_shares": str(result.repaid_shares),
+                "repaid_assets": str(result.repaid_assets),
+                "seized_assets": str(result.seized_assets),
+                "seized_value": str(seized_value),
+                # What the borrower gave up beyond the debt repaid, in loan-asset base units.
+                "borrower_penalty": str(seized_value - result.repaid_assets),
+                "incentive_factor": str(result.incentive_factor),
+                "bad_debt_shares": str(result.bad_debt_shares),
+                "bad_debt_assets": str(result.bad_debt_assets),
+                "position_closed": after.borrow_shares == 0,
+            }
+        )
+
+    # -- history as intents --------------------------------------------------------------------
+
+    def _clip(
+        self, event: Mapping[str, Any], borrower: str, intended: int, applied: int, reason: str
+    ) -> None:
+        self.out.stats[borrower].clipped += 1
+        self.out.clips.append(
+            {
+                "market_id": self.market_id,
+                "borrower": borrower,
+                "block_number": event["block_number"],
+                "log_index": event["log_index"],
+                "event": event["event"],
+                "intended_assets": str(intended),
+                "applied_assets": str(applied),
+                "reason": reason,
+            }
+        )
+
+    def _apply_intent(self, event: Mapping[str, Any], borrower: str) -> None:
+        """Apply a borrower's historical action to the counterfactual position (before the ledger
+        applies it, so totals are those the contract saw when executing it)."""
+        name = event["event"]
+        position = self._position(borrower)
+        market = self.market
+        if name == "Liquidate" or event.get("caller") in self.pre_liquidation_contracts:
+            return  # liquidations are endogenous: the scenario's liquidator decides (rule 2)
+        assets = int(event["assets"])
+        if name == "SupplyCollateral":
+            position.collateral += assets
+        elif name == "Repay":
+            shares = int(event["shares"])
+            if shares > position.borrow_shares:
+                applied = to_assets_up(
+                    position.borrow_shares, market.total_borrow_assets, market.total_borrow_shares
+                )
+                self._clip(event, borrower, assets, applied, "repay exceeds the position's debt")
+                shares = position.borrow_shares
+            position.borrow_shares -= shares
+        elif name == "Borrow":
+            allowed = self._largest_healthy(
+                event, assets, lambda a: self._after_borrow(position, market, a)
+            )
+            if allowed < assets:
+                self._clip(
+                    event, borrower, assets, allowed, "borrow would make the position unhealthy"
+                )
+            if allowed:
+                position.borrow_shares += to_shares_up(
+                    allowed, market.total_borrow_assets, market.total_borrow_shares
+                )
+        elif name == "WithdrawCollateral":
+            held = min(assets, position.collateral)
+            allowed = self._largest_healthy(
+                event,
+                held,
+                lambda a: (Position(0, position.borrow_shares, position.collateral - a), market),
+            )
+            if allowed < assets:
+                reason = (
+                    "withdrawal exceeds the position's collateral"
+                    if allowed == held < assets
+                    else "withdrawal would make the position unhealthy"
+                )
+                self._clip(event, borrower, assets, allowed, reason)
+            position.collateral -= allowed
+
+    @staticmethod
+    def _after_borrow(position: Position, market: Market, assets: int) -> tuple[Position, Market]:
+        shares = to_shares_up(assets, market.total_borrow_assets, market.total_borrow_shares)
+        after_market = market.copy()
+        after_market.total_borrow_assets += assets
+        after_market.total_borrow_shares += shares
+        return Position(0, position.borrow_shares + shares, position.collateral), after_market
+
+    def _largest_healthy(self, event: Mapping[str, Any], amount: int, state_after: Any) -> int:
+        """The largest amount ≤ ``amount`` after which the position is healthy (health is monotone)."""
+        price = self._require_price(event)
+
+        def healthy(a: int) -> bool:
+            position, market = state_after(a)
+            return is_healthy(position, market, price, self.lltv)
+
+        if healthy(amount):
+            return amount
+        low, high = 0, amount
+        while low < high:
+            mid = (low + high + 1) // 2
+            if healthy(mid):
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    # -- the pass ------------------------------------------------------------------------------
+
+    def run(self) -> MarketOutcome:
+        prices = iter(self.history.prices)
+        next_price = next(prices, None)
+        for event in self.history.events:
+            key = (event["block_number"], event["log_index"])
+            while next_price is not None and next_price[:2] < key:
+                self._on_price(next_price)
+                next_price = next(prices, None)
+            self._on_event(event)
+        while next_price is not None:
+            self._on_price(next_price)
+            next_price = next(prices, None)
+        self._run_due(self.history.clock.last_block)
+        self.out.final_market = (
+            self.market.copy() if self.market_id in self.ledger.markets else Market()
+        )
+        self.out.final_price = self.price or 0
+        return self.out
+
+    def _on_price(self, item: tuple[int, int, int]) -> None:
+        block, _, price = item
+        self._run_due(block)
+        self.price = price
+        if self.market_id not in self.ledger.markets:
+            return
+        market = self.market
+        for borrower in list(self.out.positions):
+            self._track(borrower, market, block)
+
+    def _on_event(self, event: Mapping[str, Any]) -> None:
+        block = event["block_number"]
+        self._run_due(block)
+        name = event["event"]
+        if name == "CreatePreLiquidation":
+            self.pre_liquidation_contracts.add(event["pre_liquidation"])
+        borrower = position_owner(event) if name in POSITION_EVENTS else None
+        if borrower is not None and not self.scenario.is_history:
+            self._apply_intent(event, borrower)
+        if name == "Liquidate" and self.scenario.is_history:
+            self._record_history_liquidation(event)
+        self.ledger.apply(event)
+        if borrower is not None:
+            if self.scenario.is_history:
+                self._position(borrower)
+                self.out.positions[borrower] = self.ledger.position(self.market_id, borrower).copy()
+            self._track(borrower, self.market, block)
+
+    def _record_history_liquidation(self, event: Mapping[str, Any]) -> None:
+        borrower = event["borrower"]
+        before = self._position(borrower).copy()
+        after = before.copy()
+        after.borrow_shares -= int(event["repaid_shares"]) + int(event["bad_debt_shares"])
+        after.collateral -= int(event["seized_assets"])
+        result = ActionResult(
+            "liquidation",
+            int(event["repaid_shares"]),
+            int(event["repaid_assets"]),
+            int(event["seized_assets"]),
+            int(event["bad_debt_shares"]),
+            int(event["bad_debt_assets"]),
+            liquidation_incentive_factor(self.lltv),
+        )
+        self._require_price(event)
+        self._record_action(event["block_number"], borrower, before, after, self.market, result)
+
+
+def _ratio(value: int | None) -> float:
+    return float("inf") if value is None else value / 10**18
+
+
+def replay_market(
+    history: MarketHistory, scenario: Scenario, mechanism: Mechanism | None
+) -> MarketOutcome:
+    return _MarketReplay(history, scenario, mechanism).run()

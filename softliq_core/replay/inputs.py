@@ -1,0 +1,89 @@
+"""What one market's replay reads: its events, its prices and the block clock, from lake tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from softliq_core.replay.scenario import MarketRef
+
+
+@dataclass(frozen=True)
+class BlockClock:
+    """Timestamp and base fee of every block in the replayed range (from ``blocks``)."""
+
+    first_block: int
+    timestamps: np.ndarray
+    base_fees: np.ndarray
+
+    @classmethod
+    def from_blocks(cls, blocks: pl.DataFrame) -> BlockClock:
+        blocks = blocks.sort("block_number")
+        numbers = blocks["block_number"].to_numpy().astype(np.int64)
+        first = int(numbers[0])
+        if not np.array_equal(numbers, np.arange(first, first + len(numbers))):
+            raise ValueError("blocks: the block range has gaps; ingest the missing blocks first")
+        return cls(first, blocks["timestamp"].to_numpy(), blocks["base_fee_per_gas"].to_numpy())
+
+    @property
+    def last_block(self) -> int:
+        return self.first_block + len(self.timestamps) - 1
+
+    def timestamp(self, block: int) -> int:
+        return int(self.timestamps[block - self.first_block])
+
+
+@dataclass(frozen=True)
+class MarketHistory:
+    market: MarketRef
+    irm: str
+    loan_decimals: int
+    collateral_decimals: int
+    events: list[Mapping[str, Any]]  # this market's events and the global ones, in log order
+    prices: list[tuple[int, int, int]]  # (block_number, log_index, price)
+    clock: BlockClock
+
+
+def market_refs(markets: pl.DataFrame) -> list[MarketRef]:
+    return [
+        MarketRef(
+            row["market_id"], f"{row['collateral_symbol']}/{row['loan_symbol']}", int(row["lltv"])
+        )
+        for row in markets.iter_rows(named=True)
+    ]
+
+
+def market_histories(
+    morpho_events: pl.DataFrame,
+    oracle_prices: pl.DataFrame,
+    markets: pl.DataFrame,
+    blocks: pl.DataFrame,
+) -> list[MarketHistory]:
+    clock = BlockClock.from_blocks(blocks)
+    events = morpho_events.sort("block_number", "log_index")
+    global_events = events.filter(pl.col("market_id").is_null())
+    histories = []
+    for ref, row in zip(market_refs(markets), markets.iter_rows(named=True), strict=True):
+        own = events.filter(pl.col("market_id") == ref.market_id)
+        stream = pl.concat([own, global_events]).sort("block_number", "log_index")
+        prices = (
+            oracle_prices.filter(pl.col("market_id") == ref.market_id)
+            .sort("block_number", "log_index")
+            .select("block_number", "log_index", "price")
+        )
+        histories.append(
+            MarketHistory(
+                market=ref,
+                irm=row["irm"],
+                loan_decimals=int(row["loan_decimals"]),
+                collateral_decimals=int(row["collateral_decimals"]),
+                events=list(stream.iter_rows(named=True)),
+                prices=[(b, i, int(p)) for b, i, p in prices.iter_rows()],
+                clock=clock,
+            )
+        )
+    return histories

@@ -1,0 +1,215 @@
+"""The event-sourced Morpho ledger: the fold of decoded events into market and position state.
+
+History is applied from the events' own fields, never recomputed (spec §1.6 replay rule); the only
+state change without its own event, fee shares minted to the fee recipient, comes from
+``AccrueInterest.fee_shares`` and the recipient set by the last ``SetFeeRecipient``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from softliq_core.protocols.morpho.market import Market, MarketParams, Position
+from softliq_core.protocols.morpho.math import zero_floor_sub
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+# Events that run Morpho's accrual, so the market's last_update moves to the block's timestamp.
+ACCRUING_EVENTS = frozenset(
+    {
+        "AccrueInterest",
+        "Supply",
+        "Withdraw",
+        "Borrow",
+        "Repay",
+        "WithdrawCollateral",
+        "Liquidate",
+        "SetFee",
+    }
+)
+# Events that change a borrower's position (the counterfactual treats them as intents).
+POSITION_EVENTS = frozenset(
+    {"Borrow", "Repay", "SupplyCollateral", "WithdrawCollateral", "Liquidate"}
+)
+
+
+class ReplayError(ValueError):
+    """History that cannot have happened on chain (e.g. a balance would go negative)."""
+
+
+def _int(event: Mapping[str, Any], column: str) -> int:
+    return int(event[column])
+
+
+@dataclass
+class Ledger:
+    markets: dict[str, Market] = field(default_factory=dict)
+    params: dict[str, MarketParams] = field(default_factory=dict)
+    positions: dict[tuple[str, str], Position] = field(default_factory=dict)
+    rate_at_target: dict[str, int] = field(default_factory=dict)
+    authorizations: dict[tuple[str, str], bool] = field(default_factory=dict)
+    fee_recipient: str = ZERO_ADDRESS
+
+    def position(self, market_id: str, user: str) -> Position:
+        key = (market_id, user)
+        if key not in self.positions:
+            self.positions[key] = Position()
+        return self.positions[key]
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        """Apply one decoded ``morpho_events`` row (a mapping of its columns)."""
+        handler = _HANDLERS.get(event["event"])
+        if handler is not None:
+            handler(self, event)
+        if event["event"] in ACCRUING_EVENTS:
+            self.markets[event["market_id"]].last_update = int(event["timestamp"])
+
+
+def _where(event: Mapping[str, Any]) -> str:
+    return f"{event['event']} at block {event['block_number']} log {event['log_index']}"
+
+
+def _subtract(event: Mapping[str, Any], what: str, have: int, amount: int) -> int:
+    if amount > have:
+        raise ReplayError(f"{_where(event)}: {what} {have} - {amount} would be negative")
+    return have - amount
+
+
+def _create_market(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    params = MarketParams(
+        e["loan_token"], e["collateral_token"], e["oracle"], e["irm"], _int(e, "lltv")
+    )
+    if params.id != e["market_id"]:
+        raise ReplayError(
+            f"{_where(e)}: id {e['market_id']} is not keccak of its params ({params.id})"
+        )
+    ledger.markets[e["market_id"]] = Market(last_update=int(e["timestamp"]))
+    ledger.params[e["market_id"]] = params
+
+
+def _accrue_interest(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    market = ledger.markets[e["market_id"]]
+    interest, fee_shares = _int(e, "interest"), _int(e, "fee_shares")
+    market.total_borrow_assets += interest
+    market.total_supply_assets += interest
+    market.total_supply_shares += fee_shares
+    if fee_shares:
+        ledger.position(e["market_id"], ledger.fee_recipient).supply_shares += fee_shares
+
+
+def _supply(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    market = ledger.markets[e["market_id"]]
+    assets, shares = _int(e, "assets"), _int(e, "shares")
+    ledger.position(e["market_id"], e["on_behalf"]).supply_shares += shares
+    market.total_supply_shares += shares
+    market.total_supply_assets += assets
+
+
+def _withdraw(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    market = ledger.markets[e["market_id"]]
+    assets, shares = _int(e, "assets"), _int(e, "shares")
+    position = ledger.position(e["market_id"], e["on_behalf"])
+    position.supply_shares = _subtract(e, "supply_shares", position.supply_shares, shares)
+    market.total_supply_shares = _subtract(
+        e, "total_supply_shares", market.total_supply_shares, shares
+    )
+    market.total_supply_assets = _subtract(
+        e, "total_supply_assets", market.total_supply_assets, assets
+    )
+
+
+def _borrow(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    market = ledger.markets[e["market_id"]]
+    assets, shares = _int(e, "assets"), _int(e, "shares")
+    ledger.position(e["market_id"], e["on_behalf"]).borrow_shares += shares
+    market.total_borrow_shares += shares
+    market.total_borrow_assets += assets
+
+
+def _repay(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    market = ledger.markets[e["market_id"]]
+    assets, shares = _int(e, "assets"), _int(e, "shares")
+    position = ledger.position(e["market_id"], e["on_behalf"])
+    position.borrow_shares = _subtract(e, "borrow_shares", position.borrow_shares, shares)
+    market.total_borrow_shares = _subtract(
+        e, "total_borrow_shares", market.total_borrow_shares, shares
+    )
+    # Rounding up can make the repaid assets exceed the total by one: the contract floors at zero.
+    market.total_borrow_assets = zero_floor_sub(market.total_borrow_assets, assets)
+
+
+def _supply_collateral(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    ledger.position(e["market_id"], e["on_behalf"]).collateral += _int(e, "assets")
+
+
+def _withdraw_collateral(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    position = ledger.position(e["market_id"], e["on_behalf"])
+    position.collateral = _subtract(e, "collateral", position.collateral, _int(e, "assets"))
+
+
+def _liquidate(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    market = ledger.markets[e["market_id"]]
+    position = ledger.position(e["market_id"], e["borrower"])
+    repaid_shares, seized = _int(e, "repaid_shares"), _int(e, "seized_assets")
+    bad_debt_assets, bad_debt_shares = _int(e, "bad_debt_assets"), _int(e, "bad_debt_shares")
+    position.borrow_shares = _subtract(e, "borrow_shares", position.borrow_shares, repaid_shares)
+    market.total_borrow_shares = _subtract(
+        e, "total_borrow_shares", market.total_borrow_shares, repaid_shares
+    )
+    market.total_borrow_assets = zero_floor_sub(
+        market.total_borrow_assets, _int(e, "repaid_assets")
+    )
+    position.collateral = _subtract(e, "collateral", position.collateral, seized)
+    if bad_debt_shares or bad_debt_assets:
+        position.borrow_shares = _subtract(
+            e, "borrow_shares", position.borrow_shares, bad_debt_shares
+        )
+        market.total_borrow_shares = _subtract(
+            e, "total_borrow_shares", market.total_borrow_shares, bad_debt_shares
+        )
+        market.total_borrow_assets = _subtract(
+            e, "total_borrow_assets", market.total_borrow_assets, bad_debt_assets
+        )
+        market.total_supply_assets = _subtract(
+            e, "total_supply_assets", market.total_supply_assets, bad_debt_assets
+        )
+
+
+def _set_fee(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    ledger.markets[e["market_id"]].fee = _int(e, "new_fee")
+
+
+def _set_fee_recipient(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    ledger.fee_recipient = e["new_fee_recipient"]
+
+
+def _borrow_rate_update(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    ledger.rate_at_target[e["market_id"]] = _int(e, "rate_at_target")
+
+
+def _set_authorization(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    ledger.authorizations[(e["authorizer"], e["authorized"])] = bool(e["new_is_authorized"])
+
+
+_HANDLERS: dict[str, Callable[[Ledger, Mapping[str, Any]], None]] = {
+    "CreateMarket": _create_market,
+    "AccrueInterest": _accrue_interest,
+    "Supply": _supply,
+    "Withdraw": _withdraw,
+    "Borrow": _borrow,
+    "Repay": _repay,
+    "SupplyCollateral": _supply_collateral,
+    "WithdrawCollateral": _withdraw_collateral,
+    "Liquidate": _liquidate,
+    "SetFee": _set_fee,
+    "SetFeeRecipient": _set_fee_recipient,
+    "BorrowRateUpdate": _borrow_rate_update,
+    "SetAuthorization": _set_authorization,
+}
+
+
+def position_owner(event: Mapping[str, Any]) -> str | None:
+    """The borrower whose position an event changes (onBehalf, or borrower for liquidations)."""
+    return event.get("borrower") or event.get("on_behalf")

@@ -1,0 +1,114 @@
+"""Run a scenario set over every market: the outcome tables analysts query (DESIGN §7)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from softliq_core.metrics.summary import scenario_market_summary
+from softliq_core.protocols.morpho.health import borrowed_assets, collateral_value
+from softliq_core.replay.engine import replay_market
+from softliq_core.replay.inputs import MarketHistory
+from softliq_core.replay.scenario import Scenario, validate_scenarios
+
+ENGINE_VERSION = "0.1.0"
+
+_ACTION_COLUMNS = {
+    "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
+    "block_number": pl.UInt32, "timestamp": pl.UInt32, "kind": pl.String, "price": pl.String,
+    "ltv_before": pl.Float64, "ltv_after": pl.Float64, "debt_before": pl.String,
+    "collateral_before": pl.String, "repaid_shares": pl.String, "repaid_assets": pl.String,
+    "seized_assets": pl.String, "seized_value": pl.String, "borrower_penalty": pl.String,
+    "incentive_factor": pl.String, "bad_debt_shares": pl.String, "bad_debt_assets": pl.String,
+    "position_closed": pl.Boolean,
+}  # fmt: skip
+_CLIP_COLUMNS = {
+    "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
+    "block_number": pl.UInt32, "log_index": pl.UInt32, "event": pl.String,
+    "intended_assets": pl.String, "applied_assets": pl.String, "reason": pl.String,
+}  # fmt: skip
+_POSITION_COLUMNS = {
+    "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
+    "borrow_shares": pl.String, "collateral": pl.String, "debt": pl.String,
+    "collateral_value": pl.String, "unrealised_bad_debt": pl.String, "max_ltv": pl.Float64,
+    "pre_liquidations": pl.UInt32, "liquidations": pl.UInt32, "clipped_actions": pl.UInt32,
+    "first_action_block": pl.UInt32,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    scenarios: pl.DataFrame
+    liquidation_actions: pl.DataFrame
+    clipped_actions: pl.DataFrame
+    position_outcomes: pl.DataFrame
+    scenario_market_summary: pl.DataFrame
+
+
+def scenarios_table(scenarios: Sequence[Scenario]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {
+                "scenario_id": s.scenario_id,
+                "name": s.name,
+                "mechanism": s.mechanism,
+                "definition": json.dumps(s.canonical(), sort_keys=True),
+                "engine_version": ENGINE_VERSION,
+            }
+            for s in scenarios
+        ],
+        schema={
+            c: pl.String
+            for c in ("scenario_id", "name", "mechanism", "definition", "engine_version")
+        },
+    )
+
+
+def run_scenarios(histories: Sequence[MarketHistory], scenarios: Sequence[Scenario]) -> Outcomes:
+    """Replay every market under every scenario in scope; invalid parameters fail before any work."""
+    validate_scenarios(scenarios, [h.market for h in histories])
+    actions, clips, positions = [], [], []
+    for scenario in scenarios:
+        for history in histories:
+            if not scenario.applies_to(history.market):
+                continue
+            outcome = replay_market(history, scenario, scenario.mechanism_for(history.market))
+            tag = {"scenario_id": scenario.scenario_id}
+            actions += [{**tag, **a} for a in outcome.actions]
+            clips += [{**tag, **c} for c in outcome.clips]
+            for borrower, position in outcome.positions.items():
+                stats = outcome.stats[borrower]
+                debt = borrowed_assets(position, outcome.final_market)
+                value = collateral_value(position.collateral, outcome.final_price)
+                positions.append(
+                    {
+                        **tag,
+                        "market_id": history.market.market_id,
+                        "borrower": borrower,
+                        "borrow_shares": str(position.borrow_shares),
+                        "collateral": str(position.collateral),
+                        "debt": str(debt),
+                        "collateral_value": str(value),
+                        "unrealised_bad_debt": str(max(0, debt - value)),
+                        "max_ltv": stats.max_ltv / 10**18,
+                        "pre_liquidations": stats.pre_liquidations,
+                        "liquidations": stats.liquidations,
+                        "clipped_actions": stats.clipped,
+                        "first_action_block": stats.first_action_block,
+                    }
+                )
+    liquidation_actions = pl.DataFrame(actions, schema=_ACTION_COLUMNS)
+    position_outcomes = pl.DataFrame(positions, schema=_POSITION_COLUMNS)
+    scenarios_df = scenarios_table(scenarios)
+    return Outcomes(
+        scenarios=scenarios_df,
+        liquidation_actions=liquidation_actions,
+        clipped_actions=pl.DataFrame(clips, schema=_CLIP_COLUMNS),
+        position_outcomes=position_outcomes,
+        scenario_market_summary=scenario_market_summary(
+            scenarios_df, liquidation_actions, position_outcomes
+        ),
+    )

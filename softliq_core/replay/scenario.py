@@ -1,0 +1,255 @@
+"""Scenarios: a mechanism, its parameters, who opted in and the liquidator model, with a stable id.
+
+A scenario set is a TOML file of ``[[scenario]]`` tables (``data/scenarios/*.toml``). Parameters are
+decimals (``pre_lltv = "0.83"``) turned into exact WAD integers. Every scenario is checked against
+every market in its scope before any work, and all problems are reported at once, each naming the
+scenario, the market, the field and the rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak
+
+from softliq_core.mechanisms import Mechanism, MorphoLiquidation, MorphoPreLiquidation
+from softliq_core.protocols.morpho.math import WAD
+from softliq_core.protocols.morpho.pre_liquidation import (
+    DEFAULT_PRE_LIQUIDATION_PARAMS,
+    PreLiquidationParams,
+    parameter_violations,
+)
+
+MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation")
+PRE_LIQUIDATION_FIELDS = ("pre_lltv", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2")
+PRESETS = ("blue-sdk-default",)
+OPT_IN = ("all", "fraction")
+
+
+class ScenarioError(ValueError):
+    """Invalid scenarios; the message lists every problem found."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("invalid scenario set:\n  " + "\n  ".join(problems))
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRef:
+    """What scenario validation needs to know about a market."""
+
+    market_id: str
+    label: str  # e.g. "WETH/USDC"
+    lltv: int
+
+
+def parse_wad(value: Any, field_name: str) -> int:
+    """``"0.83"`` → 830000000000000000, exactly; refuses more than 18 decimals or negatives."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{field_name}: {value!r} is not a decimal number") from None
+    scaled = number * WAD
+    if number < 0 or scaled != scaled.to_integral_value():
+        raise ValueError(f"{field_name}: {value!r} must be >= 0 with at most 18 decimals")
+    return int(scaled)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    mechanism: str
+    pre_liquidation: PreLiquidationParams | None = None
+    preset: str | None = None
+    scope_lltv: int | None = None  # only markets with this LLTV
+    scope_markets: tuple[str, ...] = ()  # only these market ids or labels
+    opt_in: str = "all"
+    opt_in_fraction: float = 1.0
+    opt_in_seed: int = 0
+    latency_blocks: int = 1
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def canonical(self) -> dict[str, Any]:
+        """Everything that changes results, and nothing else (not the name)."""
+        return {
+            "mechanism": self.mechanism,
+            "pre_liquidation": (
+                {k: str(getattr(self.pre_liquidation, k)) for k in PRE_LIQUIDATION_FIELDS}
+                if self.pre_liquidation
+                else None
+            ),
+            "preset": self.preset,
+            "scope": {
+                "lltv": str(self.scope_lltv) if self.scope_lltv else None,
+                "markets": sorted(self.scope_markets),
+            },
+            "opt_in": {
+                "mode": self.opt_in,
+                "fraction": self.opt_in_fraction,
+                "seed": self.opt_in_seed,
+            },
+            "liquidator": {"latency_blocks": self.latency_blocks},
+        }
+
+    @property
+    def scenario_id(self) -> str:
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def is_history(self) -> bool:
+        return self.mechanism == "history"
+
+    def applies_to(self, market: MarketRef) -> bool:
+        if self.scope_lltv is not None and market.lltv != self.scope_lltv:
+            return False
+        return not self.scope_markets or bool(
+            {market.market_id, market.label} & set(self.scope_markets)
+        )
+
+    def mechanism_for(self, market: MarketRef) -> Mechanism | None:
+        """The mechanism on this market (None for history); raises ScenarioError if invalid."""
+        problems = self.problems_for(market)
+        if problems:
+            raise ScenarioError(problems)
+        if self.mechanism == "morpho_liquidation":
+            return MorphoLiquidation(market.lltv)
+        if self.mechanism == "morpho_pre_liquidation":
+            return MorphoPreLiquidation(market.lltv, self._params_for(market))  # type: ignore[arg-type]
+        return None
+
+    def _params_for(self, market: MarketRef) -> PreLiquidationParams | None:
+        if self.preset == "blue-sdk-default":
+            return DEFAULT_PRE_LIQUIDATION_PARAMS.get(market.lltv)
+        return self.pre_liquidation
+
+    def problems_for(self, market: MarketRef) -> list[str]:
+        if self.mechanism != "morpho_pre_liquidation":
+            return []
+        where = f"scenario {self.name!r}, market {market.label} (LLTV {Decimal(market.lltv) / WAD})"
+        params = self._params_for(market)
+        if params is None:
+            return [f"{where}: preset {self.preset!r} has no parameters for this LLTV"]
+        return [f"{where}: {v}" for v in parameter_violations(params, market.lltv)]
+
+    def opted_in(self, borrower: str) -> bool:
+        """Pre-liquidation is opt-in on chain: all borrowers, or a seeded random fraction."""
+        if self.opt_in == "all":
+            return True
+        digest = keccak(text=f"{self.opt_in_seed}:{borrower}")
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.opt_in_fraction
+
+
+def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | None, list[str]]:
+    name = str(table.get("name", f"#{index + 1}"))
+    where = f"scenario {name!r}"
+    problems: list[str] = []
+    mechanism = table.get("mechanism")
+    if mechanism not in MECHANISMS:
+        return None, [f"{where}: mechanism: {mechanism!r} is not one of {', '.join(MECHANISMS)}"]
+    known = {
+        "name",
+        "mechanism",
+        "preset",
+        "scope",
+        "opt_in",
+        "liquidator",
+        *PRE_LIQUIDATION_FIELDS,
+    }
+    problems += [f"{where}: {key}: unknown field" for key in table if key not in known]
+
+    pre_liquidation = None
+    preset = table.get("preset")
+    if mechanism == "morpho_pre_liquidation":
+        given = [f for f in PRE_LIQUIDATION_FIELDS if f in table]
+        if preset is not None:
+            if preset not in PRESETS:
+                problems.append(f"{where}: preset: {preset!r} is not one of {', '.join(PRESETS)}")
+            if given:
+                problems.append(
+                    f"{where}: {given[0]}: give either a preset or parameters, not both"
+                )
+        elif len(given) != len(PRE_LIQUIDATION_FIELDS):
+            missing = [f for f in PRE_LIQUIDATION_FIELDS if f not in table]
+            problems.append(f"{where}: {missing[0]}: required (or set a preset)")
+        else:
+            try:
+                pre_liquidation = PreLiquidationParams(
+                    *(parse_wad(table[f], f) for f in PRE_LIQUIDATION_FIELDS)
+                )
+            except ValueError as error:
+                problems.append(f"{where}: {error}")
+    elif preset is not None or any(f in table for f in PRE_LIQUIDATION_FIELDS):
+        problems.append(f"{where}: pre-liquidation parameters given to mechanism {mechanism!r}")
+
+    scope = table.get("scope", {})
+    scope_lltv = None
+    if "lltv" in scope:
+        try:
+            scope_lltv = parse_wad(scope["lltv"], "scope.lltv")
+        except ValueError as error:
+            problems.append(f"{where}: {error}")
+    opt_in = table.get("opt_in", {"mode": "all"})
+    mode = opt_in.get("mode", "all")
+    if mode not in OPT_IN:
+        problems.append(f"{where}: opt_in.mode: {mode!r} is not one of {', '.join(OPT_IN)}")
+    fraction = float(opt_in.get("fraction", 1.0))
+    if not 0.0 <= fraction <= 1.0:
+        problems.append(f"{where}: opt_in.fraction: {fraction} must be within [0, 1]")
+    latency = table.get("liquidator", {}).get("latency_blocks", 1)
+    if not isinstance(latency, int) or latency < 1:
+        problems.append(f"{where}: liquidator.latency_blocks: {latency!r} must be an integer >= 1")
+    if problems:
+        return None, problems
+    return Scenario(
+        name=name,
+        mechanism=mechanism,
+        pre_liquidation=pre_liquidation,
+        preset=preset,
+        scope_lltv=scope_lltv,
+        scope_markets=tuple(scope.get("markets", ())),
+        opt_in=mode,
+        opt_in_fraction=fraction,
+        opt_in_seed=int(opt_in.get("seed", 0)),
+        latency_blocks=latency,
+    ), []
+
+
+def parse_scenarios(document: dict[str, Any]) -> list[Scenario]:
+    tables = document.get("scenario", [])
+    if not tables:
+        raise ScenarioError(["no [[scenario]] tables"])
+    scenarios, problems = [], []
+    for index, table in enumerate(tables):
+        scenario, found = _scenario_from_table(table, index)
+        problems += found
+        if scenario is not None:
+            scenarios.append(scenario)
+    names = [s.name for s in scenarios]
+    problems += [
+        f"scenario {n!r}: name: used more than once"
+        for n in sorted({n for n in names if names.count(n) > 1})
+    ]
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios
+
+
+def load_scenarios(path: str | Path) -> list[Scenario]:
+    with open(path, "rb") as file:
+        return parse_scenarios(tomllib.load(file))
+
+
+def validate_scenarios(scenarios: Iterable[Scenario], markets: Iterable[MarketRef]) -> None:
+    """Refuse, before any work, a scenario whose parameters are invalid on a market in its scope."""
+    markets = list(markets)
+    problems = [p for s in scenarios for m in markets if s.applies_to(m) for p in s.problems_for(m)]
+    if problems:
+        raise ScenarioError(problems)
