@@ -7,5 +7,13 @@ from softliq_core.sources.synthetic.chain import (
     Token,
     generate_chain,
 )
+from softliq_core.sources.synthetic.source import SyntheticSource
 
-__all__ = ["SyntheticChain", "SyntheticChainConfig", "SyntheticMarket", "Token", "generate_chain"]
+__all__ = [
+    "SyntheticChain",
+    "SyntheticChainConfig",
+    "SyntheticMarket",
+    "SyntheticSource",
+    "Token",
+    "generate_chain",
+]

@@ -1,0 +1,101 @@
+"""The DuckDB outcome store (DESIGN §7): schema, views over the lake, transactional writes.
+
+Writes replace the rows of the scenarios being written in one transaction (delete then insert), so
+re-running gives the same rows and a reader never sees half a write. DuckDB allows one writer
+process: callers serialise writes (the Dagster assets share one concurrency pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from softliq_core.replay.run import Outcomes
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+OUTCOME_TABLES = (
+    "scenarios",
+    "liquidation_actions",
+    "clipped_actions",
+    "position_outcomes",
+    "scenario_market_summary",
+)
+LAKE_VIEWS = {
+    "lake_raw_logs": "raw_logs",
+    "lake_blocks": "blocks",
+    "lake_morpho_events": "morpho_events",
+    "lake_oracle_rounds": "oracle_rounds",
+    "lake_quarantine": "quarantine",
+    "lake_markets": "markets",
+    "lake_oracle_prices": "oracle_prices",
+}
+
+
+def _statements(sql: str) -> list[str]:
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+class Warehouse:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        for statement in _statements((SQL_DIR / "schema.sql").read_text()):
+            con.execute(statement)
+
+    def create_lake_views(self, con: duckdb.DuckDBPyConnection, lake_root: str | Path) -> list[str]:
+        """(Re)create the views over the lake tables that have files; returns the views made."""
+        root = Path(lake_root).resolve()
+        made = []
+        for statement in _statements((SQL_DIR / "views.sql").read_text()):
+            view = statement.split("VIEW", 1)[1].split()[0]
+            table = LAKE_VIEWS.get(view)
+            if table is not None and not any((root / table).glob("**/*.parquet")):
+                continue
+            if table is None and "lake_markets" not in made:
+                continue  # a view over other views needs them first
+            con.execute(statement.replace("{lake}", root.as_posix()))
+            made.append(view)
+        return made
+
+    def write_outcomes(self, outcomes: Outcomes, lake_root: str | Path) -> None:
+        """Replace every row of the scenarios in ``outcomes``, in one transaction."""
+        ids = outcomes.scenarios["scenario_id"].to_list()
+        with self.connect() as con:
+            self.ensure_schema(con)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in OUTCOME_TABLES:
+                    frame: pl.DataFrame = getattr(outcomes, table)
+                    con.execute(
+                        f"DELETE FROM {table} WHERE scenario_id IN (SELECT unnest($ids))",
+                        {"ids": ids},
+                    )
+                    con.register("incoming", frame.to_arrow())
+                    # Exact amounts travel as decimal strings; the table's types cast them.
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                    con.unregister("incoming")
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            self.create_lake_views(con, lake_root)
+
+    def query(self, sql: str) -> pl.DataFrame:
+        with self.connect(read_only=True) as con:
+            return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]

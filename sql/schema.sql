@@ -1,0 +1,91 @@
+-- softliq outcome tables (DESIGN §7). Created idempotently by `softliq` and the Dagster assets.
+-- Units: amounts are exact integers in token base units (HUGEINT); `*_value` and penalties are in
+-- loan-asset base units; WAD columns are 1e18-scaled ratios; prices are IOracle.price() (1e36-scaled,
+-- kept as VARCHAR because they can exceed 128 bits). Views in views.sql convert to token units.
+
+CREATE TABLE IF NOT EXISTS scenarios (
+    scenario_id     VARCHAR PRIMARY KEY,  -- sha256 of the canonical JSON definition, first 16 hex
+    name            VARCHAR NOT NULL,     -- the name in the scenario file
+    mechanism       VARCHAR NOT NULL,     -- history | morpho_liquidation | morpho_pre_liquidation
+    definition      JSON NOT NULL,        -- canonical definition: parameters (WAD), scope, opt-in, liquidator
+    engine_version  VARCHAR NOT NULL
+);
+COMMENT ON TABLE scenarios IS 'One row per scenario replayed, keyed by scenario_id';
+
+CREATE TABLE IF NOT EXISTS liquidation_actions (
+    scenario_id        VARCHAR NOT NULL,
+    market_id          VARCHAR NOT NULL,
+    borrower           VARCHAR NOT NULL,
+    block_number       UINTEGER NOT NULL,  -- block the action executed in
+    "timestamp"        UINTEGER NOT NULL,  -- its unix time
+    kind               VARCHAR NOT NULL,   -- liquidation | pre_liquidation
+    price              VARCHAR NOT NULL,   -- oracle price used (1e36-scaled)
+    ltv_before         DOUBLE,             -- LTV before the action (ratio)
+    ltv_after          DOUBLE,             -- LTV after (0 when the debt is gone)
+    debt_before        HUGEINT NOT NULL,   -- loan base units, rounded up as Morpho does
+    collateral_before  HUGEINT NOT NULL,   -- collateral base units
+    repaid_shares      HUGEINT NOT NULL,
+    repaid_assets      HUGEINT NOT NULL,   -- loan base units paid by the liquidator
+    seized_assets      HUGEINT NOT NULL,   -- collateral base units taken from the borrower
+    seized_value       HUGEINT NOT NULL,   -- seized collateral valued at the price, loan base units
+    borrower_penalty   HUGEINT NOT NULL,   -- seized_value - repaid_assets: the incentive the borrower paid
+    incentive_factor   HUGEINT NOT NULL,   -- LIF or preLIF applied (WAD)
+    bad_debt_shares    HUGEINT NOT NULL,
+    bad_debt_assets    HUGEINT NOT NULL,   -- loss realised to suppliers, loan base units
+    position_closed    BOOLEAN NOT NULL    -- the action left the position without debt
+);
+COMMENT ON TABLE liquidation_actions IS 'Every liquidation and pre-liquidation, historical (scenario history) or by the engine, keyed by (scenario_id, market_id, borrower, block_number)';
+
+CREATE TABLE IF NOT EXISTS clipped_actions (
+    scenario_id      VARCHAR NOT NULL,
+    market_id        VARCHAR NOT NULL,
+    borrower         VARCHAR NOT NULL,
+    block_number     UINTEGER NOT NULL,
+    log_index        UINTEGER NOT NULL,   -- the historical log whose intent was clipped
+    event            VARCHAR NOT NULL,    -- Borrow | Repay | WithdrawCollateral
+    intended_assets  HUGEINT NOT NULL,    -- what history did
+    applied_assets   HUGEINT NOT NULL,    -- what the counterfactual position could take
+    reason           VARCHAR NOT NULL
+);
+COMMENT ON TABLE clipped_actions IS 'Historical borrower actions that a counterfactual position could not take in full (DESIGN §4 rule 3)';
+
+CREATE TABLE IF NOT EXISTS position_outcomes (
+    scenario_id          VARCHAR NOT NULL,
+    market_id            VARCHAR NOT NULL,
+    borrower             VARCHAR NOT NULL,
+    borrow_shares        HUGEINT NOT NULL,  -- at the end of the replayed range
+    collateral           HUGEINT NOT NULL,
+    debt                 HUGEINT NOT NULL,  -- loan base units at the last totals
+    collateral_value     HUGEINT NOT NULL,  -- at the last price, loan base units
+    unrealised_bad_debt  HUGEINT NOT NULL,  -- max(0, debt - collateral_value): insolvent and still open
+    max_ltv              DOUBLE NOT NULL,   -- highest LTV seen at a price update or own action
+    pre_liquidations     UINTEGER NOT NULL,
+    liquidations         UINTEGER NOT NULL,
+    clipped_actions      UINTEGER NOT NULL,
+    first_action_block   UINTEGER           -- first (pre-)liquidation, NULL if none
+);
+COMMENT ON TABLE position_outcomes IS 'Each borrower position at the end of each scenario, keyed by (scenario_id, market_id, borrower)';
+
+CREATE TABLE IF NOT EXISTS scenario_market_summary (
+    scenario_id                 VARCHAR NOT NULL,
+    scenario_name               VARCHAR NOT NULL,
+    market_id                   VARCHAR NOT NULL,
+    borrowers                   BIGINT NOT NULL,   -- positions that had debt at some point
+    pre_liquidations            BIGINT NOT NULL,
+    liquidations                BIGINT NOT NULL,
+    positions_pre_liquidated    BIGINT NOT NULL,
+    positions_liquidated        BIGINT NOT NULL,
+    positions_fully_closed      BIGINT NOT NULL,   -- actions that left a position without debt
+    debt_repaid                 HUGEINT NOT NULL,  -- loan base units
+    collateral_seized           HUGEINT NOT NULL,  -- collateral base units
+    borrower_penalty            HUGEINT NOT NULL,  -- loan base units, soft + hard
+    borrower_penalty_soft       HUGEINT NOT NULL,  -- paid in pre-liquidations
+    borrower_penalty_hard       HUGEINT NOT NULL,  -- paid in liquidations
+    bad_debt_realised           HUGEINT NOT NULL,  -- loan base units
+    bad_debt_unrealised         HUGEINT NOT NULL,  -- insolvent positions still open at the end
+    max_ltv_reached             DOUBLE,
+    collateral_sold_peak_block  HUGEINT NOT NULL,  -- most collateral seized in one block
+    clipped_actions             BIGINT NOT NULL,
+    PRIMARY KEY (scenario_id, market_id)
+);
+COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metrics, keyed by (scenario_id, market_id)';

@@ -1,0 +1,43 @@
+-- Views over the Parquet lake, so one DuckDB session sees raw, decoded, reference and outcome data.
+-- `{lake}` is replaced by the lake root when softliq creates them; a view is made only for tables
+-- that have files. Exact uint256 values are VARCHAR in the lake; the views cast amounts to HUGEINT.
+
+CREATE OR REPLACE VIEW lake_raw_logs AS
+    SELECT * FROM read_parquet('{lake}/raw_logs/**/*.parquet', hive_partitioning = true);
+
+CREATE OR REPLACE VIEW lake_blocks AS
+    SELECT * FROM read_parquet('{lake}/blocks/**/*.parquet', hive_partitioning = true);
+
+CREATE OR REPLACE VIEW lake_morpho_events AS
+    SELECT * REPLACE (assets::HUGEINT AS assets, shares::HUGEINT AS shares,
+                      repaid_assets::HUGEINT AS repaid_assets, repaid_shares::HUGEINT AS repaid_shares,
+                      seized_assets::HUGEINT AS seized_assets, bad_debt_assets::HUGEINT AS bad_debt_assets,
+                      bad_debt_shares::HUGEINT AS bad_debt_shares, interest::HUGEINT AS interest,
+                      fee_shares::HUGEINT AS fee_shares)
+    FROM read_parquet('{lake}/morpho_events/**/*.parquet', hive_partitioning = true);
+
+CREATE OR REPLACE VIEW lake_oracle_rounds AS
+    SELECT * FROM read_parquet('{lake}/oracle_rounds/**/*.parquet', hive_partitioning = true);
+
+CREATE OR REPLACE VIEW lake_quarantine AS
+    SELECT * FROM read_parquet('{lake}/quarantine/**/*.parquet', hive_partitioning = true);
+
+CREATE OR REPLACE VIEW lake_markets AS
+    SELECT *, collateral_symbol || '/' || loan_symbol AS label
+    FROM read_parquet('{lake}/markets/**/*.parquet', hive_partitioning = true);
+
+CREATE OR REPLACE VIEW lake_oracle_prices AS
+    SELECT * FROM read_parquet('{lake}/oracle_prices/**/*.parquet', hive_partitioning = true);
+
+-- The summary in token units with market labels: what the demo prints.
+CREATE OR REPLACE VIEW scenario_market_summary_tokens AS
+    SELECT s.scenario_name, m.label AS market, m.lltv::HUGEINT / 1e18 AS lltv,
+           s.pre_liquidations, s.liquidations, s.positions_liquidated,
+           s.debt_repaid / 10 ^ m.loan_decimals AS debt_repaid,
+           s.borrower_penalty / 10 ^ m.loan_decimals AS borrower_penalty,
+           s.borrower_penalty_soft / 10 ^ m.loan_decimals AS borrower_penalty_soft,
+           s.borrower_penalty_hard / 10 ^ m.loan_decimals AS borrower_penalty_hard,
+           s.bad_debt_realised / 10 ^ m.loan_decimals AS bad_debt_realised,
+           s.bad_debt_unrealised / 10 ^ m.loan_decimals AS bad_debt_unrealised,
+           m.loan_symbol AS unit, s.max_ltv_reached, s.clipped_actions, s.scenario_id, s.market_id
+    FROM scenario_market_summary s JOIN lake_markets m USING (market_id);
