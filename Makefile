@@ -1,0 +1,42 @@
+# softliq: the README's commands. The Makefile bootstraps its own tools: a venv holding uv, then
+# the project's locked environment in .venv. Nothing needs to be installed beforehand but Python 3.11+.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install demo test lint ui clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install  ## synthetic chain -> lake -> replay of the default scenarios -> DuckDB -> summary
+	$(VENV)/bin/softliq demo
+
+test: install  ## lint, types, and the whole test suite
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -n 2
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+ui: install  ## the Dagster UI on the same definitions and run history as `make demo`
+	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf data/lake data/softliq.duckdb data/softliq.duckdb.wal
+	find data/dagster_home -mindepth 1 ! -name dagster.yaml -delete

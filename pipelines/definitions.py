@@ -1,0 +1,56 @@
+"""The Dagster definitions: one module, loaded by workspace.yaml, the CLI and the tests."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.assets.lake import decode_assets, ingest_assets
+from pipelines.assets.replay import markets, oracle_prices, scenario_outcomes
+from pipelines.resources import (
+    ChainSourceResource,
+    LakeResource,
+    ScenarioSetResource,
+    WarehouseResource,
+)
+from pipelines.settings import Settings
+
+INGEST_JOB = "ingest_daily"
+REPLAY_JOB = "replay_scenarios"
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    daily = dg.DailyPartitionsDefinition(
+        start_date=settings.start_date.isoformat(), end_date=settings.end_date.isoformat()
+    )
+    lake_assets = [ingest_assets(daily), decode_assets(daily)]
+    ingest_job = dg.define_asset_job(
+        INGEST_JOB,
+        selection=dg.AssetSelection.assets(*lake_assets),
+        description="Ingest and decode days of chain history into the lake",
+    )
+    replay_job = dg.define_asset_job(
+        REPLAY_JOB,
+        selection=dg.AssetSelection.assets(markets, oracle_prices, scenario_outcomes),
+        description="Reference tables, oracle prices, the scenario replay and the DuckDB outcomes",
+    )
+    return dg.Definitions(
+        assets=[*lake_assets, markets, oracle_prices, scenario_outcomes],
+        jobs=[ingest_job, replay_job],
+        schedules=[
+            dg.build_schedule_from_partitioned_job(ingest_job, hour_of_day=1, minute_of_hour=0)
+        ],
+        resources={
+            "source": ChainSourceResource(
+                seed=settings.seed,
+                start_date=settings.start_date.isoformat(),
+                days=settings.days,
+                borrowers_per_market=settings.borrowers_per_market,
+            ),
+            "lake": LakeResource(root=settings.lake_root),
+            "warehouse": WarehouseResource(path=settings.duckdb_path),
+            "scenarios": ScenarioSetResource(path=settings.scenario_file),
+        },
+    )
+
+
+defs = build_definitions(Settings.from_env())
