@@ -60,4 +60,4 @@ def build_markets(
     ]
     if problems:
         raise MarketReferenceError("; ".join(problems))
-    return markets.select(MARKETS.names).cast(pl.Schema(MARKETS)).sort("created_block")  # type: ignore[arg-type]
+    return markets.select(MARKETS.names).cast(pl.Schema(MARKETS)).sort("created_block")

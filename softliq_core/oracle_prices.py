@@ -49,4 +49,4 @@ def oracle_prices(oracle_rounds: pl.DataFrame, markets: pl.DataFrame) -> pl.Data
                 (market["chain_id"], market["market_id"], block, log_index, timestamp, str(price),
                  price * to_float / ORACLE_PRICE_SCALE)
             )  # fmt: skip
-    return pl.DataFrame(rows, schema=pl.Schema(ORACLE_PRICES), orient="row")  # type: ignore[arg-type]
+    return pl.DataFrame(rows, schema=pl.Schema(ORACLE_PRICES), orient="row")

@@ -44,8 +44,8 @@ def ingest_day(source: ChainSource, lake: Lake, day: date) -> DayCounts:
     """Copy one UTC day of logs and blocks from the source into the lake's raw layer."""
     block_range = source.day_block_range(day)
     if block_range is None:
-        logs = pl.DataFrame(schema=pl.Schema(RAW_LOGS))  # type: ignore[arg-type]
-        blocks = pl.DataFrame(schema=pl.Schema(BLOCKS))  # type: ignore[arg-type]
+        logs = pl.DataFrame(schema=pl.Schema(RAW_LOGS))
+        blocks = pl.DataFrame(schema=pl.Schema(BLOCKS))
     else:
         logs = source.logs(*block_range)
         blocks = source.blocks(*block_range)

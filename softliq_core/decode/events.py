@@ -46,7 +46,7 @@ def _quarantine(logs: pl.DataFrame, reason: str | pl.Expr) -> pl.DataFrame:
         ("0x" + pl.col("topic0").bin.encode("hex")).alias("topic0"),
         (pl.lit(reason) if isinstance(reason, str) else reason).alias("reason"),
         pl.struct(hexed).struct.json_encode().alias("raw"),
-    ).cast(pl.Schema(QUARANTINE))  # type: ignore[arg-type]
+    ).cast(pl.Schema(QUARANTINE))
 
 
 def _log_key(logs: pl.DataFrame) -> list[pl.Series]:
@@ -128,7 +128,7 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
         pl.concat([_empty(MORPHO_EVENTS), *morpho_frames], how="diagonal_relaxed")
         .select(MORPHO_EVENTS.names)
         .cast(pl.Schema(MORPHO_EVENTS))
-    )  # type: ignore[arg-type]
+    )
 
     rounds, bad = _decode_spec(
         answer_updated, logs.filter(pl.col("topic0") == answer_updated.topic0)
@@ -160,7 +160,7 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
         pl.col("round_id").cast(pl.UInt64),
         pl.col("current").alias("answer"),
         pl.col("updated_at").cast(pl.UInt64),
-    ).cast(pl.Schema(ORACLE_ROUNDS))  # type: ignore[arg-type]
+    ).cast(pl.Schema(ORACLE_ROUNDS))
 
     return DecodedLogs(
         morpho_events.sort("block_number", "log_index"),

@@ -22,7 +22,8 @@ class ActionResult:
 class Mechanism(Protocol):
     """A pure rule: ``act`` mutates ``position`` (and the scratch ``market``) when it acts."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def triggered(self, market: Market, position: Position, price: int, opted_in: bool) -> bool: ...
 

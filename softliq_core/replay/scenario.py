@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from softliq_core.mechanisms import Mechanism, MorphoLiquidation, MorphoPreLiquidation
 from softliq_core.protocols.morpho.math import WAD
@@ -122,7 +122,9 @@ class Scenario:
         if self.mechanism == "morpho_liquidation":
             return MorphoLiquidation(market.lltv)
         if self.mechanism == "morpho_pre_liquidation":
-            return MorphoPreLiquidation(market.lltv, self._params_for(market))  # type: ignore[arg-type]
+            params = self._params_for(market)
+            assert params is not None  # problems_for refused a missing preset entry
+            return MorphoPreLiquidation(market.lltv, params)
         return None
 
     def _params_for(self, market: MarketRef) -> PreLiquidationParams | None:

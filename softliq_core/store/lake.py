@@ -44,7 +44,7 @@ class Lake:
         if table_dir.exists():
             shutil.rmtree(table_dir)
         for (day,), part in frame.partition_by("date", as_dict=True).items():
-            self.write(table, part, chain_id, day)  # type: ignore[arg-type]
+            self.write(table, part, chain_id, day)
 
     def exists(self, table: str) -> bool:
         return any((self.root / table).glob("**/*.parquet"))
@@ -57,7 +57,7 @@ class Lake:
         days: list[date] | None = None,
     ) -> pl.DataFrame:
         """Read a table (optionally some days of one chain) cast to its declared schema."""
-        empty = pl.DataFrame(schema=pl.Schema(schema))  # type: ignore[arg-type]
+        empty = pl.DataFrame(schema=pl.Schema(schema))
         if not self.exists(table):
             return empty
         scan = pl.scan_parquet(
@@ -73,7 +73,7 @@ class Lake:
         frame = scan.collect()
         columns = [c for c in schema.names if c in frame.columns]
         return pl.concat([empty, frame.select(columns)], how="diagonal_relaxed").cast(
-            pl.Schema(schema)  # type: ignore[arg-type]
+            pl.Schema(schema)
         )
 
     def glob(self, table: str) -> str:

@@ -31,7 +31,7 @@ def scale_factor(
     )
     if exponent < 0:
         raise OracleError(f"scale factor exponent {exponent} < 0: the contract would revert")
-    return 10**exponent * quote_vault_conversion_sample // base_vault_conversion_sample
+    return int(10**exponent) * quote_vault_conversion_sample // base_vault_conversion_sample
 
 
 @dataclass(frozen=True, slots=True)

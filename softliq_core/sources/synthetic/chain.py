@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from softliq_core.abi import encode_log
 from softliq_core.markets import ORACLES_SCHEMA, TOKENS_SCHEMA
@@ -348,7 +348,7 @@ class _Builder:
             ]
             if offset == fee_block:
                 txs.append(("fee", None))
-            rng.shuffle(txs)  # type: ignore[arg-type]
+            rng.shuffle(txs)
             for kind, payload in txs:
                 if kind == "feed":
                     feed = self.feeds[payload]
@@ -455,8 +455,8 @@ class _Builder:
             return
         if kind == "authorize":
             bundler = _address(self.config.seed, "bundler")
-            current = m.authorizations.get((who, bundler), False)
-            self._transact(m.set_authorization, who, bundler, not current)
+            authorized = m.authorizations.get((who, bundler), False)
+            self._transact(m.set_authorization, who, bundler, not authorized)
             return
         position = m.position(params.id, who)
         price = self._oracle_price(params.oracle)
