@@ -151,6 +151,36 @@ class MorphoBlue:
             )
         market.last_update = self.timestamp
 
+    def _inflow_checks(
+        self, params: MarketParams, assets: int, shares: int, on_behalf: str
+    ) -> Market:
+        """supply and repay: anyone may pay on behalf of anyone."""
+        market = self._market(params)
+        self._exactly_one_zero(assets, shares)
+        if on_behalf == ZERO_ADDRESS:
+            raise MorphoRevert(errors.ZERO_ADDRESS)
+        self._accrue(params, market)
+        return market
+
+    def _outflow_checks(
+        self,
+        sender: str,
+        params: MarketParams,
+        assets: int,
+        shares: int,
+        on_behalf: str,
+        receiver: str,
+    ) -> Market:
+        """withdraw and borrow: only the owner or an address it authorised may take assets out."""
+        market = self._market(params)
+        self._exactly_one_zero(assets, shares)
+        if receiver == ZERO_ADDRESS:
+            raise MorphoRevert(errors.ZERO_ADDRESS)
+        if not self._is_sender_authorized(sender, on_behalf):
+            raise MorphoRevert(errors.UNAUTHORIZED)
+        self._accrue(params, market)
+        return market
+
     # -- owner ---------------------------------------------------------------------------------
 
     def enable_irm(self, sender: str, irm: str) -> None:
@@ -227,11 +257,7 @@ class MorphoBlue:
     def supply(
         self, sender: str, params: MarketParams, assets: int, shares: int, on_behalf: str
     ) -> tuple[int, int]:
-        market = self._market(params)
-        self._exactly_one_zero(assets, shares)
-        if on_behalf == ZERO_ADDRESS:
-            raise MorphoRevert(errors.ZERO_ADDRESS)
-        self._accrue(params, market)
+        market = self._inflow_checks(params, assets, shares, on_behalf)
         if assets > 0:
             shares = to_shares_down(assets, market.total_supply_assets, market.total_supply_shares)
         else:
@@ -260,13 +286,7 @@ class MorphoBlue:
         on_behalf: str,
         receiver: str,
     ) -> tuple[int, int]:
-        market = self._market(params)
-        self._exactly_one_zero(assets, shares)
-        if receiver == ZERO_ADDRESS:
-            raise MorphoRevert(errors.ZERO_ADDRESS)
-        if not self._is_sender_authorized(sender, on_behalf):
-            raise MorphoRevert(errors.UNAUTHORIZED)
-        self._accrue(params, market)
+        market = self._outflow_checks(sender, params, assets, shares, on_behalf, receiver)
         if assets > 0:
             shares = to_shares_up(assets, market.total_supply_assets, market.total_supply_shares)
         else:
@@ -300,13 +320,7 @@ class MorphoBlue:
         on_behalf: str,
         receiver: str,
     ) -> tuple[int, int]:
-        market = self._market(params)
-        self._exactly_one_zero(assets, shares)
-        if receiver == ZERO_ADDRESS:
-            raise MorphoRevert(errors.ZERO_ADDRESS)
-        if not self._is_sender_authorized(sender, on_behalf):
-            raise MorphoRevert(errors.UNAUTHORIZED)
-        self._accrue(params, market)
+        market = self._outflow_checks(sender, params, assets, shares, on_behalf, receiver)
         if assets > 0:
             shares = to_shares_up(assets, market.total_borrow_assets, market.total_borrow_shares)
         else:
@@ -341,11 +355,7 @@ class MorphoBlue:
     def repay(
         self, sender: str, params: MarketParams, assets: int, shares: int, on_behalf: str
     ) -> tuple[int, int]:
-        market = self._market(params)
-        self._exactly_one_zero(assets, shares)
-        if on_behalf == ZERO_ADDRESS:
-            raise MorphoRevert(errors.ZERO_ADDRESS)
-        self._accrue(params, market)
+        market = self._inflow_checks(params, assets, shares, on_behalf)
         if assets > 0:
             shares = to_shares_down(assets, market.total_borrow_assets, market.total_borrow_shares)
         else:
