@@ -21,6 +21,12 @@ SELECT scenario_name AS scenario, market, pre_liquidations AS "pre-liq", liquida
        unit
 FROM scenario_market_summary_tokens ORDER BY market, scenario
 """
+VALIDATION_QUERY = """
+SELECT count(*) AS liquidations, count(*) FILTER (liquidatable) AS found,
+       count(*) FILTER (amounts_match) AS exact,
+       coalesce(median(blocks_liquidatable_before), 0) AS median_lead
+FROM baseline_validation
+"""
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 TRY_QUERY = (
     "SELECT scenario_name, market, liquidations, borrower_penalty, unit "
@@ -81,6 +87,13 @@ def print_summary(settings: Settings) -> None:
         tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, thousands_separator=True,
     ):  # fmt: skip
         print(summary)
+    validation = Warehouse(settings.duckdb_path).query(VALIDATION_QUERY).row(0, named=True)
+    print(
+        f"\nBaseline validation: {validation['found']} of {validation['liquidations']} historical "
+        f"liquidations found liquidatable by the engine's rule, {validation['exact']} with amounts "
+        f"recomputed to the wei; median {validation['median_lead']} block(s) after they became "
+        "liquidatable (table baseline_validation)."
+    )
     print(f"\nOutcomes are in {settings.duckdb_path} (lake: {settings.lake_root}).")
     print(f'Try:  .venv/bin/softliq sql "{TRY_QUERY}"')
 

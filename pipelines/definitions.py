@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.assets.lake import decode_assets, ingest_assets
-from pipelines.assets.replay import markets, oracle_prices, scenario_outcomes
+from pipelines.assets.replay import baseline_validation, markets, oracle_prices, scenario_outcomes
 from pipelines.resources import (
     ChainSourceResource,
     LakeResource,
@@ -30,11 +30,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     replay_job = dg.define_asset_job(
         REPLAY_JOB,
-        selection=dg.AssetSelection.assets(markets, oracle_prices, scenario_outcomes),
+        selection=dg.AssetSelection.assets(
+            markets, oracle_prices, scenario_outcomes, baseline_validation
+        ),
         description="Reference tables, oracle prices, the scenario replay and the DuckDB outcomes",
     )
     return dg.Definitions(
-        assets=[*lake_assets, markets, oracle_prices, scenario_outcomes],
+        assets=[*lake_assets, markets, oracle_prices, scenario_outcomes, baseline_validation],
         jobs=[ingest_job, replay_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(ingest_job, hour_of_day=1, minute_of_hour=0)

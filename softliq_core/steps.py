@@ -15,7 +15,8 @@ import polars as pl
 from softliq_core.decode import decode_logs
 from softliq_core.markets import build_markets
 from softliq_core.oracle_prices import oracle_prices
-from softliq_core.replay.inputs import market_histories
+from softliq_core.replay.baseline_validation import baseline_validation
+from softliq_core.replay.inputs import MarketHistory, market_histories
 from softliq_core.replay.run import Outcomes, run_scenarios
 from softliq_core.replay.scenario import Scenario
 from softliq_core.sources.base import ChainSource
@@ -93,15 +94,26 @@ def build_oracle_prices(lake: Lake, chain_id: int) -> pl.DataFrame:
     return prices
 
 
-def replay_scenarios(lake: Lake, chain_id: int, scenarios: Sequence[Scenario]) -> Outcomes:
-    """Replay every market of the lake under the scenario set (validated before any work)."""
-    histories = market_histories(
+def load_histories(lake: Lake, chain_id: int) -> list[MarketHistory]:
+    """Every market's events, oracle prices and block clock, from the lake."""
+    return market_histories(
         lake.read("morpho_events", MORPHO_EVENTS, chain_id),
         lake.read("oracle_prices", ORACLE_PRICES, chain_id),
         lake.read("markets", MARKETS, chain_id),
         lake.read("blocks", BLOCKS, chain_id),
     )
-    return run_scenarios(histories, scenarios)
+
+
+def replay_scenarios(lake: Lake, chain_id: int, scenarios: Sequence[Scenario]) -> Outcomes:
+    """Replay every market of the lake under the scenario set (validated before any work)."""
+    return run_scenarios(load_histories(lake, chain_id), scenarios)
+
+
+def validate_baseline(lake: Lake, chain_id: int, warehouse_path: str | Path) -> pl.DataFrame:
+    """Check every historical liquidation with the engine's rule and store ``baseline_validation``."""
+    table = baseline_validation(load_histories(lake, chain_id))
+    Warehouse(warehouse_path).replace_table("baseline_validation", table, lake.root)
+    return table
 
 
 def store_outcomes(outcomes: Outcomes, warehouse_path: str | Path, lake: Lake) -> None:

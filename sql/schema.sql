@@ -89,3 +89,32 @@ CREATE TABLE IF NOT EXISTS scenario_market_summary (
     PRIMARY KEY (scenario_id, market_id)
 );
 COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metrics, keyed by (scenario_id, market_id)';
+
+CREATE TABLE IF NOT EXISTS baseline_validation (
+    market_id                   VARCHAR NOT NULL,
+    borrower                    VARCHAR NOT NULL,
+    liquidator                  VARCHAR,            -- the Liquidate event's caller
+    block_number                UINTEGER NOT NULL,
+    log_index                   UINTEGER NOT NULL,  -- of the historical Liquidate log
+    transaction_hash            VARCHAR,
+    price                       VARCHAR NOT NULL,   -- oracle price in force before the log (1e36-scaled)
+    ltv                         DOUBLE,             -- the position's LTV as the call saw it (ratio)
+    liquidatable                BOOLEAN NOT NULL,   -- the engine's rule (Morpho _isHealthy) allowed it
+    first_liquidatable_block    UINTEGER,           -- first block of the unhealthy spell that ended here
+    blocks_liquidatable_before  UINTEGER,           -- block_number - first_liquidatable_block
+    repaid_assets               HUGEINT NOT NULL,   -- the event's amounts (loan / collateral base units)
+    repaid_shares               HUGEINT NOT NULL,
+    seized_assets               HUGEINT NOT NULL,
+    bad_debt_assets             HUGEINT NOT NULL,
+    bad_debt_shares             HUGEINT NOT NULL,
+    recomputed_from             VARCHAR,            -- seized_assets | repaid_shares: the input that reproduced the event, NULL if none did
+    recomputed_repaid_assets    HUGEINT,            -- the engine's amounts from that input (or from the last input tried)
+    recomputed_repaid_shares    HUGEINT,
+    recomputed_seized_assets    HUGEINT,
+    recomputed_bad_debt_assets  HUGEINT,
+    recomputed_bad_debt_shares  HUGEINT,
+    amounts_match               BOOLEAN NOT NULL,   -- every recomputed amount equals the event's, to the wei
+    problem                     VARCHAR,            -- why not: the contract error or the amounts that differ
+    PRIMARY KEY (market_id, block_number, log_index)
+);
+COMMENT ON TABLE baseline_validation IS 'Each historical Liquidate checked by the engine in shadow: was the position liquidatable by the engine''s rule, since when, and are the amounts recomputed from the event''s input equal to the event''s. Keyed by (market_id, block_number, log_index)';

@@ -22,13 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from softliq_core.mechanisms import ActionResult, Mechanism
-from softliq_core.protocols.morpho.accrual import expected_market
 from softliq_core.protocols.morpho.health import (
     borrowed_assets,
     is_healthy,
     ltv,
 )
-from softliq_core.protocols.morpho.irm import adaptive_curve_borrow_rate
 from softliq_core.protocols.morpho.liquidation import liquidation_incentive_factor
 from softliq_core.protocols.morpho.market import Market, Position
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, mul_div_down
@@ -36,7 +34,6 @@ from softliq_core.protocols.morpho.shares import to_assets_up, to_shares_up
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.ledger import (
     POSITION_EVENTS,
-    ZERO_ADDRESS,
     Ledger,
     ReplayError,
     position_owner,
@@ -99,14 +96,7 @@ class _MarketReplay:
 
     def _accrued(self, block: int) -> Market:
         """Totals as a transaction at the top of ``block`` would see them after accrual."""
-        now = self.history.clock.timestamp(block)
-        market = self.market
-        if self.history.irm == ZERO_ADDRESS or now <= market.last_update:
-            return market.copy()
-        rate = adaptive_curve_borrow_rate(
-            market, self.ledger.rate_at_target.get(self.market_id, 0), now
-        )
-        return expected_market(market, rate.avg_borrow_rate, now)
+        return self.ledger.accrued_market(self.market_id, self.history.clock.timestamp(block))
 
     def _track(self, borrower: str, market: Market, block: int) -> None:
         """Record the position's LTV and, if the mechanism could act on it, schedule the liquidator."""
@@ -298,17 +288,12 @@ class _MarketReplay:
     # -- the pass ------------------------------------------------------------------------------
 
     def run(self) -> MarketOutcome:
-        prices = iter(self.history.prices)
-        next_price = next(prices, None)
-        for event in self.history.events:
-            key = (event["block_number"], event["log_index"])
-            while next_price is not None and next_price[:2] < key:
-                self._on_price(next_price)
-                next_price = next(prices, None)
-            self._on_event(event)
-        while next_price is not None:
-            self._on_price(next_price)
-            next_price = next(prices, None)
+        for price, event in self.history.timeline():
+            if price is not None:
+                self._on_price(price)
+            else:
+                assert event is not None
+                self._on_event(event)
         self._run_due(self.history.clock.last_block)
         self.out.final_market = (
             self.market.copy() if self.market_id in self.ledger.markets else Market()

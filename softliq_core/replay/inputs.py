@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import heapq
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,21 @@ class MarketHistory:
     events: list[Mapping[str, Any]]  # this market's events and the global ones, in log order
     prices: list[tuple[int, int, int]]  # (block_number, log_index, price)
     clock: BlockClock
+
+    def timeline(self) -> Iterator[tuple[tuple[int, int, int] | None, Mapping[str, Any] | None]]:
+        """Prices and events merged in (block, log index) order: ``(price, None)`` or
+        ``(None, event)``; a price published earlier in a block is in force for the logs after it."""
+        prices = ((p, None) for p in self.prices)
+        events = ((None, e) for e in self.events)
+        return heapq.merge(prices, events, key=_log_key)
+
+
+def _log_key(item: tuple[tuple[int, int, int] | None, Mapping[str, Any] | None]) -> tuple[int, int]:
+    price, event = item
+    if price is not None:
+        return price[0], price[1]
+    assert event is not None
+    return event["block_number"], event["log_index"]
 
 
 def market_refs(markets: pl.DataFrame) -> list[MarketRef]:

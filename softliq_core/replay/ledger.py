@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from softliq_core.protocols.morpho.accrual import expected_market
+from softliq_core.protocols.morpho.irm import adaptive_curve_borrow_rate
 from softliq_core.protocols.morpho.market import Market, MarketParams, Position
 from softliq_core.protocols.morpho.math import zero_floor_sub
 
@@ -57,6 +59,18 @@ class Ledger:
         if key not in self.positions:
             self.positions[key] = Position()
         return self.positions[key]
+
+    def accrued_market(self, market_id: str, now: int) -> Market:
+        """The market's totals as a call at ``now`` sees them after Morpho accrues interest.
+
+        The rate is the AdaptiveCurveIRM's from the last ``BorrowRateUpdate`` (history's own
+        rate at target), so this equals what the next ``AccrueInterest`` will report.
+        """
+        market = self.markets[market_id]
+        if self.params[market_id].irm == ZERO_ADDRESS or now <= market.last_update:
+            return market.copy()
+        rate = adaptive_curve_borrow_rate(market, self.rate_at_target.get(market_id, 0), now)
+        return expected_market(market, rate.avg_borrow_rate, now)
 
     def apply(self, event: Mapping[str, Any]) -> None:
         """Apply one decoded ``morpho_events`` row (a mapping of its columns)."""

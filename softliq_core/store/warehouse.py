@@ -73,28 +73,42 @@ class Warehouse:
             made.append(view)
         return made
 
-    def write_outcomes(self, outcomes: Outcomes, lake_root: str | Path) -> None:
-        """Replace every row of the scenarios in ``outcomes``, in one transaction."""
-        ids = outcomes.scenarios["scenario_id"].to_list()
+    @contextmanager
+    def _transaction(self, lake_root: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction (committed, or rolled back on any error), then the lake views."""
         with self.connect() as con:
             self.ensure_schema(con)
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in OUTCOME_TABLES:
-                    frame: pl.DataFrame = getattr(outcomes, table)
-                    con.execute(
-                        f"DELETE FROM {table} WHERE scenario_id IN (SELECT unnest($ids))",
-                        {"ids": ids},
-                    )
-                    con.register("incoming", frame.to_arrow())
-                    # Exact amounts travel as decimal strings; the table's types cast them.
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-                    con.unregister("incoming")
+                yield con
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")
                 raise
             self.create_lake_views(con, lake_root)
+
+    @staticmethod
+    def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+        con.register("incoming", frame.to_arrow())
+        # Exact amounts travel as decimal strings; the table's types cast them.
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+        con.unregister("incoming")
+
+    def write_outcomes(self, outcomes: Outcomes, lake_root: str | Path) -> None:
+        """Replace every row of the scenarios in ``outcomes``, in one transaction."""
+        ids = outcomes.scenarios["scenario_id"].to_list()
+        with self._transaction(lake_root) as con:
+            for table in OUTCOME_TABLES:
+                con.execute(
+                    f"DELETE FROM {table} WHERE scenario_id IN (SELECT unnest($ids))", {"ids": ids}
+                )
+                self._insert(con, table, getattr(outcomes, table))
+
+    def replace_table(self, table: str, frame: pl.DataFrame, lake_root: str | Path) -> None:
+        """Replace every row of a table that is not per scenario (e.g. baseline_validation)."""
+        with self._transaction(lake_root) as con:
+            con.execute(f"DELETE FROM {table}")
+            self._insert(con, table, frame)
 
     def query(self, sql: str) -> pl.DataFrame:
         with self.connect(read_only=True) as con:

@@ -44,6 +44,7 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     assert "ingest_daily: done" in out and "all checks passed" in out
     for header in ("scenario", "market", "pre-liq", "liq", "debt_repaid", "penalty", "bad_debt"):
         assert header in out
+    assert "Baseline validation: " in out and "found liquidatable by the engine's rule" in out
     assert "softliq sql" in out
 
     con = duckdb.connect(str(tmp_path / "softliq.duckdb"), read_only=True)
@@ -61,6 +62,10 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
         {"id": scenarios["history"]},
     ).fetchone()  # type: ignore[misc]
     assert recorded == lake_liquidations > 0
+    # and each was checked by the engine's rule in shadow, found, with amounts to the wei
+    assert con.execute(
+        "SELECT count(*), count(*) FILTER (liquidatable AND amounts_match) FROM baseline_validation"
+    ).fetchone() == (lake_liquidations, lake_liquidations)
     # one summary row per scenario x market in scope: 4 markets, two scenarios scoped to one LLTV
     rows = dict(
         con.execute(

@@ -8,10 +8,8 @@ import polars as pl
 import pytest
 
 from softliq_core.decode import DecodedLogs
-from softliq_core.markets import build_markets
-from softliq_core.oracle_prices import oracle_prices
 from softliq_core.protocols.morpho.market import Position
-from softliq_core.replay.inputs import MarketHistory, market_histories
+from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.run import Outcomes, run_scenarios
 from softliq_core.replay.scenario import Scenario, parse_scenarios
 from softliq_core.sources.synthetic import SyntheticChain
@@ -40,13 +38,6 @@ pre_lcf2 = "0.30"
 pre_lif1 = "1.01"
 pre_lif2 = "1.04"
 """
-
-
-@pytest.fixture(scope="module")
-def histories(chain: SyntheticChain, decoded: DecodedLogs) -> list[MarketHistory]:
-    markets = build_markets(decoded.morpho_events, chain.tokens_table(), chain.oracles_table())
-    prices = oracle_prices(decoded.oracle_rounds, markets)
-    return market_histories(decoded.morpho_events, prices, markets, chain.blocks)
 
 
 @pytest.fixture(scope="module")
