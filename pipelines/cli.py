@@ -18,7 +18,7 @@ from pipelines.settings import PROJECT_ROOT, Settings
 SUMMARY_QUERY = """
 SELECT scenario_name AS scenario, market, pre_liquidations AS "pre-liq", liquidations AS liq,
        debt_repaid, borrower_penalty AS penalty, bad_debt_realised + bad_debt_unrealised AS bad_debt,
-       unit
+       liquidator_profit AS "liquidator profit", unit
 FROM scenario_market_summary_tokens ORDER BY market, scenario
 """
 VALIDATION_QUERY = """

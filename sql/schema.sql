@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
     market_id          VARCHAR NOT NULL,
     borrower           VARCHAR NOT NULL,
     block_number       UINTEGER NOT NULL,  -- block the action executed in
+    call_index         USMALLINT NOT NULL, -- order of the liquidator's calls on this position in this block (0 first)
     "timestamp"        UINTEGER NOT NULL,  -- its unix time
     kind               VARCHAR NOT NULL,   -- liquidation | pre_liquidation
     price              VARCHAR NOT NULL,   -- oracle price used (1e36-scaled)
@@ -32,9 +33,13 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
     incentive_factor   HUGEINT NOT NULL,   -- LIF or preLIF applied (WAD)
     bad_debt_shares    HUGEINT NOT NULL,
     bad_debt_assets    HUGEINT NOT NULL,   -- loss realised to suppliers, loan base units
+    gas_used           UINTEGER NOT NULL,  -- gas units the liquidator model charges for this call
+    gas_cost           HUGEINT NOT NULL,   -- gas_used x (base fee + priority fee), in loan base units
+    slippage_cost      HUGEINT NOT NULL,   -- price impact selling the seized collateral, loan base units
+    liquidator_profit  HUGEINT NOT NULL,   -- seized_value - slippage_cost - repaid_assets - gas_cost (may be < 0 in history)
     position_closed    BOOLEAN NOT NULL    -- the action left the position without debt
 );
-COMMENT ON TABLE liquidation_actions IS 'Every liquidation and pre-liquidation, historical (scenario history) or by the engine, keyed by (scenario_id, market_id, borrower, block_number)';
+COMMENT ON TABLE liquidation_actions IS 'Every liquidation and pre-liquidation call, historical (scenario history) or by the engine''s liquidator model, keyed by (scenario_id, market_id, borrower, block_number, call_index)';
 
 CREATE TABLE IF NOT EXISTS clipped_actions (
     scenario_id      VARCHAR NOT NULL,
@@ -62,30 +67,40 @@ CREATE TABLE IF NOT EXISTS position_outcomes (
     pre_liquidations     UINTEGER NOT NULL,
     liquidations         UINTEGER NOT NULL,
     clipped_actions      UINTEGER NOT NULL,
-    first_action_block   UINTEGER           -- first (pre-)liquidation, NULL if none
+    first_action_block   UINTEGER,          -- first (pre-)liquidation, NULL if none
+    unprofitable_skips   UINTEGER NOT NULL  -- times an allowed action did not pay the liquidator (so was not taken)
 );
 COMMENT ON TABLE position_outcomes IS 'Each borrower position at the end of each scenario, keyed by (scenario_id, market_id, borrower)';
 
 CREATE TABLE IF NOT EXISTS scenario_market_summary (
-    scenario_id                 VARCHAR NOT NULL,
-    scenario_name               VARCHAR NOT NULL,
-    market_id                   VARCHAR NOT NULL,
-    borrowers                   BIGINT NOT NULL,   -- positions that had debt at some point
-    pre_liquidations            BIGINT NOT NULL,
-    liquidations                BIGINT NOT NULL,
-    positions_pre_liquidated    BIGINT NOT NULL,
-    positions_liquidated        BIGINT NOT NULL,
-    positions_fully_closed      BIGINT NOT NULL,   -- actions that left a position without debt
-    debt_repaid                 HUGEINT NOT NULL,  -- loan base units
-    collateral_seized           HUGEINT NOT NULL,  -- collateral base units
-    borrower_penalty            HUGEINT NOT NULL,  -- loan base units, soft + hard
-    borrower_penalty_soft       HUGEINT NOT NULL,  -- paid in pre-liquidations
-    borrower_penalty_hard       HUGEINT NOT NULL,  -- paid in liquidations
-    bad_debt_realised           HUGEINT NOT NULL,  -- loan base units
-    bad_debt_unrealised         HUGEINT NOT NULL,  -- insolvent positions still open at the end
-    max_ltv_reached             DOUBLE,
-    collateral_sold_peak_block  HUGEINT NOT NULL,  -- most collateral seized in one block
-    clipped_actions             BIGINT NOT NULL,
+    scenario_id                      VARCHAR NOT NULL,
+    scenario_name                    VARCHAR NOT NULL,
+    market_id                        VARCHAR NOT NULL,
+    borrowers                        BIGINT NOT NULL,   -- positions that had debt at some point
+    pre_liquidations                 BIGINT NOT NULL,   -- pre-liquidation calls
+    pre_liquidation_position_blocks  BIGINT NOT NULL,   -- (position, block) pairs with pre-liquidation calls: fewer than calls when a liquidator split
+    liquidations                     BIGINT NOT NULL,
+    positions_pre_liquidated         BIGINT NOT NULL,
+    positions_liquidated             BIGINT NOT NULL,
+    positions_fully_closed           BIGINT NOT NULL,   -- actions that left a position without debt
+    debt_repaid                      HUGEINT NOT NULL,  -- loan base units
+    collateral_seized                HUGEINT NOT NULL,  -- collateral base units
+    borrower_penalty                 HUGEINT NOT NULL,  -- loan base units, soft + hard
+    borrower_penalty_soft            HUGEINT NOT NULL,  -- paid in pre-liquidations
+    borrower_penalty_hard            HUGEINT NOT NULL,  -- paid in liquidations
+    bad_debt_realised                HUGEINT NOT NULL,  -- loan base units
+    bad_debt_unrealised              HUGEINT NOT NULL,  -- insolvent positions still open at the end
+    bad_debt_daily_p95               HUGEINT NOT NULL,  -- 95th percentile of bad debt realised per UTC day (days with none count as 0)
+    bad_debt_daily_p99               HUGEINT NOT NULL,  -- 99th percentile of the same
+    bad_debt_worst_day               HUGEINT NOT NULL,  -- the most bad debt realised in one day
+    liquidator_gas_cost              HUGEINT NOT NULL,  -- loan base units
+    liquidator_slippage_cost         HUGEINT NOT NULL,  -- loan base units
+    liquidator_profit                HUGEINT NOT NULL,  -- net of gas and slippage, loan base units
+    max_ltv_reached                  DOUBLE,
+    collateral_sold_peak_block       HUGEINT NOT NULL,  -- most collateral seized in one block
+    collateral_sold_p99_block        HUGEINT NOT NULL,  -- 99th percentile over blocks with seizures
+    clipped_actions                  BIGINT NOT NULL,
+    unprofitable_skips               BIGINT NOT NULL,   -- allowed actions the liquidator declined as unprofitable
     PRIMARY KEY (scenario_id, market_id)
 );
 COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metrics, keyed by (scenario_id, market_id)';

@@ -39,5 +39,7 @@ CREATE OR REPLACE VIEW scenario_market_summary_tokens AS
            s.borrower_penalty_hard / 10 ^ m.loan_decimals AS borrower_penalty_hard,
            s.bad_debt_realised / 10 ^ m.loan_decimals AS bad_debt_realised,
            s.bad_debt_unrealised / 10 ^ m.loan_decimals AS bad_debt_unrealised,
-           m.loan_symbol AS unit, s.max_ltv_reached, s.clipped_actions, s.scenario_id, s.market_id
+           s.liquidator_profit / 10 ^ m.loan_decimals AS liquidator_profit,
+           s.liquidator_gas_cost / 10 ^ m.loan_decimals AS liquidator_gas_cost,
+           m.loan_symbol AS unit, s.max_ltv_reached, s.clipped_actions, s.unprofitable_skips, s.scenario_id, s.market_id
     FROM scenario_market_summary s JOIN lake_markets m USING (market_id);

@@ -15,8 +15,29 @@ WITH actions AS (
            repaid_assets::HUGEINT AS repaid_assets,
            seized_assets::HUGEINT AS seized_assets,
            borrower_penalty::HUGEINT AS borrower_penalty,
-           bad_debt_assets::HUGEINT AS bad_debt_assets
+           bad_debt_assets::HUGEINT AS bad_debt_assets,
+           gas_cost::HUGEINT AS gas_cost, slippage_cost::HUGEINT AS slippage_cost,
+           liquidator_profit::HUGEINT AS liquidator_profit,
+           to_timestamp("timestamp")::DATE AS day
     FROM liquidation_actions
+),
+days AS (  -- every day of the replayed range that any scenario acted in, so quiet days count as 0
+    SELECT unnest(generate_series(min(day), max(day), INTERVAL 1 DAY))::DATE AS day FROM actions
+),
+daily_bad_debt AS (
+    SELECT k.scenario_id, k.market_id, d.day,
+           coalesce(sum(a.bad_debt_assets), 0) AS bad_debt
+    FROM (SELECT DISTINCT scenario_id, market_id FROM position_outcomes) k
+    CROSS JOIN days d
+    LEFT JOIN actions a ON a.scenario_id = k.scenario_id AND a.market_id = k.market_id AND a.day = d.day
+    GROUP BY ALL
+),
+bad_debt_days AS (
+    SELECT scenario_id, market_id,
+           quantile_disc(bad_debt, 0.95) AS bad_debt_daily_p95,
+           quantile_disc(bad_debt, 0.99) AS bad_debt_daily_p99,
+           max(bad_debt) AS bad_debt_worst_day
+    FROM daily_bad_debt GROUP BY ALL
 ),
 per_block AS (
     SELECT scenario_id, market_id, block_number, sum(seized_assets) AS seized
@@ -25,6 +46,8 @@ per_block AS (
 action_totals AS (
     SELECT scenario_id, market_id,
            count(*) FILTER (kind = 'pre_liquidation') AS pre_liquidations,
+           count(DISTINCT (borrower, block_number)) FILTER (kind = 'pre_liquidation')
+               AS pre_liquidation_position_blocks,
            count(*) FILTER (kind = 'liquidation') AS liquidations,
            count(DISTINCT borrower) FILTER (kind = 'pre_liquidation') AS positions_pre_liquidated,
            count(DISTINCT borrower) FILTER (kind = 'liquidation') AS positions_liquidated,
@@ -34,11 +57,15 @@ action_totals AS (
            sum(borrower_penalty) AS borrower_penalty,
            sum(borrower_penalty) FILTER (kind = 'pre_liquidation') AS borrower_penalty_soft,
            sum(borrower_penalty) FILTER (kind = 'liquidation') AS borrower_penalty_hard,
-           sum(bad_debt_assets) AS bad_debt_realised
+           sum(bad_debt_assets) AS bad_debt_realised,
+           sum(gas_cost) AS liquidator_gas_cost,
+           sum(slippage_cost) AS liquidator_slippage_cost,
+           sum(liquidator_profit) AS liquidator_profit
     FROM actions GROUP BY ALL
 ),
 peaks AS (
-    SELECT scenario_id, market_id, max(seized) AS collateral_sold_peak_block
+    SELECT scenario_id, market_id, max(seized) AS collateral_sold_peak_block,
+           quantile_disc(seized, 0.99) AS collateral_sold_p99_block
     FROM per_block GROUP BY ALL
 ),
 position_totals AS (
@@ -46,11 +73,13 @@ position_totals AS (
            count(*) FILTER (max_ltv > 0) AS borrowers,
            sum(unrealised_bad_debt::HUGEINT) AS bad_debt_unrealised,
            max(max_ltv) AS max_ltv_reached,
-           sum(clipped_actions) AS clipped_actions
+           sum(clipped_actions)::BIGINT AS clipped_actions,
+           sum(unprofitable_skips)::BIGINT AS unprofitable_skips
     FROM position_outcomes GROUP BY ALL
 )
 SELECT p.scenario_id, s.name AS scenario_name, p.market_id, p.borrowers,
        coalesce(a.pre_liquidations, 0) AS pre_liquidations,
+       coalesce(a.pre_liquidation_position_blocks, 0) AS pre_liquidation_position_blocks,
        coalesce(a.liquidations, 0) AS liquidations,
        coalesce(a.positions_pre_liquidated, 0) AS positions_pre_liquidated,
        coalesce(a.positions_liquidated, 0) AS positions_liquidated,
@@ -62,13 +91,22 @@ SELECT p.scenario_id, s.name AS scenario_name, p.market_id, p.borrowers,
        coalesce(a.borrower_penalty_hard, 0)::VARCHAR AS borrower_penalty_hard,
        coalesce(a.bad_debt_realised, 0)::VARCHAR AS bad_debt_realised,
        coalesce(p.bad_debt_unrealised, 0)::VARCHAR AS bad_debt_unrealised,
+       coalesce(b.bad_debt_daily_p95, 0)::VARCHAR AS bad_debt_daily_p95,
+       coalesce(b.bad_debt_daily_p99, 0)::VARCHAR AS bad_debt_daily_p99,
+       coalesce(b.bad_debt_worst_day, 0)::VARCHAR AS bad_debt_worst_day,
+       coalesce(a.liquidator_gas_cost, 0)::VARCHAR AS liquidator_gas_cost,
+       coalesce(a.liquidator_slippage_cost, 0)::VARCHAR AS liquidator_slippage_cost,
+       coalesce(a.liquidator_profit, 0)::VARCHAR AS liquidator_profit,
        p.max_ltv_reached,
        coalesce(k.collateral_sold_peak_block, 0)::VARCHAR AS collateral_sold_peak_block,
-       coalesce(p.clipped_actions, 0) AS clipped_actions
+       coalesce(k.collateral_sold_p99_block, 0)::VARCHAR AS collateral_sold_p99_block,
+       coalesce(p.clipped_actions, 0) AS clipped_actions,
+       coalesce(p.unprofitable_skips, 0) AS unprofitable_skips
 FROM position_totals p
 JOIN scenarios s USING (scenario_id)
 LEFT JOIN action_totals a USING (scenario_id, market_id)
 LEFT JOIN peaks k USING (scenario_id, market_id)
+LEFT JOIN bad_debt_days b USING (scenario_id, market_id)
 ORDER BY s.name, p.market_id
 """
 

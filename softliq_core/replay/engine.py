@@ -29,7 +29,6 @@ from softliq_core.protocols.morpho.health import (
 )
 from softliq_core.protocols.morpho.liquidation import liquidation_incentive_factor
 from softliq_core.protocols.morpho.market import Market, Position
-from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, mul_div_down
 from softliq_core.protocols.morpho.shares import to_assets_up, to_shares_up
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.ledger import (
@@ -38,6 +37,7 @@ from softliq_core.replay.ledger import (
     ReplayError,
     position_owner,
 )
+from softliq_core.replay.liquidator import ActionEconomics
 from softliq_core.replay.scenario import Scenario
 
 
@@ -48,6 +48,7 @@ class PositionStats:
     pre_liquidations: int = 0
     liquidations: int = 0
     clipped: int = 0
+    unprofitable: int = 0  # times the liquidator found an action but it did not pay
 
 
 @dataclass
@@ -67,6 +68,7 @@ class _MarketReplay:
         self.lltv = history.market.lltv
         self.scenario = scenario
         self.mechanism = mechanism
+        self.liquidator = scenario.liquidator
         self.ledger = Ledger()
         self.pre_liquidation_contracts: set[str] = set()
         self.price: int | None = None
@@ -111,7 +113,7 @@ class _MarketReplay:
             return
         opted_in = self.scenario.opted_in(borrower)
         if self.mechanism.triggered(market, position, self.price, opted_in):
-            self._schedule(block + self.scenario.latency_blocks, borrower)
+            self._schedule(block + self.liquidator.latency_blocks, borrower)
 
     def _schedule(self, block: int, borrower: str) -> None:
         if block not in self.due:
@@ -133,17 +135,58 @@ class _MarketReplay:
                 self._act(block, borrower, accrued)
 
     def _act(self, block: int, borrower: str, accrued: Market) -> None:
+        """The liquidator's calls on one position in one block, each only if it pays."""
         assert self.mechanism is not None and self.price is not None
         position = self.out.positions[borrower]
         opted_in = self.scenario.opted_in(borrower)
-        before = position.copy()
-        scratch = accrued.copy()  # other users follow history: the action does not move totals
-        result = self.mechanism.act(scratch, position, self.price, opted_in)
-        if result is None:
-            return
-        self._record_action(block, borrower, before, position, accrued, result)
+        native_price = self._native_price(block)
+        for call_index in range(self.liquidator.max_calls_per_block):
+            trial = position.copy()
+            scratch = accrued.copy()  # other users follow history: the action does not move totals
+            result = self.mechanism.act(scratch, trial, self.price, opted_in)
+            if result is None:
+                break
+            economics = self._economics(block, result, native_price)
+            if not self.liquidator.profitable(economics, native_price):
+                # Not worth it now: the next price or borrower action reconsiders the position.
+                self.out.stats[borrower].unprofitable += 1
+                return
+            before = position.copy()
+            position.borrow_shares, position.collateral = trial.borrow_shares, trial.collateral
+            self._record_action(
+                block, borrower, before, position, accrued, result, economics, call_index
+            )
+            if (
+                result.kind != "pre_liquidation"
+                or self.liquidator.pre_liquidation_calls == "single"
+            ):
+                break
         if self.mechanism.triggered(accrued, position, self.price, opted_in):
             self._schedule(block + 1, borrower)
+
+    def _native_price(self, block: int) -> int:
+        price = self.history.native_price.before_block(block)
+        if price is None:
+            if self.liquidator.charges_gas:
+                raise ReplayError(
+                    f"market {self.history.market.label}: no ETH price in the loan asset at block "
+                    f"{block} to convert gas ({self.history.native_price.source or 'no WETH market with this loan token'})"
+                )
+            return 0
+        return price
+
+    def _economics(self, block: int, result: ActionResult, native_price: int) -> ActionEconomics:
+        assert self.price is not None
+        return self.liquidator.economics(
+            result.kind,
+            result.seized_assets,
+            result.repaid_assets,
+            self.price,
+            self.history.clock.base_fee(block),
+            native_price,
+            self.history.collateral_symbol,
+            self.history.collateral_decimals,
+        )
 
     def _record_action(
         self,
@@ -153,6 +196,8 @@ class _MarketReplay:
         after: Position,
         market: Market,
         result: ActionResult,
+        economics: ActionEconomics,
+        call_index: int = 0,
     ) -> None:
         assert self.price is not None
         price = self.price
@@ -163,14 +208,12 @@ class _MarketReplay:
             stats.pre_liquidations += 1
         else:
             stats.liquidations += 1
-        seized_value = mul_div_down(result.seized_assets, price, ORACLE_PRICE_SCALE)
-        after_market = market.copy()
-        after_market.total_borrow_shares -= result.repaid_shares + result.bad_debt_shares
         self.out.actions.append(
             {
                 "market_id": self.market_id,
                 "borrower": borrower,
                 "block_number": block,
+                "call_index": call_index,
                 "timestamp": self.history.clock.timestamp(block),
                 "kind": result.kind,
                 "price": str(price),
@@ -181,12 +224,16 @@ class _MarketReplay:
                 "repaid_shares": str(result.repaid_shares),
                 "repaid_assets": str(result.repaid_assets),
                 "seized_assets": str(result.seized_assets),
-                "seized_value": str(seized_value),
+                "seized_value": str(economics.seized_value),
                 # What the borrower gave up beyond the debt repaid, in loan-asset base units.
-                "borrower_penalty": str(seized_value - result.repaid_assets),
+                "borrower_penalty": str(economics.seized_value - result.repaid_assets),
                 "incentive_factor": str(result.incentive_factor),
                 "bad_debt_shares": str(result.bad_debt_shares),
                 "bad_debt_assets": str(result.bad_debt_assets),
+                "gas_used": economics.gas_used,
+                "gas_cost": str(economics.gas_cost),
+                "slippage_cost": str(economics.slippage_cost),
+                "liquidator_profit": str(economics.profit),
                 "position_closed": after.borrow_shares == 0,
             }
         )
@@ -345,7 +392,9 @@ class _MarketReplay:
             liquidation_incentive_factor(self.lltv),
         )
         self._require_price(event)
-        self._record_action(event["block_number"], borrower, before, after, self.market, result)
+        block = event["block_number"]
+        economics = self._economics(block, result, self._native_price(block))
+        self._record_action(block, borrower, before, after, self.market, result, economics)
 
 
 def _ratio(value: int | None) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -10,7 +11,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE
 from softliq_core.replay.scenario import MarketRef
+
+# Wrapped native token per chain id: gas is paid in ETH, priced through WETH markets.
+WRAPPED_NATIVE = {1: "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"}
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,11 @@ class BlockClock:
         first = int(numbers[0])
         if not np.array_equal(numbers, np.arange(first, first + len(numbers))):
             raise ValueError("blocks: the block range has gaps; ingest the missing blocks first")
-        return cls(first, blocks["timestamp"].to_numpy(), blocks["base_fee_per_gas"].to_numpy())
+        return cls(
+            first,
+            blocks["timestamp"].to_numpy(),
+            blocks["base_fee_per_gas"].fill_null(0).to_numpy(),
+        )
 
     @property
     def last_block(self) -> int:
@@ -37,6 +46,32 @@ class BlockClock:
     def timestamp(self, block: int) -> int:
         return int(self.timestamps[block - self.first_block])
 
+    def base_fee(self, block: int) -> int:
+        """The block's base fee per gas in wei (0 before EIP-1559)."""
+        return int(self.base_fees[block - self.first_block])
+
+
+@dataclass(frozen=True)
+class NativePrice:
+    """Loan base units per wei of ETH, 1e36-scaled, to convert gas costs into the loan asset.
+
+    1:1 when the loan token is WETH; otherwise the oracle price of a market with WETH as collateral
+    and the same loan token (``source`` names it); ``None`` when the chain has no such market.
+    """
+
+    source: str | None
+    keys: tuple[tuple[int, int], ...] = ()
+    prices: tuple[int, ...] = ()
+
+    @classmethod
+    def one_to_one(cls) -> NativePrice:
+        return cls("loan token is WETH", ((0, 0),), (ORACLE_PRICE_SCALE,))
+
+    def before_block(self, block: int) -> int | None:
+        """The price in force at the top of ``block`` (None before the first round)."""
+        index = bisect.bisect_left(self.keys, (block, 0))
+        return self.prices[index - 1] if index else None
+
 
 @dataclass(frozen=True)
 class MarketHistory:
@@ -44,9 +79,11 @@ class MarketHistory:
     irm: str
     loan_decimals: int
     collateral_decimals: int
+    collateral_symbol: str
     events: list[Mapping[str, Any]]  # this market's events and the global ones, in log order
     prices: list[tuple[int, int, int]]  # (block_number, log_index, price)
     clock: BlockClock
+    native_price: NativePrice = NativePrice(None)
 
     def timeline(self) -> Iterator[tuple[tuple[int, int, int] | None, Mapping[str, Any] | None]]:
         """Prices and events merged in (block, log index) order: ``(price, None)`` or
@@ -97,9 +134,33 @@ def market_histories(
                 irm=row["irm"],
                 loan_decimals=int(row["loan_decimals"]),
                 collateral_decimals=int(row["collateral_decimals"]),
+                collateral_symbol=row["collateral_symbol"],
                 events=list(stream.iter_rows(named=True)),
                 prices=[(b, i, int(p)) for b, i, p in prices.iter_rows()],
                 clock=clock,
+                native_price=_native_price(row, markets, oracle_prices),
             )
         )
     return histories
+
+
+def _native_price(
+    market: Mapping[str, Any], markets: pl.DataFrame, oracle_prices: pl.DataFrame
+) -> NativePrice:
+    weth = WRAPPED_NATIVE.get(int(market["chain_id"]))
+    if market["loan_token"] == weth:
+        return NativePrice.one_to_one()
+    routes = markets.filter(
+        (pl.col("collateral_token") == weth) & (pl.col("loan_token") == market["loan_token"])
+    ).sort("created_block")
+    if routes.is_empty():
+        return NativePrice(None)
+    route = routes.row(0, named=True)
+    prices = oracle_prices.filter(pl.col("market_id") == route["market_id"]).sort(
+        "block_number", "log_index"
+    )
+    return NativePrice(
+        f"oracle of {route['collateral_symbol']}/{route['loan_symbol']} {route['market_id']}",
+        tuple(zip(prices["block_number"].to_list(), prices["log_index"].to_list(), strict=True)),
+        tuple(int(p) for p in prices["price"].to_list()),
+    )

@@ -18,12 +18,14 @@ ENGINE_VERSION = "0.1.0"
 
 _ACTION_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
-    "block_number": pl.UInt32, "timestamp": pl.UInt32, "kind": pl.String, "price": pl.String,
+    "block_number": pl.UInt32, "call_index": pl.UInt16, "timestamp": pl.UInt32, "kind": pl.String,
+    "price": pl.String,
     "ltv_before": pl.Float64, "ltv_after": pl.Float64, "debt_before": pl.String,
     "collateral_before": pl.String, "repaid_shares": pl.String, "repaid_assets": pl.String,
     "seized_assets": pl.String, "seized_value": pl.String, "borrower_penalty": pl.String,
     "incentive_factor": pl.String, "bad_debt_shares": pl.String, "bad_debt_assets": pl.String,
-    "position_closed": pl.Boolean,
+    "gas_used": pl.UInt32, "gas_cost": pl.String, "slippage_cost": pl.String,
+    "liquidator_profit": pl.String, "position_closed": pl.Boolean,
 }  # fmt: skip
 _CLIP_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
@@ -35,7 +37,7 @@ _POSITION_COLUMNS = {
     "borrow_shares": pl.String, "collateral": pl.String, "debt": pl.String,
     "collateral_value": pl.String, "unrealised_bad_debt": pl.String, "max_ltv": pl.Float64,
     "pre_liquidations": pl.UInt32, "liquidations": pl.UInt32, "clipped_actions": pl.UInt32,
-    "first_action_block": pl.UInt32,
+    "first_action_block": pl.UInt32, "unprofitable_skips": pl.UInt32,
 }  # fmt: skip
 
 
@@ -98,6 +100,7 @@ def run_scenarios(histories: Sequence[MarketHistory], scenarios: Sequence[Scenar
                         "liquidations": stats.liquidations,
                         "clipped_actions": stats.clipped,
                         "first_action_block": stats.first_action_block,
+                        "unprofitable_skips": stats.unprofitable,
                     }
                 )
     liquidation_actions = pl.DataFrame(actions, schema=_ACTION_COLUMNS)

@@ -26,6 +26,7 @@ from softliq_core.protocols.morpho.pre_liquidation import (
     PreLiquidationParams,
     parameter_violations,
 )
+from softliq_core.replay.liquidator import LiquidatorModel, parse_liquidator
 
 MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation")
 PRE_LIQUIDATION_FIELDS = ("pre_lltv", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2")
@@ -73,7 +74,7 @@ class Scenario:
     opt_in: str = "all"
     opt_in_fraction: float = 1.0
     opt_in_seed: int = 0
-    latency_blocks: int = 1
+    liquidator: LiquidatorModel = field(default_factory=LiquidatorModel)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def canonical(self) -> dict[str, Any]:
@@ -95,7 +96,7 @@ class Scenario:
                 "fraction": self.opt_in_fraction,
                 "seed": self.opt_in_seed,
             },
-            "liquidator": {"latency_blocks": self.latency_blocks},
+            "liquidator": self.liquidator.canonical(),
         }
 
     @property
@@ -205,9 +206,12 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
     fraction = float(opt_in.get("fraction", 1.0))
     if not 0.0 <= fraction <= 1.0:
         problems.append(f"{where}: opt_in.fraction: {fraction} must be within [0, 1]")
-    latency = table.get("liquidator", {}).get("latency_blocks", 1)
-    if not isinstance(latency, int) or latency < 1:
-        problems.append(f"{where}: liquidator.latency_blocks: {latency!r} must be an integer >= 1")
+    liquidator_table = table.get("liquidator", {})
+    if isinstance(liquidator_table, dict):
+        liquidator, found = parse_liquidator(liquidator_table)
+        problems += [f"{where}: {problem}" for problem in found]
+    else:
+        problems.append(f"{where}: liquidator: must be a table")
     if problems:
         return None, problems
     return Scenario(
@@ -220,7 +224,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         opt_in=mode,
         opt_in_fraction=fraction,
         opt_in_seed=int(opt_in.get("seed", 0)),
-        latency_blocks=latency,
+        liquidator=liquidator,
     ), []
 
 
