@@ -90,7 +90,7 @@ def print_summary(settings: Settings) -> None:
     validation = Warehouse(settings.duckdb_path).query(VALIDATION_QUERY).row(0, named=True)
     print(
         f"\nBaseline validation: {validation['found']} of {validation['liquidations']} historical "
-        f"liquidations found liquidatable by the engine's rule, {validation['exact']} with amounts "
+        f"liquidations and pre-liquidations found allowed by the engine's rules, {validation['exact']} with amounts "
         f"recomputed to the wei; median {validation['median_lead']} block(s) after they became "
         "liquidatable (table baseline_validation)."
     )

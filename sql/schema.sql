@@ -106,15 +106,16 @@ CREATE TABLE IF NOT EXISTS scenario_market_summary (
 COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metrics, keyed by (scenario_id, market_id)';
 
 CREATE TABLE IF NOT EXISTS baseline_validation (
+    kind                        VARCHAR NOT NULL,   -- liquidation (a Liquidate log) | pre_liquidation (a PreLiquidate log)
     market_id                   VARCHAR NOT NULL,
     borrower                    VARCHAR NOT NULL,
-    liquidator                  VARCHAR,            -- the Liquidate event's caller
+    liquidator                  VARCHAR,            -- Liquidate's caller, PreLiquidate's liquidator
     block_number                UINTEGER NOT NULL,
-    log_index                   UINTEGER NOT NULL,  -- of the historical Liquidate log
+    log_index                   UINTEGER NOT NULL,  -- of the historical Liquidate / PreLiquidate log
     transaction_hash            VARCHAR,
     price                       VARCHAR NOT NULL,   -- oracle price in force before the log (1e36-scaled)
     ltv                         DOUBLE,             -- the position's LTV as the call saw it (ratio)
-    liquidatable                BOOLEAN NOT NULL,   -- the engine's rule (Morpho _isHealthy) allowed it
+    liquidatable                BOOLEAN NOT NULL,   -- the engine's rule allowed it: unhealthy (Morpho _isHealthy), or for a pre-liquidation authorised and preLltv < LTV <= LLTV
     first_liquidatable_block    UINTEGER,           -- first block of the unhealthy spell that ended here
     blocks_liquidatable_before  UINTEGER,           -- block_number - first_liquidatable_block
     repaid_assets               HUGEINT NOT NULL,   -- the event's amounts (loan / collateral base units)
@@ -132,4 +133,4 @@ CREATE TABLE IF NOT EXISTS baseline_validation (
     problem                     VARCHAR,            -- why not: the contract error or the amounts that differ
     PRIMARY KEY (market_id, block_number, log_index)
 );
-COMMENT ON TABLE baseline_validation IS 'Each historical Liquidate checked by the engine in shadow: was the position liquidatable by the engine''s rule, since when, and are the amounts recomputed from the event''s input equal to the event''s. Keyed by (market_id, block_number, log_index)';
+COMMENT ON TABLE baseline_validation IS 'Each historical Liquidate and PreLiquidate checked by the engine in shadow: was the position liquidatable by the engine''s rule, since when, and are the amounts recomputed from the event''s input equal to the event''s. Keyed by (market_id, block_number, log_index)';

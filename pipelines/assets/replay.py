@@ -92,12 +92,12 @@ def scenario_outcomes(
     group_name="outcomes",
     kinds={"duckdb"},
     pool="duckdb_writer",
-    description="Each historical Liquidate checked by the engine's own liquidation rule in shadow: found liquidatable, since when, amounts recomputed to the wei",
+    description="Each historical Liquidate and PreLiquidate checked by the engine's own rules in shadow: allowed, since when, amounts recomputed to the wei",
     check_specs=[
         dg.AssetCheckSpec(
             "every_historical_liquidation_reproduced",
             asset="baseline_validation",
-            description="Every historical Liquidate is liquidatable by the engine's rule and its amounts are recomputed exactly",
+            description="Every historical Liquidate and PreLiquidate is allowed by the engine's rules and its amounts are recomputed exactly",
         )
     ],
 )
@@ -109,7 +109,8 @@ def baseline_validation(
     mismatched = table.filter(~pl.col("amounts_match")).height
     yield dg.MaterializeResult(
         metadata={
-            "liquidations": table.height,
+            "liquidations": table.filter(pl.col("kind") == "liquidation").height,
+            "pre_liquidations": table.filter(pl.col("kind") == "pre_liquidation").height,
             "not_liquidatable": not_found,
             "amounts_differ": mismatched,
             "median_blocks_liquidatable_before": table["blocks_liquidatable_before"].median(),

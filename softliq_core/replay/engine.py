@@ -22,13 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from softliq_core.mechanisms import ActionResult, Mechanism
+from softliq_core.protocols.morpho.errors import MorphoRevert
 from softliq_core.protocols.morpho.health import (
     borrowed_assets,
+    collateral_value,
     is_healthy,
     ltv,
 )
 from softliq_core.protocols.morpho.liquidation import liquidation_incentive_factor
 from softliq_core.protocols.morpho.market import Market, Position
+from softliq_core.protocols.morpho.math import WAD, mul_div_down
+from softliq_core.protocols.morpho.pre_liquidation import pre_liquidation_terms
 from softliq_core.protocols.morpho.shares import to_assets_up, to_shares_up
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.ledger import (
@@ -70,7 +74,6 @@ class _MarketReplay:
         self.mechanism = mechanism
         self.liquidator = scenario.liquidator
         self.ledger = Ledger()
-        self.pre_liquidation_contracts: set[str] = set()
         self.price: int | None = None
         self.due: dict[int, set[str]] = {}
         self.due_blocks: list[int] = []
@@ -263,7 +266,7 @@ class _MarketReplay:
         name = event["event"]
         position = self._position(borrower)
         market = self.market
-        if name == "Liquidate" or event.get("caller") in self.pre_liquidation_contracts:
+        if name == "Liquidate" or event.get("caller") in self.ledger.pre_liquidations:
             return  # liquidations are endogenous: the scenario's liquidator decides (rule 2)
         assets = int(event["assets"])
         if name == "SupplyCollateral":
@@ -362,13 +365,13 @@ class _MarketReplay:
         block = event["block_number"]
         self._run_due(block)
         name = event["event"]
-        if name == "CreatePreLiquidation":
-            self.pre_liquidation_contracts.add(event["pre_liquidation"])
         borrower = position_owner(event) if name in POSITION_EVENTS else None
         if borrower is not None and not self.scenario.is_history:
             self._apply_intent(event, borrower)
         if name == "Liquidate" and self.scenario.is_history:
             self._record_history_liquidation(event)
+        if name == "PreLiquidate" and self.scenario.is_history:
+            self._record_history_pre_liquidation(event)
         self.ledger.apply(event)
         if borrower is not None:
             if self.scenario.is_history:
@@ -395,6 +398,32 @@ class _MarketReplay:
         block = event["block_number"]
         economics = self._economics(block, result, self._native_price(block))
         self._record_action(block, borrower, before, after, self.market, result, economics)
+
+    def _record_history_pre_liquidation(self, event: Mapping[str, Any]) -> None:
+        """PreLiquidate comes after the contract's Repay and WithdrawCollateral (spec §4.3), which
+        the ledger has applied: the state before is the state now plus what they moved."""
+        borrower = event["borrower"]
+        price = self._require_price(event)
+        repaid_shares, repaid_assets = int(event["repaid_shares"]), int(event["repaid_assets"])
+        seized = int(event["seized_assets"])
+        after = self._position(borrower).copy()
+        before = Position(0, after.borrow_shares + repaid_shares, after.collateral + seized)
+        market = self.market.copy()
+        market.total_borrow_shares += repaid_shares
+        market.total_borrow_assets += repaid_assets
+        contract = self.ledger.pre_liquidations[event["contract"]]
+        try:
+            pre_lif = pre_liquidation_terms(
+                market, before, self.lltv, contract.params, price
+            ).pre_lif
+        except MorphoRevert:  # the contract's own oracle saw another price: report the factor paid
+            pre_lif = mul_div_down(collateral_value(seized, price), WAD, max(repaid_assets, 1))
+        result = ActionResult(
+            "pre_liquidation", repaid_shares, repaid_assets, seized, 0, 0, pre_lif
+        )
+        block = event["block_number"]
+        economics = self._economics(block, result, self._native_price(block))
+        self._record_action(block, borrower, before, after, market, result, economics)
 
 
 def _ratio(value: int | None) -> float:

@@ -15,6 +15,7 @@ from softliq_core.protocols.morpho.accrual import expected_market
 from softliq_core.protocols.morpho.irm import adaptive_curve_borrow_rate
 from softliq_core.protocols.morpho.market import Market, MarketParams, Position
 from softliq_core.protocols.morpho.math import zero_floor_sub
+from softliq_core.protocols.morpho.pre_liquidation import PreLiquidationParams
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -37,6 +38,16 @@ POSITION_EVENTS = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class PreLiquidationContract:
+    """A PreLiquidation contract deployed by the factory (``CreatePreLiquidation``)."""
+
+    address: str
+    market_id: str
+    params: PreLiquidationParams
+    oracle: str
+
+
 class ReplayError(ValueError):
     """History that cannot have happened on chain (e.g. a balance would go negative)."""
 
@@ -52,6 +63,7 @@ class Ledger:
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)
     rate_at_target: dict[str, int] = field(default_factory=dict)
     authorizations: dict[tuple[str, str], bool] = field(default_factory=dict)
+    pre_liquidations: dict[str, PreLiquidationContract] = field(default_factory=dict)
     fee_recipient: str = ZERO_ADDRESS
 
     def position(self, market_id: str, user: str) -> Position:
@@ -207,6 +219,25 @@ def _set_authorization(ledger: Ledger, e: Mapping[str, Any]) -> None:
     ledger.authorizations[(e["authorizer"], e["authorized"])] = bool(e["new_is_authorized"])
 
 
+def _create_pre_liquidation(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    params = PreLiquidationParams(
+        *(_int(e, f) for f in ("pre_lltv", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2"))
+    )
+    ledger.pre_liquidations[e["pre_liquidation"]] = PreLiquidationContract(
+        e["pre_liquidation"], e["market_id"], params, e["pre_liquidation_oracle"]
+    )
+
+
+def _pre_liquidate(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    # State moved with the Repay and WithdrawCollateral the contract made just before; the event
+    # only labels them. It must come from a contract the factory deployed, for this market.
+    contract = ledger.pre_liquidations.get(e["contract"])
+    if contract is None or contract.market_id != e["market_id"]:
+        raise ReplayError(
+            f"{_where(e)}: {e['contract']} is not a PreLiquidation contract of this market"
+        )
+
+
 _HANDLERS: dict[str, Callable[[Ledger, Mapping[str, Any]], None]] = {
     "CreateMarket": _create_market,
     "AccrueInterest": _accrue_interest,
@@ -221,6 +252,8 @@ _HANDLERS: dict[str, Callable[[Ledger, Mapping[str, Any]], None]] = {
     "SetFeeRecipient": _set_fee_recipient,
     "BorrowRateUpdate": _borrow_rate_update,
     "SetAuthorization": _set_authorization,
+    "CreatePreLiquidation": _create_pre_liquidation,
+    "PreLiquidate": _pre_liquidate,
 }
 
 

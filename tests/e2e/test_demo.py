@@ -44,7 +44,7 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     assert "ingest_daily: done" in out and "all checks passed" in out
     for header in ("scenario", "market", "pre-liq", "liq", "debt_repaid", "penalty", "bad_debt"):
         assert header in out
-    assert "Baseline validation: " in out and "found liquidatable by the engine's rule" in out
+    assert "Baseline validation: " in out and "found allowed by the engine's rules" in out
     assert "softliq sql" in out
 
     con = duckdb.connect(str(tmp_path / "softliq.duckdb"), read_only=True)
@@ -58,13 +58,14 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
         "SELECT count(*) FROM lake_morpho_events WHERE event = 'Liquidate'"
     ).fetchone()  # type: ignore[misc]
     (recorded,) = con.execute(
-        "SELECT count(*) FROM liquidation_actions WHERE scenario_id = $id",
+        "SELECT count(*) FROM liquidation_actions WHERE scenario_id = $id AND kind = 'liquidation'",
         {"id": scenarios["history"]},
     ).fetchone()  # type: ignore[misc]
     assert recorded == lake_liquidations > 0
     # and each was checked by the engine's rule in shadow, found, with amounts to the wei
     assert con.execute(
-        "SELECT count(*), count(*) FILTER (liquidatable AND amounts_match) FROM baseline_validation"
+        "SELECT count(*), count(*) FILTER (liquidatable AND amounts_match) FROM baseline_validation "
+        "WHERE kind = 'liquidation'"
     ).fetchone() == (lake_liquidations, lake_liquidations)
     # one summary row per scenario x market in scope: 4 markets, two scenarios scoped to one LLTV
     rows = dict(
@@ -96,7 +97,7 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     con = duckdb.connect(str(tmp_path / "softliq.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM scenarios").fetchone() == (6,)
     (recorded_again,) = con.execute(
-        "SELECT count(*) FROM liquidation_actions WHERE scenario_id = $id",
+        "SELECT count(*) FROM liquidation_actions WHERE scenario_id = $id AND kind = 'liquidation'",
         {"id": scenarios["history"]},
     ).fetchone()  # type: ignore[misc]
     assert recorded_again == recorded

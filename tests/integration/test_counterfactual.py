@@ -63,13 +63,17 @@ def test_history_scenario_records_every_historical_liquidation(
     history = outcomes.liquidation_actions.filter(
         pl.col("scenario_id") == scenarios["history"].scenario_id
     )
-    liquidates = decoded.morpho_events.filter(pl.col("event") == "Liquidate")
-    assert history.height == liquidates.height > 0
-    key = ["block_number", "borrower"]
-    assert (
-        history.sort(key)["seized_assets"].to_list()
-        == liquidates.sort(key)["seized_assets"].to_list()
-    )
+    for kind, event in (("liquidation", "Liquidate"), ("pre_liquidation", "PreLiquidate")):
+        recorded = history.filter(pl.col("kind") == kind)
+        logged = decoded.morpho_events.filter(pl.col("event") == event)
+        assert recorded.height == logged.height > 0
+        key = ["block_number", "borrower"]
+        for column in ("seized_assets", "repaid_shares", "repaid_assets"):
+            assert recorded.sort(key)[column].to_list() == logged.sort(key)[column].to_list()
+    soft = history.filter(pl.col("kind") == "pre_liquidation")
+    # the historical contract uses blue-sdk's default parameters: preLIF = LIF(86 %)
+    assert set(soft["incentive_factor"]) == {"1043841336116910229"}
+    assert (soft["ltv_after"] < soft["ltv_before"]).all()
     final = _positions(outcomes, scenarios["history"])
     for (market_id, borrower), row in final.items():
         contract = chain.morpho.positions[(market_id, borrower)]
@@ -82,11 +86,16 @@ def test_history_scenario_records_every_historical_liquidation(
 def test_historical_liquidations_are_not_applied_to_counterfactual_positions(
     outcomes: Outcomes, decoded: DecodedLogs, scenarios: dict[str, Scenario]
 ) -> None:
-    """With a liquidator that never acts, each position = history + what history seized from it."""
+    """With a liquidator that never acts, each position = history + what history seized from it,
+    in liquidations and in pre-liquidations (whose Repay/WithdrawCollateral are not intents)."""
     idle = scenarios["idle"]
     assert outcomes.liquidation_actions.filter(pl.col("scenario_id") == idle.scenario_id).is_empty()
     seized: dict[tuple[str, str], int] = defaultdict(int)
-    for row in decoded.morpho_events.filter(pl.col("event") == "Liquidate").iter_rows(named=True):
+    liquidations = decoded.morpho_events.filter(
+        pl.col("event").is_in(["Liquidate", "PreLiquidate"])
+    )
+    assert set(liquidations["event"]) == {"Liquidate", "PreLiquidate"}
+    for row in liquidations.iter_rows(named=True):
         seized[(row["market_id"], row["borrower"])] += int(row["seized_assets"])
     clipped = set(
         outcomes.clipped_actions.filter(pl.col("scenario_id") == idle.scenario_id)
@@ -108,7 +117,9 @@ def test_untouched_positions_stay_identical_to_history(
 ) -> None:
     liquidated = {
         (r["market_id"], r["borrower"])
-        for r in decoded.morpho_events.filter(pl.col("event") == "Liquidate").iter_rows(named=True)
+        for r in decoded.morpho_events.filter(
+            pl.col("event").is_in(["Liquidate", "PreLiquidate"])
+        ).iter_rows(named=True)
     }
     history = _positions(outcomes, scenarios["history"])
     for name in ("baseline", "pre"):

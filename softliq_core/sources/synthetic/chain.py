@@ -28,6 +28,12 @@ from softliq_core.protocols.morpho.liquidation import max_liquidation_inputs
 from softliq_core.protocols.morpho.market import MarketParams, Position
 from softliq_core.protocols.morpho.math import WAD
 from softliq_core.protocols.morpho.oracle import ChainlinkOracleRecipe, scale_factor
+from softliq_core.protocols.morpho.pre_liquidation import (
+    DEFAULT_PRE_LIQUIDATION_PARAMS,
+    PreLiquidationParams,
+    pre_liquidate,
+    pre_liquidation_terms,
+)
 from softliq_core.sources.synthetic.prices import (
     BLOCK_TIME,
     BLOCKS_PER_DAY,
@@ -114,6 +120,8 @@ def _address(seed: int, role: str, index: int = 0) -> str:
 
 
 MORPHO = "0xbbbbbbbbbb9cc5e90e3b3af64bdaf62c37eeffcb"
+PRE_LIQUIDATION_FACTORY = "0x6ff33615e792e35ed1026ea7cacccf43d6f0f3f7"
+PRE_LIQUIDATION_BOT_MIN_USD = 20.0  # the historical pre-liquidation bot skips smaller incentives
 ADAPTIVE_CURVE_IRM = "0x870ac11d48b15db9a138cf899d20f13f79ba00bc"
 
 FEED_SPECS = {
@@ -152,6 +160,15 @@ class _Builder:
             self._market("WETH", "USDT", 915, ("ETH",), ("USDT",), 3),
         ]
         self.oracles = {m.params.oracle: m.recipe for m in self.markets}
+        # One PreLiquidation contract (blue-sdk default parameters) on each 86 % market.
+        self.pre_liquidations: dict[str, tuple[str, PreLiquidationParams]] = {
+            m.params.id: (
+                _address(config.seed, "pre-liquidation", i),
+                DEFAULT_PRE_LIQUIDATION_PARAMS[m.params.lltv],
+            )
+            for i, m in enumerate(self.markets)
+            if m.params.lltv == 860 * WAD // 1000
+        }
         self.morpho = MorphoBlue(MORPHO, self.owner, self._oracle_price)
         crash_day = config.crash_day if config.crash_day is not None else config.days // 2
         self.crash = CrashSpec(day=crash_day) if 0 <= crash_day < config.days else None
@@ -326,20 +343,36 @@ class _Builder:
         self._transact(m.set_fee_recipient, self.owner, self.fee_recipient)
         for mk in self.markets:
             self._transact(m.create_market, self.owner, mk.params)
+        for market_id, (contract, params) in self.pre_liquidations.items():
+            self._emit_only(
+                PRE_LIQUIDATION_FACTORY,
+                "CreatePreLiquidation",
+                pre_liquidation=contract,
+                market_id=market_id,
+                pre_lltv=params.pre_lltv,
+                pre_lcf1=params.pre_lcf1,
+                pre_lcf2=params.pre_lcf2,
+                pre_lif1=params.pre_lif1,
+                pre_lif2=params.pre_lif2,
+                pre_liquidation_oracle=self._market_by_id(market_id).params.oracle,
+            )
 
         n_borrowers = cfg.borrowers_per_market * cfg.size
         borrowers = self._plan_borrowers(n_borrowers)
         lenders = self._plan_lenders(borrowers)
         actions = self._plan_actions(borrowers, lenders)
-        liquidator_queue: dict[int, list[tuple[SyntheticMarket, str]]] = {}
+        liquidator_queue: dict[int, list[tuple[str, SyntheticMarket, str]]] = {}
         liquidators = [_address(cfg.seed, "liquidator", i) for i in range(3)]
         fee_block = cfg.n_blocks // 3
 
         for offset in range(1, cfg.n_blocks):
             self._begin_block(offset)
             # Liquidators' transactions come first: they bid for the top of the block.
-            for market, borrower in liquidator_queue.pop(offset, []):
-                self._historical_liquidation(market, borrower, rng.choice(liquidators))
+            for kind, market, borrower in liquidator_queue.pop(offset, []):
+                if kind == "liquidation":
+                    self._historical_liquidation(market, borrower, rng.choice(liquidators))
+                else:
+                    self._historical_pre_liquidation(market, borrower, rng.choice(liquidators))
             txs: list[tuple[str, Any]] = [("user", a) for a in actions.get(offset, [])]
             txs += [
                 ("feed", name)
@@ -423,6 +456,11 @@ class _Builder:
                 add(int(rng.integers(opened + 1, n_blocks)), "flash_loan", b)
             if rng.random() < 0.2:
                 add(int(rng.integers(opened + 1, n_blocks)), "authorize", b)
+            if b["market"].params.id in self.pre_liquidations and rng.random() < 0.35:
+                # opt in to pre-liquidation when opening; a few revoke later
+                add(opened, "opt_in_pre_liquidation", b)
+                if rng.random() < 0.2:
+                    add(int(rng.integers(opened + 1, n_blocks)), "opt_out_pre_liquidation", b)
         return plan
 
     # -- actors --------------------------------------------------------------------------------
@@ -452,6 +490,10 @@ class _Builder:
             return
         if kind == "flash_loan":
             self._transact(m.flash_loan, who, params.loan_token, self._units(market.loan, 10_000))
+            return
+        if kind in ("opt_in_pre_liquidation", "opt_out_pre_liquidation"):
+            contract, _ = self.pre_liquidations[params.id]
+            self._transact(m.set_authorization, who, contract, kind == "opt_in_pre_liquidation")
             return
         if kind == "authorize":
             bundler = _address(self.config.seed, "bundler")
@@ -532,21 +574,32 @@ class _Builder:
             self._transact(self.morpho.repay, who, params, excess, 0, who)
 
     def _schedule_liquidations(
-        self, feed: str, offset: int, queue: dict[int, list[tuple[SyntheticMarket, str]]]
+        self, feed: str, offset: int, queue: dict[int, list[tuple[str, SyntheticMarket, str]]]
     ) -> None:
-        """After a round, liquidators find newly liquidatable positions and act 1–3 blocks later."""
+        """After a round, liquidators find newly liquidatable positions and act 1–3 blocks later;
+        pre-liquidation bots find opted-in positions in the pre-liquidation window likewise."""
         m = self.morpho
         for market in self.markets:
             if feed not in market.recipe.feeds:
                 continue
             price = self._oracle_price(market.params.oracle)
             state = m.markets[market.params.id]
+            pre = self.pre_liquidations.get(market.params.id)
             for (market_id, user), position in m.positions.items():
                 if market_id != market.params.id or position.borrow_shares == 0:
                     continue
+                kind = None
                 if not is_healthy(position, state, price, market.params.lltv):
+                    kind = "liquidation"
+                elif pre is not None and m.authorizations.get((user, pre[0]), False):
+                    try:
+                        pre_liquidation_terms(state, position, market.params.lltv, pre[1], price)
+                        kind = "pre_liquidation"
+                    except MorphoRevert:
+                        pass
+                if kind is not None:
                     queue.setdefault(offset + int(self.rng.integers(1, 4)), []).append(
-                        (market, user)
+                        (kind, market, user)
                     )
 
     def _historical_liquidation(self, market: SyntheticMarket, borrower: str, caller: str) -> None:
@@ -567,6 +620,61 @@ class _Builder:
         if repaid_shares and self.rng.random() < 0.25:
             repaid_shares = max(1, repaid_shares // 2)  # some liquidators close half
         self._transact(m.liquidate, caller, params, borrower, seized, repaid_shares)
+
+    def _historical_pre_liquidation(
+        self, market: SyntheticMarket, borrower: str, liquidator: str
+    ) -> None:
+        """PreLiquidation.preLiquidate with the largest repayable shares (spec §4.2): the contract
+        accrues, repays on the borrower's behalf, withdraws the seized collateral to the
+        liquidator, and emits PreLiquidate last."""
+        m = self.morpho
+        params = market.params
+        contract, pre_params = self.pre_liquidations[params.id]
+        position = m.position(params.id, borrower)
+        if position.borrow_shares == 0 or not m.authorizations.get((borrower, contract), False):
+            return
+        price = self._oracle_price(params.oracle)
+        state = m.markets[params.id]
+        rate = adaptive_curve_borrow_rate(state, m.rate_at_target.get(params.id, 0), self.timestamp)
+        accrued = expected_market(state, rate.avg_borrow_rate, self.timestamp)
+        try:  # the contract's own checks, on copies: a call that would revert is not sent
+            terms = pre_liquidation_terms(accrued, position, params.lltv, pre_params, price)
+            result = pre_liquidate(
+                accrued.copy(), position.copy(), params.lltv, pre_params, price, price,
+                authorized=True, repaid_shares=terms.repayable_shares,
+            )  # fmt: skip
+        except MorphoRevert:
+            return
+        incentive = result.repaid_assets * (result.pre_lif - WAD) // WAD / 10**market.loan.decimals
+        offset = self.block_number - self.config.first_block
+        if incentive * self._usd(market.loan, offset) < PRE_LIQUIDATION_BOT_MIN_USD:
+            return  # not worth the gas
+
+        def call() -> None:
+            m.accrue_interest(params)
+            m.repay(contract, params, 0, result.repaid_shares, borrower)
+            m.withdraw_collateral(contract, params, result.seized_assets, borrower, liquidator)
+            m.events.append(
+                {
+                    "event": "PreLiquidate",
+                    "contract": contract,
+                    "market_id": params.id,
+                    "liquidator": liquidator,
+                    "borrower": borrower,
+                    "repaid_assets": result.repaid_assets,
+                    "repaid_shares": result.repaid_shares,
+                    "seized_assets": result.seized_assets,
+                }
+            )
+
+        self._transact(call)
+
+    def _emit_only(self, contract: str, event: str, **fields: Any) -> None:
+        """A transaction of a contract the chain does not model beyond its event (the factory)."""
+        self._transact(self.morpho.events.append, {"event": event, "contract": contract, **fields})
+
+    def _market_by_id(self, market_id: str) -> SyntheticMarket:
+        return next(m for m in self.markets if m.params.id == market_id)
 
     def _finish(self, borrowers: list[dict[str, Any]]) -> SyntheticChain:
         raw_logs = pl.DataFrame(self.logs, schema=pl.Schema(RAW_LOGS), orient="row")
