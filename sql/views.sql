@@ -43,3 +43,31 @@ CREATE OR REPLACE VIEW scenario_market_summary_tokens AS
            s.liquidator_gas_cost / 10 ^ m.loan_decimals AS liquidator_gas_cost,
            m.loan_symbol AS unit, s.max_ltv_reached, s.clipped_actions, s.unprofitable_skips, s.scenario_id, s.market_id
     FROM scenario_market_summary s JOIN lake_markets m USING (market_id);
+
+-- Who allowed whom on Morpho, as intervals: a borrower authorises an address (a bundler, or a
+-- PreLiquidation contract: that is the opt-in to pre-liquidation) from a block until the next change.
+CREATE OR REPLACE VIEW authorization_intervals AS
+    WITH changes AS (
+        SELECT authorizer, authorized, block_number, log_index, new_is_authorized,
+               lead(block_number) OVER w AS next_change_block
+        FROM lake_morpho_events
+        WHERE event = 'SetAuthorization'
+        WINDOW w AS (PARTITION BY authorizer, authorized ORDER BY block_number, log_index)
+    )
+    SELECT c.authorizer AS borrower, c.authorized, c.block_number AS from_block,
+           c.next_change_block AS until_block,  -- exclusive, NULL while still authorised at the end of the data
+           p.market_id IS NOT NULL AS is_pre_liquidation, p.market_id
+    FROM changes c
+    LEFT JOIN (SELECT DISTINCT pre_liquidation, market_id FROM lake_morpho_events
+               WHERE event = 'CreatePreLiquidation') p ON p.pre_liquidation = c.authorized
+    WHERE c.new_is_authorized;
+
+-- The PreLiquidation contracts deployed by the factory, with their parameters as ratios.
+CREATE OR REPLACE VIEW pre_liquidation_contracts AS
+    SELECT e.pre_liquidation, e.market_id, m.label AS market, e.block_number AS created_block,
+           e.pre_lltv::HUGEINT / 1e18 AS pre_lltv, e.pre_lcf1::HUGEINT / 1e18 AS pre_lcf1,
+           e.pre_lcf2::HUGEINT / 1e18 AS pre_lcf2, e.pre_lif1::HUGEINT / 1e18 AS pre_lif1,
+           e.pre_lif2::HUGEINT / 1e18 AS pre_lif2, e.pre_liquidation_oracle,
+           e.pre_liquidation_oracle = m.oracle AS uses_market_oracle
+    FROM lake_morpho_events e JOIN lake_markets m USING (market_id)
+    WHERE e.event = 'CreatePreLiquidation';

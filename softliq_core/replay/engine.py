@@ -114,9 +114,19 @@ class _MarketReplay:
             stats.max_ltv = current
         if self.mechanism is None:
             return
-        opted_in = self.scenario.opted_in(borrower)
+        opted_in = self._opted_in(borrower)
         if self.mechanism.triggered(market, position, self.price, opted_in):
             self._schedule(block + self.liquidator.latency_blocks, borrower)
+
+    def _opted_in(self, borrower: str) -> bool:
+        if self.scenario.opt_in != "history":
+            return self.scenario.opted_in(borrower, authorized_in_history=False)
+        authorized = any(
+            self.ledger.authorizations.get((borrower, contract.address), False)
+            for contract in self.ledger.pre_liquidations.values()
+            if contract.market_id == self.market_id
+        )
+        return self.scenario.opted_in(borrower, authorized)
 
     def _schedule(self, block: int, borrower: str) -> None:
         if block not in self.due:
@@ -141,7 +151,7 @@ class _MarketReplay:
         """The liquidator's calls on one position in one block, each only if it pays."""
         assert self.mechanism is not None and self.price is not None
         position = self.out.positions[borrower]
-        opted_in = self.scenario.opted_in(borrower)
+        opted_in = self._opted_in(borrower)
         native_price = self._native_price(block)
         for call_index in range(self.liquidator.max_calls_per_block):
             trial = position.copy()

@@ -31,7 +31,7 @@ from softliq_core.replay.liquidator import LiquidatorModel, parse_liquidator
 MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation")
 PRE_LIQUIDATION_FIELDS = ("pre_lltv", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2")
 PRESETS = ("blue-sdk-default",)
-OPT_IN = ("all", "fraction")
+OPT_IN = ("all", "fraction", "history")
 
 
 class ScenarioError(ValueError):
@@ -142,10 +142,13 @@ class Scenario:
             return [f"{where}: preset {self.preset!r} has no parameters for this LLTV"]
         return [f"{where}: {v}" for v in parameter_violations(params, market.lltv)]
 
-    def opted_in(self, borrower: str) -> bool:
-        """Pre-liquidation is opt-in on chain: all borrowers, or a seeded random fraction."""
+    def opted_in(self, borrower: str, authorized_in_history: bool) -> bool:
+        """Pre-liquidation is opt-in on chain: all borrowers, a seeded random fraction, or those
+        who had authorised a PreLiquidation contract of the market at that moment in history."""
         if self.opt_in == "all":
             return True
+        if self.opt_in == "history":
+            return authorized_in_history
         digest = keccak(text=f"{self.opt_in_seed}:{borrower}")
         return int.from_bytes(digest[:8], "big") / 2**64 < self.opt_in_fraction
 

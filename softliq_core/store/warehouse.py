@@ -7,6 +7,7 @@ process: callers serialise writes (the Dagster assets share one concurrency pool
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,9 +36,12 @@ LAKE_VIEWS = {
 }
 
 
+_VIEW_NAME = re.compile(r"CREATE OR REPLACE VIEW (\w+)")
+
+
 def _statements(sql: str) -> list[str]:
-    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return [s.strip() for s in body.split(";") if s.strip()]
+    """Split a SQL file with DuckDB's own parser (comments and strings may hold semicolons)."""
+    return [statement.query.strip() for statement in duckdb.extract_statements(sql)]
 
 
 class Warehouse:
@@ -63,7 +67,7 @@ class Warehouse:
         root = Path(lake_root).resolve()
         made = []
         for statement in _statements((SQL_DIR / "views.sql").read_text()):
-            view = statement.split("VIEW", 1)[1].split()[0]
+            view = _VIEW_NAME.search(statement).group(1)  # type: ignore[union-attr]
             table = LAKE_VIEWS.get(view)
             if table is not None and not any((root / table).glob("**/*.parquet")):
                 continue

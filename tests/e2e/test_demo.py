@@ -81,6 +81,15 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     assert soft > 0
     # the readable view joins the lake's markets
     assert con.execute("SELECT count(*) FROM scenario_market_summary_tokens").fetchone() == (19,)
+    # pre-liquidation contracts and opt-ins are readable as views over the lake
+    assert con.execute(
+        "SELECT count(*), bool_and(uses_market_oracle), round(min(pre_lltv), 6) "
+        "FROM pre_liquidation_contracts"
+    ).fetchone() == (2, True, 0.832604)
+    (opted_in,) = con.execute(
+        "SELECT count(*) FROM authorization_intervals WHERE is_pre_liquidation"
+    ).fetchone()  # type: ignore[misc]
+    assert opted_in > 0
     # every raw log was decoded or quarantined
     (raw,) = con.execute("SELECT count(*) FROM lake_raw_logs").fetchone()  # type: ignore[misc]
     (events,) = con.execute("SELECT count(*) FROM lake_morpho_events").fetchone()  # type: ignore[misc]

@@ -37,6 +37,14 @@ pre_lcf1 = "0.05"
 pre_lcf2 = "0.30"
 pre_lif1 = "1.01"
 pre_lif2 = "1.04"
+
+[[scenario]]
+name = "pre_opted_in_history"      # only borrowers who had authorised a PreLiquidation contract
+mechanism = "morpho_pre_liquidation"
+scope = { lltv = "0.86" }
+preset = "blue-sdk-default"
+opt_in = { mode = "history" }
+liquidator = { gas_pre_liquidation = 0 }
 """
 
 
@@ -203,3 +211,34 @@ def test_summary_totals_equal_the_action_table(outcomes: Outcomes) -> None:
 
 def test_position_defaults() -> None:
     assert Position() == Position(0, 0, 0)
+
+
+def test_history_opt_in_follows_each_borrowers_authorisation_intervals(
+    outcomes: Outcomes, decoded: DecodedLogs, scenarios: dict[str, Scenario]
+) -> None:
+    events = decoded.morpho_events
+    contracts = set(events.filter(pl.col("event") == "CreatePreLiquidation")["pre_liquidation"])
+    changes: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
+    for row in events.filter(
+        (pl.col("event") == "SetAuthorization") & pl.col("authorized").is_in(contracts)
+    ).iter_rows(named=True):
+        changes[row["authorizer"]].append(
+            (row["block_number"], row["log_index"], row["new_is_authorized"])
+        )
+
+    def authorised_at(borrower: str, block: int) -> bool:
+        state = False
+        for change_block, _, flag in sorted(changes[borrower]):
+            if change_block < block:
+                state = flag
+        return state
+
+    soft = outcomes.liquidation_actions.filter(
+        (pl.col("scenario_id") == scenarios["pre_opted_in_history"].scenario_id)
+        & (pl.col("kind") == "pre_liquidation")
+    )
+    assert soft.height > 0
+    for row in soft.iter_rows(named=True):
+        assert authorised_at(row["borrower"], row["block_number"]), row
+    revoked = {b for b, c in changes.items() if any(not flag for *_, flag in c)}
+    assert revoked, "the synthetic chain has borrowers who opted out again"

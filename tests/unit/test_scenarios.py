@@ -177,6 +177,6 @@ def test_opt_in_fraction_is_seeded_and_roughly_the_fraction() -> None:
         )
     )
     borrowers = [f"0x{i:040x}" for i in range(2000)]
-    chosen = [s.opted_in(b) for b in borrowers]
-    assert chosen == [s.opted_in(b) for b in borrowers]  # deterministic
+    chosen = [s.opted_in(b, False) for b in borrowers]
+    assert chosen == [s.opted_in(b, False) for b in borrowers]  # deterministic
     assert 0.45 < sum(chosen) / len(chosen) < 0.55

@@ -30,6 +30,9 @@ ZERO_ADDRESS = "0x" + "00" * 20
 MAX_FEE = WAD // 4
 
 Event = dict[str, Any]
+# IIrm.borrowRate(marketParams, market) of an IRM other than AdaptiveCurve: the per-second borrow
+# rate (WAD) from the market's pre-accrual state; such an IRM emits no BorrowRateUpdate.
+BorrowRateHook = Callable[[MarketParams, Market], int]
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -80,6 +83,8 @@ class MorphoBlue:
     enabled_lltvs: set[int] = field(default_factory=set)
     authorizations: dict[tuple[str, str], bool] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    # IRM address -> its borrow rate; any other non-zero IRM is the AdaptiveCurveIRM.
+    borrow_rate_hooks: dict[str, BorrowRateHook] = field(default_factory=dict)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -120,6 +125,9 @@ class MorphoBlue:
             raise MorphoRevert(errors.INCONSISTENT_INPUT)
 
     def _borrow_rate(self, params: MarketParams, market: Market) -> int:
+        hook = self.borrow_rate_hooks.get(params.irm)
+        if hook is not None:
+            return hook(params, market.copy())
         rate = adaptive_curve_borrow_rate(
             market, self.rate_at_target.get(params.id, 0), self.timestamp
         )
