@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS position_outcomes (
     liquidations         UINTEGER NOT NULL,
     clipped_actions      UINTEGER NOT NULL,
     first_action_block   UINTEGER,          -- first (pre-)liquidation, NULL if none
-    unprofitable_skips   UINTEGER NOT NULL  -- times an allowed action did not pay the liquidator (so was not taken)
+    unprofitable_skips   UINTEGER NOT NULL, -- times an allowed action did not pay the liquidator (so was not taken)
+    soft_zone_blocks     UINTEGER NOT NULL  -- blocks spent in the mechanism's soft zone (pre-liquidation: preLltv < LTV <= LLTV), seen at price updates and own actions
 );
 COMMENT ON TABLE position_outcomes IS 'Each borrower position at the end of each scenario, keyed by (scenario_id, market_id, borrower)';
 
@@ -101,6 +102,8 @@ CREATE TABLE IF NOT EXISTS scenario_market_summary (
     collateral_sold_p99_block        HUGEINT NOT NULL,  -- 99th percentile over blocks with seizures
     clipped_actions                  BIGINT NOT NULL,
     unprofitable_skips               BIGINT NOT NULL,   -- allowed actions the liquidator declined as unprofitable
+    positions_in_soft_zone           BIGINT NOT NULL,   -- positions that entered the soft zone (pre-liquidation window)
+    soft_zone_blocks                 BIGINT NOT NULL,   -- blocks spent there, summed over positions (x 12 s for time)
     PRIMARY KEY (scenario_id, market_id)
 );
 COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metrics, keyed by (scenario_id, market_id)';

@@ -27,6 +27,10 @@ class Mechanism(Protocol):
 
     def triggered(self, market: Market, position: Position, price: int, opted_in: bool) -> bool: ...
 
+    def in_soft_zone(self, market: Market, position: Position, price: int) -> bool:
+        """Between the soft trigger and the hard one (for pre-liquidation: preLltv < LTV <= LLTV)."""
+        ...
+
     def act(
         self, market: Market, position: Position, price: int, opted_in: bool
     ) -> ActionResult | None: ...

@@ -74,7 +74,9 @@ position_totals AS (
            sum(unrealised_bad_debt::HUGEINT) AS bad_debt_unrealised,
            max(max_ltv) AS max_ltv_reached,
            sum(clipped_actions)::BIGINT AS clipped_actions,
-           sum(unprofitable_skips)::BIGINT AS unprofitable_skips
+           sum(unprofitable_skips)::BIGINT AS unprofitable_skips,
+           count(*) FILTER (soft_zone_blocks > 0) AS positions_in_soft_zone,
+           sum(soft_zone_blocks)::BIGINT AS soft_zone_blocks
     FROM position_outcomes GROUP BY ALL
 )
 SELECT p.scenario_id, s.name AS scenario_name, p.market_id, p.borrowers,
@@ -101,7 +103,9 @@ SELECT p.scenario_id, s.name AS scenario_name, p.market_id, p.borrowers,
        coalesce(k.collateral_sold_peak_block, 0)::VARCHAR AS collateral_sold_peak_block,
        coalesce(k.collateral_sold_p99_block, 0)::VARCHAR AS collateral_sold_p99_block,
        coalesce(p.clipped_actions, 0) AS clipped_actions,
-       coalesce(p.unprofitable_skips, 0) AS unprofitable_skips
+       coalesce(p.unprofitable_skips, 0) AS unprofitable_skips,
+       coalesce(p.positions_in_soft_zone, 0) AS positions_in_soft_zone,
+       coalesce(p.soft_zone_blocks, 0) AS soft_zone_blocks
 FROM position_totals p
 JOIN scenarios s USING (scenario_id)
 LEFT JOIN action_totals a USING (scenario_id, market_id)

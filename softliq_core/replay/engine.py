@@ -52,6 +52,8 @@ class PositionStats:
     pre_liquidations: int = 0
     liquidations: int = 0
     clipped: int = 0
+    soft_zone_blocks: int = 0  # blocks spent in the mechanism's soft zone (e.g. the pre-liq window)
+    soft_zone_since: int | None = None
     unprofitable: int = 0  # times the liquidator found an action but it did not pay
 
 
@@ -106,6 +108,7 @@ class _MarketReplay:
     def _track(self, borrower: str, market: Market, block: int) -> None:
         """Record the position's LTV and, if the mechanism could act on it, schedule the liquidator."""
         position = self.out.positions[borrower]
+        self._note_soft_zone(borrower, market, block)
         if self.price is None or position.borrow_shares == 0:
             return
         current = ltv(position, market, self.price)
@@ -117,6 +120,20 @@ class _MarketReplay:
         opted_in = self._opted_in(borrower)
         if self.mechanism.triggered(market, position, self.price, opted_in):
             self._schedule(block + self.liquidator.latency_blocks, borrower)
+
+    def _note_soft_zone(self, borrower: str, market: Market, block: int) -> None:
+        """Open or close the position's current spell in the soft zone, seen at this check."""
+        if self.mechanism is None:
+            return
+        stats = self.out.stats[borrower]
+        inside = self.price is not None and self.mechanism.in_soft_zone(
+            market, self.out.positions[borrower], self.price
+        )
+        if inside and stats.soft_zone_since is None:
+            stats.soft_zone_since = block
+        elif not inside and stats.soft_zone_since is not None:
+            stats.soft_zone_blocks += block - stats.soft_zone_since
+            stats.soft_zone_since = None
 
     def _opted_in(self, borrower: str) -> bool:
         if self.scenario.opt_in != "history":
@@ -174,6 +191,7 @@ class _MarketReplay:
                 or self.liquidator.pre_liquidation_calls == "single"
             ):
                 break
+        self._note_soft_zone(borrower, accrued, block)
         if self.mechanism.triggered(accrued, position, self.price, opted_in):
             self._schedule(block + 1, borrower)
 
@@ -355,6 +373,10 @@ class _MarketReplay:
                 assert event is not None
                 self._on_event(event)
         self._run_due(self.history.clock.last_block)
+        for stats in self.out.stats.values():  # spells still open at the end of the data
+            if stats.soft_zone_since is not None:
+                stats.soft_zone_blocks += self.history.clock.last_block + 1 - stats.soft_zone_since
+                stats.soft_zone_since = None
         self.out.final_market = (
             self.market.copy() if self.market_id in self.ledger.markets else Market()
         )

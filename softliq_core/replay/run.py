@@ -38,6 +38,7 @@ _POSITION_COLUMNS = {
     "collateral_value": pl.String, "unrealised_bad_debt": pl.String, "max_ltv": pl.Float64,
     "pre_liquidations": pl.UInt32, "liquidations": pl.UInt32, "clipped_actions": pl.UInt32,
     "first_action_block": pl.UInt32, "unprofitable_skips": pl.UInt32,
+    "soft_zone_blocks": pl.UInt32,
 }  # fmt: skip
 
 
@@ -101,6 +102,7 @@ def run_scenarios(histories: Sequence[MarketHistory], scenarios: Sequence[Scenar
                         "clipped_actions": stats.clipped,
                         "first_action_block": stats.first_action_block,
                         "unprofitable_skips": stats.unprofitable,
+                        "soft_zone_blocks": stats.soft_zone_blocks,
                     }
                 )
     liquidation_actions = pl.DataFrame(actions, schema=_ACTION_COLUMNS)
