@@ -25,6 +25,11 @@ class Mechanism(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def lowest_trigger_ltv(self) -> int:
+        """WAD LTV below which the mechanism never acts nor counts soft-zone time (DESIGN §4 rule 4)."""
+        ...
+
     def triggered(self, market: Market, position: Position, price: int, opted_in: bool) -> bool: ...
 
     def in_soft_zone(self, market: Market, position: Position, price: int) -> bool:

@@ -24,6 +24,10 @@ class MorphoLiquidation:
     def triggered(self, market: Market, position: Position, price: int, opted_in: bool) -> bool:
         return position.borrow_shares > 0 and not is_healthy(position, market, price, self.lltv)
 
+    @property
+    def lowest_trigger_ltv(self) -> int:
+        return self.lltv
+
     def in_soft_zone(self, market: Market, position: Position, price: int) -> bool:
         return False  # no soft zone: only the hard liquidation
 

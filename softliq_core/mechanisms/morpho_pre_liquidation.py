@@ -42,6 +42,10 @@ class MorphoPreLiquidation:
         quoted = collateral_value(position.collateral, price)
         return w_mul_down(quoted, self.params.pre_lltv) < borrowed <= w_mul_down(quoted, self.lltv)
 
+    @property
+    def lowest_trigger_ltv(self) -> int:
+        return self.params.pre_lltv
+
     def in_soft_zone(self, market: Market, position: Position, price: int) -> bool:
         return position.borrow_shares > 0 and self._in_window(market, position, price)
 

@@ -68,8 +68,15 @@ class MarketOutcome:
 
 
 class _MarketReplay:
-    def __init__(self, history: MarketHistory, scenario: Scenario, mechanism: Mechanism | None):
+    def __init__(
+        self,
+        history: MarketHistory,
+        scenario: Scenario,
+        mechanism: Mechanism | None,
+        borrowers: frozenset[str] | None,
+    ):
         self.history = history
+        self.borrowers = borrowers  # None: every position; else only these (divergence-driven)
         self.market_id = history.market.market_id
         self.lltv = history.market.lltv
         self.scenario = scenario
@@ -398,6 +405,8 @@ class _MarketReplay:
         self._run_due(block)
         name = event["event"]
         borrower = position_owner(event) if name in POSITION_EVENTS else None
+        if self.borrowers is not None and borrower not in self.borrowers:
+            borrower = None  # follows history exactly: not simulated
         if borrower is not None and not self.scenario.is_history:
             self._apply_intent(event, borrower)
         if name == "Liquidate" and self.scenario.is_history:
@@ -463,6 +472,29 @@ def _ratio(value: int | None) -> float:
 
 
 def replay_market(
-    history: MarketHistory, scenario: Scenario, mechanism: Mechanism | None
+    history: MarketHistory,
+    scenario: Scenario,
+    mechanism: Mechanism | None,
+    borrowers: frozenset[str] | None = None,
 ) -> MarketOutcome:
-    return _MarketReplay(history, scenario, mechanism).run()
+    """Replay one market; ``borrowers`` limits the simulation to those positions (the others
+    follow history and are left out of the outcome)."""
+    return _MarketReplay(history, scenario, mechanism, borrowers).run()
+
+
+# LTVs are compared as WAD integers rounded differently by the trigger (floor products) and by
+# ``ltv`` (rounded up): a position this close to the trigger is simulated, to be safe.
+_TRIGGER_MARGIN = 10**9
+
+
+def diverging_borrowers(history: MarketOutcome, mechanism: Mechanism) -> frozenset[str]:
+    """Positions a scenario may treat differently from history (DESIGN §4 rule 4): those whose
+    historical LTV reached the mechanism's lowest trigger at a check, and those history liquidated
+    or pre-liquidated (rule 2 removes those actions). Every other position stays identical to
+    history under the scenario: no action, no clip, no time in the soft zone."""
+    threshold = mechanism.lowest_trigger_ltv - _TRIGGER_MARGIN
+    return frozenset(
+        borrower
+        for borrower, stats in history.stats.items()
+        if stats.max_ltv >= threshold or stats.liquidations or stats.pre_liquidations
+    )

@@ -10,7 +10,7 @@ import polars as pl
 
 from softliq_core.metrics.summary import scenario_market_summary
 from softliq_core.protocols.morpho.health import borrowed_assets, collateral_value
-from softliq_core.replay.engine import replay_market
+from softliq_core.replay.engine import PositionStats, diverging_borrowers, replay_market
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.scenario import Scenario, validate_scenarios
 
@@ -70,15 +70,39 @@ def scenarios_table(scenarios: Sequence[Scenario]) -> pl.DataFrame:
     )
 
 
-def run_scenarios(histories: Sequence[MarketHistory], scenarios: Sequence[Scenario]) -> Outcomes:
-    """Replay every market under every scenario in scope; invalid parameters fail before any work."""
+HISTORY = Scenario(name="history", mechanism="history")
+
+
+def run_scenarios(
+    histories: Sequence[MarketHistory],
+    scenarios: Sequence[Scenario],
+    divergence_driven: bool = True,
+) -> Outcomes:
+    """Replay every market under every scenario in scope; invalid parameters fail before any work.
+
+    Each market is replayed as history once; with ``divergence_driven`` a scenario then simulates
+    only the positions that can diverge from history and takes the others from that replay, which
+    gives the same tables as simulating every position (tests/integration/test_divergence.py).
+    """
     validate_scenarios(scenarios, [h.market for h in histories])
     actions, clips, positions = [], [], []
-    for scenario in scenarios:
-        for history in histories:
-            if not scenario.applies_to(history.market):
-                continue
-            outcome = replay_market(history, scenario, scenario.mechanism_for(history.market))
+    for history in histories:
+        in_scope = [s for s in scenarios if s.applies_to(history.market)]
+        if not in_scope:
+            continue
+        past = replay_market(history, HISTORY, None)
+        for scenario in in_scope:
+            mechanism = scenario.mechanism_for(history.market)
+            if scenario.is_history or mechanism is None:
+                outcome = past
+            elif divergence_driven:
+                simulated = diverging_borrowers(past, mechanism)
+                outcome = replay_market(history, scenario, mechanism, simulated)
+                for borrower in past.positions.keys() - simulated:
+                    outcome.positions[borrower] = past.positions[borrower]
+                    outcome.stats[borrower] = PositionStats(max_ltv=past.stats[borrower].max_ltv)
+            else:
+                outcome = replay_market(history, scenario, mechanism)
             tag = {"scenario_id": scenario.scenario_id}
             actions += [{**tag, **a} for a in outcome.actions]
             clips += [{**tag, **c} for c in outcome.clips]
