@@ -7,6 +7,7 @@ CREATE TABLE IF NOT EXISTS scenarios (
     scenario_id     VARCHAR PRIMARY KEY,  -- sha256 of the canonical JSON definition, first 16 hex
     name            VARCHAR NOT NULL,     -- the name in the scenario file
     mechanism       VARCHAR NOT NULL,     -- history | morpho_liquidation | morpho_pre_liquidation
+    accrual         VARCHAR NOT NULL,     -- history: the borrow share price follows history | irm: AdaptiveCurveIRM on the scenario's own utilisation
     definition      JSON NOT NULL,        -- canonical definition: parameters (WAD), scope, opt-in, liquidator
     engine_version  VARCHAR NOT NULL
 );

@@ -34,6 +34,7 @@ from softliq_core.protocols.morpho.market import Market, Position
 from softliq_core.protocols.morpho.math import WAD, mul_div_down
 from softliq_core.protocols.morpho.pre_liquidation import pre_liquidation_terms
 from softliq_core.protocols.morpho.shares import to_assets_up, to_shares_up
+from softliq_core.replay.counterfactual_market import CounterfactualMarket
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.ledger import (
     POSITION_EVENTS,
@@ -82,6 +83,12 @@ class _MarketReplay:
         self.scenario = scenario
         self.mechanism = mechanism
         self.liquidator = scenario.liquidator
+        # Own totals when the scenario's interest follows its own utilisation (accrual = "irm").
+        self.counterfactual_market = (
+            CounterfactualMarket()
+            if scenario.accrual == "irm" and not scenario.is_history
+            else None
+        )
         self.ledger = Ledger()
         self.price: int | None = None
         self.due: dict[int, set[str]] = {}
@@ -92,6 +99,9 @@ class _MarketReplay:
 
     @property
     def market(self) -> Market:
+        """The totals positions are valued with: history's, or the scenario's own."""
+        if self.counterfactual_market is not None:
+            return self.counterfactual_market.market
         return self.ledger.markets[self.market_id]
 
     def _position(self, borrower: str) -> Position:
@@ -110,7 +120,10 @@ class _MarketReplay:
 
     def _accrued(self, block: int) -> Market:
         """Totals as a transaction at the top of ``block`` would see them after accrual."""
-        return self.ledger.accrued_market(self.market_id, self.history.clock.timestamp(block))
+        now = self.history.clock.timestamp(block)
+        if self.counterfactual_market is not None:
+            return self.counterfactual_market.accrued(now)
+        return self.ledger.accrued_market(self.market_id, now)
 
     def _track(self, borrower: str, market: Market, block: int) -> None:
         """Record the position's LTV and, if the mechanism could act on it, schedule the liquidator."""
@@ -169,6 +182,10 @@ class _MarketReplay:
             borrowers = sorted(self.due.pop(block))
             accrued = self._accrued(block)
             for borrower in borrowers:
+                if self.counterfactual_market is not None:
+                    accrued = self._accrued(
+                        block
+                    )  # the previous action moved the scenario's totals
                 self._act(block, borrower, accrued)
 
     def _act(self, block: int, borrower: str, accrued: Market) -> None:
@@ -177,9 +194,11 @@ class _MarketReplay:
         position = self.out.positions[borrower]
         opted_in = self._opted_in(borrower)
         native_price = self._native_price(block)
+        totals = accrued  # history's totals do not move with the engine's actions
+        acted = declined = False
         for call_index in range(self.liquidator.max_calls_per_block):
             trial = position.copy()
-            scratch = accrued.copy()  # other users follow history: the action does not move totals
+            scratch = totals.copy()
             result = self.mechanism.act(scratch, trial, self.price, opted_in)
             if result is None:
                 break
@@ -187,9 +206,13 @@ class _MarketReplay:
             if not self.liquidator.profitable(economics, native_price):
                 # Not worth it now: the next price or borrower action reconsiders the position.
                 self.out.stats[borrower].unprofitable += 1
-                return
+                declined = True
+                break
             before = position.copy()
             position.borrow_shares, position.collateral = trial.borrow_shares, trial.collateral
+            acted = True
+            if self.counterfactual_market is not None:
+                totals = scratch  # the scenario's own totals: repaid debt and bad debt leave them
             self._record_action(
                 block, borrower, before, position, accrued, result, economics, call_index
             )
@@ -198,8 +221,11 @@ class _MarketReplay:
                 or self.liquidator.pre_liquidation_calls == "single"
             ):
                 break
+        if acted and self.counterfactual_market is not None:
+            self.counterfactual_market.accrue(self.history.clock.timestamp(block))
+            self.counterfactual_market.market = totals
         self._note_soft_zone(borrower, accrued, block)
-        if self.mechanism.triggered(accrued, position, self.price, opted_in):
+        if not declined and self.mechanism.triggered(accrued, position, self.price, opted_in):
             self._schedule(block + 1, borrower)
 
     def _native_price(self, block: int) -> int:
@@ -408,7 +434,13 @@ class _MarketReplay:
         if self.borrowers is not None and borrower not in self.borrowers:
             borrower = None  # follows history exactly: not simulated
         if borrower is not None and not self.scenario.is_history:
+            shares_before = self._position(borrower).borrow_shares
             self._apply_intent(event, borrower)
+            if self.counterfactual_market is not None:
+                moved = self._position(borrower).borrow_shares - shares_before
+                self.counterfactual_market.move_borrow_shares(moved)
+        elif self.counterfactual_market is not None:
+            self.counterfactual_market.apply_history(event)
         if name == "Liquidate" and self.scenario.is_history:
             self._record_history_liquidation(event)
         if name == "PreLiquidate" and self.scenario.is_history:

@@ -58,6 +58,7 @@ def scenarios_table(scenarios: Sequence[Scenario]) -> pl.DataFrame:
                 "scenario_id": s.scenario_id,
                 "name": s.name,
                 "mechanism": s.mechanism,
+                "accrual": s.accrual,
                 "definition": json.dumps(s.canonical(), sort_keys=True),
                 "engine_version": ENGINE_VERSION,
             }
@@ -65,7 +66,7 @@ def scenarios_table(scenarios: Sequence[Scenario]) -> pl.DataFrame:
         ],
         schema={
             c: pl.String
-            for c in ("scenario_id", "name", "mechanism", "definition", "engine_version")
+            for c in ("scenario_id", "name", "mechanism", "accrual", "definition", "engine_version")
         },
     )
 
@@ -95,7 +96,8 @@ def run_scenarios(
             mechanism = scenario.mechanism_for(history.market)
             if scenario.is_history or mechanism is None:
                 outcome = past
-            elif divergence_driven:
+            elif divergence_driven and scenario.accrual == "history":
+                # (with accrual = "irm" every debt depends on the scenario's utilisation: no shortcut)
                 simulated = diverging_borrowers(past, mechanism)
                 outcome = replay_market(history, scenario, mechanism, simulated)
                 for borrower in past.positions.keys() - simulated:

@@ -26,6 +26,7 @@ from softliq_core.protocols.morpho.pre_liquidation import (
     PreLiquidationParams,
     parameter_violations,
 )
+from softliq_core.replay.counterfactual_market import ACCRUALS
 from softliq_core.replay.liquidator import LiquidatorModel, parse_liquidator
 
 MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation")
@@ -75,6 +76,9 @@ class Scenario:
     opt_in_fraction: float = 1.0
     opt_in_seed: int = 0
     liquidator: LiquidatorModel = field(default_factory=LiquidatorModel)
+    accrual: str = (
+        "history"  # borrow share price: history's, or the IRM on this scenario's utilisation
+    )
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def canonical(self) -> dict[str, Any]:
@@ -97,6 +101,7 @@ class Scenario:
                 "seed": self.opt_in_seed,
             },
             "liquidator": self.liquidator.canonical(),
+            "accrual": self.accrual,
         }
 
     @property
@@ -167,6 +172,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         "scope",
         "opt_in",
         "liquidator",
+        "accrual",
         *PRE_LIQUIDATION_FIELDS,
     }
     problems += [f"{where}: {key}: unknown field" for key in table if key not in known]
@@ -209,6 +215,9 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
     fraction = float(opt_in.get("fraction", 1.0))
     if not 0.0 <= fraction <= 1.0:
         problems.append(f"{where}: opt_in.fraction: {fraction} must be within [0, 1]")
+    accrual = table.get("accrual", "history")
+    if accrual not in ACCRUALS:
+        problems.append(f"{where}: accrual: {accrual!r} is not one of {', '.join(ACCRUALS)}")
     liquidator_table = table.get("liquidator", {})
     if isinstance(liquidator_table, dict):
         liquidator, found = parse_liquidator(liquidator_table)
@@ -228,6 +237,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         opt_in_fraction=fraction,
         opt_in_seed=int(opt_in.get("seed", 0)),
         liquidator=liquidator,
+        accrual=accrual,
     ), []
 
 
