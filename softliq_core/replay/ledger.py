@@ -64,6 +64,9 @@ class Ledger:
     rate_at_target: dict[str, int] = field(default_factory=dict)
     authorizations: dict[tuple[str, str], bool] = field(default_factory=dict)
     pre_liquidations: dict[str, PreLiquidationContract] = field(default_factory=dict)
+    enabled_irms: set[str] = field(default_factory=set)
+    enabled_lltvs: set[int] = field(default_factory=set)
+    owner: str | None = None  # known once a SetOwner is seen (the constructor's emits one)
     fee_recipient: str = ZERO_ADDRESS
 
     def position(self, market_id: str, user: str) -> Position:
@@ -238,6 +241,18 @@ def _pre_liquidate(ledger: Ledger, e: Mapping[str, Any]) -> None:
         )
 
 
+def _enable_irm(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    ledger.enabled_irms.add(e["irm"])
+
+
+def _enable_lltv(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    ledger.enabled_lltvs.add(_int(e, "lltv"))
+
+
+def _set_owner(ledger: Ledger, e: Mapping[str, Any]) -> None:
+    ledger.owner = e["new_owner"]
+
+
 _HANDLERS: dict[str, Callable[[Ledger, Mapping[str, Any]], None]] = {
     "CreateMarket": _create_market,
     "AccrueInterest": _accrue_interest,
@@ -252,6 +267,9 @@ _HANDLERS: dict[str, Callable[[Ledger, Mapping[str, Any]], None]] = {
     "SetFeeRecipient": _set_fee_recipient,
     "BorrowRateUpdate": _borrow_rate_update,
     "SetAuthorization": _set_authorization,
+    "EnableIrm": _enable_irm,
+    "EnableLltv": _enable_lltv,
+    "SetOwner": _set_owner,
     "CreatePreLiquidation": _create_pre_liquidation,
     "PreLiquidate": _pre_liquidate,
 }

@@ -79,3 +79,13 @@ def test_impossible_history_is_refused_naming_the_log(decoded: DecodedLogs) -> N
     ):
         for event in events.iter_rows(named=True):
             ledger.apply(doubled if event == repay else event)
+
+
+def test_owner_events_are_folded(decoded: DecodedLogs, chain: SyntheticChain) -> None:
+    ledger = replay_history(decoded.morpho_events)
+    assert ledger.enabled_irms == chain.morpho.enabled_irms
+    assert ledger.enabled_lltvs == chain.morpho.enabled_lltvs
+    assert ledger.fee_recipient == chain.morpho.fee_recipient
+    assert {c.market_id for c in ledger.pre_liquidations.values()} == {
+        m.params.id for m in chain.markets if m.params.lltv == 86 * 10**16
+    }
