@@ -1,6 +1,8 @@
 """Times each stage of the pipeline on the synthetic chain, in process, without Dagster.
 
-    .venv/bin/python bench/pipeline.py [--days 10] [--size 1] [--borrowers-per-market 80]
+    .venv/bin/python bench/pipeline.py [--days 10] [--size 1] [--borrowers-per-market 80] [--full]
+
+``--full`` also times the replay that simulates every position (no divergence shortcut).
 
 Prints one table: stage, seconds, items, items per second, and the peak memory of the process.
 """
@@ -17,6 +19,7 @@ from typing import Any
 from softliq_core.decode import decode_logs
 from softliq_core.markets import build_markets
 from softliq_core.oracle_prices import oracle_prices
+from softliq_core.replay.baseline_validation import baseline_validation
 from softliq_core.replay.inputs import market_histories
 from softliq_core.replay.run import run_scenarios
 from softliq_core.replay.scenario import load_scenarios
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--size", type=int, default=1)
     parser.add_argument("--borrowers-per-market", type=int, default=80)
+    parser.add_argument("--full", action="store_true", help="also time the full replay")
     args = parser.parse_args()
     config = SyntheticChainConfig(
         days=args.days, size=args.size, borrowers_per_market=args.borrowers_per_market
@@ -80,6 +84,16 @@ def main() -> None:
     outcomes = timed(
         f"replay {len(scenarios)} scenarios", rows, lambda: run_scenarios(histories, scenarios),
         lambda _: n_events * len(scenarios), "event-scenarios",
+    )  # fmt: skip
+    if args.full:
+        timed(
+            f"replay {len(scenarios)} scenarios, full", rows,
+            lambda: run_scenarios(histories, scenarios, divergence_driven=False),
+            lambda _: n_events * len(scenarios), "event-scenarios",
+        )  # fmt: skip
+    timed(
+        "baseline validation", rows, lambda: baseline_validation(histories),
+        lambda _: n_events, "events",
     )  # fmt: skip
     print(f"synthetic chain: {args.days} days, {len(chain.markets)} markets, "
           f"{config.borrowers_per_market * config.size} borrowers per market, "
