@@ -173,6 +173,12 @@ class _Builder:
         crash_day = config.crash_day if config.crash_day is not None else config.days // 2
         self.crash = CrashSpec(day=crash_day) if 0 <= crash_day < config.days else None
         self.paths = price_paths(config.n_blocks, self.rng, self.crash).usd
+        # Liquidation bots go down for the middle of the crash (congestion, failed bundles): the
+        # positions they find afterwards are deep under water and liquidating them realises bad debt.
+        self.outage: tuple[int, int] | None = None
+        if self.crash is not None:
+            start = int((self.crash.day * 24 + self.crash.start_hour + 1) * 3600 / BLOCK_TIME)
+            self.outage = (start, start + int(3 * 3600 / BLOCK_TIME))
         self.logs: list[tuple[Any, ...]] = []
         self.blocks: list[tuple[Any, ...]] = []
         self.truth_markets: list[tuple[Any, ...]] = []
@@ -598,9 +604,10 @@ class _Builder:
                     except MorphoRevert:
                         pass
                 if kind is not None:
-                    queue.setdefault(offset + int(self.rng.integers(1, 4)), []).append(
-                        (kind, market, user)
-                    )
+                    when = offset + int(self.rng.integers(1, 4))
+                    if self.outage is not None and self.outage[0] <= when < self.outage[1]:
+                        when = self.outage[1] + int(self.rng.integers(0, 50))
+                    queue.setdefault(when, []).append((kind, market, user))
 
     def _historical_liquidation(self, market: SyntheticMarket, borrower: str, caller: str) -> None:
         m = self.morpho
