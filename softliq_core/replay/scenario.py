@@ -9,6 +9,7 @@ scenario, the market, the field and the rule.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -241,10 +242,51 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
     ), []
 
 
+LIST_VALUED = {("scope", "markets")}  # fields whose value is a list, not a grid axis
+
+
+def _axes(
+    table: dict[str, Any], path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], list[Any]]]:
+    """Every list-valued field of a grid table (at any depth) is an axis."""
+    axes = []
+    for key, value in table.items():
+        here = (*path, key)
+        if isinstance(value, dict):
+            axes += _axes(value, here)
+        elif isinstance(value, list) and here not in LIST_VALUED:
+            axes.append((here, value))
+    return axes
+
+
+def _with(table: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    head, *rest = path
+    return {**table, head: _with(table[head], tuple(rest), value) if rest else value}
+
+
+def expand_grid(grid: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ``[[grid]]`` table → one scenario table per point of the cartesian product of its axes,
+    named ``name[field=value,...]`` (the scenario_id depends only on the parameters)."""
+    axes = _axes(grid)
+    tables = []
+    for point in itertools.product(*(values for _, values in axes)):
+        table = grid
+        for (path, _), value in zip(axes, point, strict=True):
+            table = _with(table, path, value)
+        label = ",".join(
+            f"{'.'.join(path)}={value}" for (path, _), value in zip(axes, point, strict=True)
+        )
+        tables.append({**table, "name": f"{grid.get('name', 'grid')}[{label}]"})
+    return tables
+
+
 def parse_scenarios(document: dict[str, Any]) -> list[Scenario]:
-    tables = document.get("scenario", [])
+    """``[[scenario]]`` tables and ``[[grid]]`` tables (lists are axes), all checked at once."""
+    tables = list(document.get("scenario", []))
+    for grid in document.get("grid", []):
+        tables += expand_grid(grid)
     if not tables:
-        raise ScenarioError(["no [[scenario]] tables"])
+        raise ScenarioError(["no [[scenario]] or [[grid]] tables"])
     scenarios, problems = [], []
     for index, table in enumerate(tables):
         scenario, found = _scenario_from_table(table, index)
@@ -256,6 +298,11 @@ def parse_scenarios(document: dict[str, Any]) -> list[Scenario]:
         f"scenario {n!r}: name: used more than once"
         for n in sorted({n for n in names if names.count(n) > 1})
     ]
+    first_with: dict[str, str] = {}
+    for scenario in scenarios:
+        earlier = first_with.setdefault(scenario.scenario_id, scenario.name)
+        if earlier != scenario.name:
+            problems.append(f"scenario {scenario.name!r}: same definition as {earlier!r}")
     if problems:
         raise ScenarioError(problems)
     return scenarios

@@ -180,3 +180,61 @@ def test_opt_in_fraction_is_seeded_and_roughly_the_fraction() -> None:
     chosen = [s.opted_in(b, False) for b in borrowers]
     assert chosen == [s.opted_in(b, False) for b in borrowers]  # deterministic
     assert 0.45 < sum(chosen) / len(chosen) < 0.55
+
+
+GRID = """
+[[grid]]
+name = "sweep"
+mechanism = "morpho_pre_liquidation"
+scope = { markets = ["WETH/USDC", "WBTC/USDC"] }
+pre_lltv = ["0.80", "0.83"]
+pre_lcf1 = "0.05"
+pre_lcf2 = ["0.2", "0.3", "0.5"]
+pre_lif1 = "1.01"
+pre_lif2 = "1.04"
+liquidator = { latency_blocks = [1, 5] }
+"""
+
+
+def test_a_grid_expands_to_the_cartesian_product_of_its_list_fields() -> None:
+    scenarios = parse_scenarios(tomllib.loads(GRID))
+    assert len(scenarios) == 2 * 3 * 2
+    first = scenarios[0]
+    assert first.name == "sweep[pre_lltv=0.80,pre_lcf2=0.2,liquidator.latency_blocks=1]"
+    assert first.scope_markets == ("WETH/USDC", "WBTC/USDC")  # a list-valued field, not an axis
+    assert {s.pre_liquidation.pre_lcf2 for s in scenarios} == {  # type: ignore[union-attr]
+        2 * 10**17, 3 * 10**17, 5 * 10**17,
+    }  # fmt: skip
+    assert {s.liquidator.latency_blocks for s in scenarios} == {1, 5}
+    assert len({s.scenario_id for s in scenarios}) == 12
+    # the id is the parameters' hash: the same point written as a plain scenario has the same id
+    plain = parse_scenarios(
+        tomllib.loads(
+            '[[scenario]]\nname = "x"\nmechanism = "morpho_pre_liquidation"\n'
+            'scope = { markets = ["WETH/USDC", "WBTC/USDC"] }\npre_lltv = "0.80"\n'
+            'pre_lcf1 = "0.05"\npre_lcf2 = "0.2"\npre_lif1 = "1.01"\npre_lif2 = "1.04"\n'
+        )
+    )[0]
+    assert plain.scenario_id == first.scenario_id
+
+
+def test_invalid_grid_points_are_refused_by_name_before_any_work() -> None:
+    text = GRID.replace('pre_lif2 = "1.04"', 'pre_lif2 = ["1.04", "1.2"]')
+    scenarios = parse_scenarios(tomllib.loads(text))  # 1.2 > 1/0.86 is per market: checked there
+    with pytest.raises(ScenarioError) as refused:
+        validate_scenarios(scenarios, [MarketRef("0x01", "WETH/USDC", 86 * 10**16)])
+    assert "scenario 'sweep[pre_lltv=0.80,pre_lcf2=0.2,pre_lif2=1.2," in str(refused.value)
+    assert "pre_lif2" in str(refused.value)
+    assert len(refused.value.problems) == 12  # every bad point, not only the first
+
+
+def test_two_scenarios_with_one_definition_are_refused() -> None:
+    text = GRID + GRID.replace('name = "sweep"', 'name = "again"')
+    with pytest.raises(ScenarioError, match=r"scenario 'again\[.*same definition as 'sweep\["):
+        parse_scenarios(tomllib.loads(text))
+
+
+def test_the_example_sweep_is_valid() -> None:
+    scenarios = load_scenarios(Path(__file__).parents[2] / "data" / "scenarios" / "sweep_86.toml")
+    assert len(scenarios) == 2 + 4 * 3 * 2
+    validate_scenarios(scenarios, [M86, M945])
