@@ -96,13 +96,35 @@ def print_summary(settings: Settings) -> None:
     )
     print(f"\nOutcomes are in {settings.duckdb_path} (lake: {settings.lake_root}).")
     print(f'Try:  .venv/bin/softliq sql "{TRY_QUERY}"')
+    print("      .venv/bin/softliq sql hard_liquidations_avoided --param market=WETH/USDC")
+    print("      .venv/bin/softliq sql list    (the analyst query library, sql/queries/)")
 
 
-def run_sql(settings: Settings, query: str) -> None:
+def run_sql(settings: Settings, query: str, params: list[str]) -> None:
+    """Run a library query by name (``sql/queries/NAME.sql``) or any SQL text, read-only."""
+    from softliq_core.store.queries import QueryError, find_query, library
     from softliq_core.store.warehouse import Warehouse
 
+    if query == "list":
+        for name, entry in library().items():
+            defaults = " ".join(f"--param {k}={v}" for k, v in entry.defaults.items())
+            print(f"{name}: {entry.question}\n    {defaults}")
+        return
+    try:
+        given = dict(p.split("=", 1) for p in params)
+    except ValueError:
+        sys.exit("--param takes name=value")
+    sql, values = query, None
+    if query.replace("_", "").isalnum():
+        try:
+            entry = find_query(query)
+            sql, values = entry.sql, entry.parameters(given)
+        except QueryError as error:
+            sys.exit(str(error))
+    elif given:
+        sys.exit("--param applies to library queries (softliq sql list)")
     with pl.Config(tbl_rows=50, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=66):
-        print(Warehouse(settings.duckdb_path).query(query))
+        print(Warehouse(settings.duckdb_path).query(sql, values))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -116,8 +138,11 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--seed", type=int, help="synthetic chain seed (default 7)")
     demo.add_argument("--scenarios", help="scenario set TOML (default data/scenarios/default.toml)")
     sub.add_parser("summary", help="print the summary of the last replay")
-    sql = sub.add_parser("sql", help="run one read-only SQL query on the outcome database")
-    sql.add_argument("query")
+    sql = sub.add_parser(
+        "sql", help="run a library query by NAME (`softliq sql list`) or any read-only SQL"
+    )
+    sql.add_argument("query", help="a name from sql/queries, `list`, or SQL text")
+    sql.add_argument("--param", action="append", default=[], help="name=value for a library query")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -141,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(str(error))
         run_pipeline(settings)
     if args.command == "sql":
-        run_sql(settings, args.query)
+        run_sql(settings, args.query, args.param)
         return
     print_summary(settings)
 

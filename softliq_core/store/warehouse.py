@@ -8,7 +8,7 @@ process: callers serialise writes (the Dagster assets share one concurrency pool
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -114,6 +114,8 @@ class Warehouse:
             con.execute(f"DELETE FROM {table}")
             self._insert(con, table, frame)
 
-    def query(self, sql: str) -> pl.DataFrame:
+    def query(self, sql: str, parameters: Mapping[str, object] | None = None) -> pl.DataFrame:
+        """Run one read-only query (``$name`` parameters from ``parameters``)."""
         with self.connect(read_only=True) as con:
-            return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
+            relation = con.sql(sql, params=dict(parameters) if parameters else None)
+            return pl.from_arrow(relation.to_arrow_table())  # type: ignore[return-value]
