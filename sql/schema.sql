@@ -9,14 +9,14 @@ CREATE TABLE IF NOT EXISTS scenarios (
     mechanism       VARCHAR NOT NULL,     -- history | morpho_liquidation | morpho_pre_liquidation
     accrual         VARCHAR NOT NULL,     -- history: the borrow share price follows history | irm: AdaptiveCurveIRM on the scenario's own utilisation
     definition      JSON NOT NULL,        -- canonical definition: parameters (WAD), scope, opt-in, liquidator
-    engine_version  VARCHAR NOT NULL
+    engine_version  VARCHAR NOT NULL    -- softliq engine version that produced the rows
 );
 COMMENT ON TABLE scenarios IS 'One row per scenario replayed, keyed by scenario_id';
 
 CREATE TABLE IF NOT EXISTS liquidation_actions (
-    scenario_id        VARCHAR NOT NULL,
-    market_id          VARCHAR NOT NULL,
-    borrower           VARCHAR NOT NULL,
+    scenario_id        VARCHAR NOT NULL,  -- the scenario (scenarios.scenario_id)
+    market_id          VARCHAR NOT NULL,  -- Morpho market id (bytes32 hex)
+    borrower           VARCHAR NOT NULL,  -- the position's owner (address)
     block_number       UINTEGER NOT NULL,  -- block the action executed in
     call_index         USMALLINT NOT NULL, -- order of the liquidator's calls on this position in this block (0 first)
     "timestamp"        UINTEGER NOT NULL,  -- its unix time
@@ -26,13 +26,13 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
     ltv_after          DOUBLE,             -- LTV after (0 when the debt is gone)
     debt_before        HUGEINT NOT NULL,   -- loan base units, rounded up as Morpho does
     collateral_before  HUGEINT NOT NULL,   -- collateral base units
-    repaid_shares      HUGEINT NOT NULL,
+    repaid_shares      HUGEINT NOT NULL,  -- borrow shares repaid
     repaid_assets      HUGEINT NOT NULL,   -- loan base units paid by the liquidator
     seized_assets      HUGEINT NOT NULL,   -- collateral base units taken from the borrower
     seized_value       HUGEINT NOT NULL,   -- seized collateral valued at the price, loan base units
     borrower_penalty   HUGEINT NOT NULL,   -- seized_value - repaid_assets: the incentive the borrower paid
     incentive_factor   HUGEINT NOT NULL,   -- LIF or preLIF applied (WAD)
-    bad_debt_shares    HUGEINT NOT NULL,
+    bad_debt_shares    HUGEINT NOT NULL,  -- borrow shares written off (only when no collateral is left)
     bad_debt_assets    HUGEINT NOT NULL,   -- loss realised to suppliers, loan base units
     gas_used           UINTEGER NOT NULL,  -- gas units the liquidator model charges for this call
     gas_cost           HUGEINT NOT NULL,   -- gas_used x (base fee + priority fee), in loan base units
@@ -43,31 +43,31 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
 COMMENT ON TABLE liquidation_actions IS 'Every liquidation and pre-liquidation call, historical (scenario history) or by the engine''s liquidator model, keyed by (scenario_id, market_id, borrower, block_number, call_index)';
 
 CREATE TABLE IF NOT EXISTS clipped_actions (
-    scenario_id      VARCHAR NOT NULL,
-    market_id        VARCHAR NOT NULL,
-    borrower         VARCHAR NOT NULL,
-    block_number     UINTEGER NOT NULL,
+    scenario_id      VARCHAR NOT NULL,  -- the scenario (scenarios.scenario_id)
+    market_id        VARCHAR NOT NULL,  -- Morpho market id
+    borrower         VARCHAR NOT NULL,  -- the position's owner
+    block_number     UINTEGER NOT NULL, -- block of the historical log
     log_index        UINTEGER NOT NULL,   -- the historical log whose intent was clipped
     event            VARCHAR NOT NULL,    -- Borrow | Repay | WithdrawCollateral
     intended_assets  HUGEINT NOT NULL,    -- what history did
     applied_assets   HUGEINT NOT NULL,    -- what the counterfactual position could take
-    reason           VARCHAR NOT NULL
+    reason           VARCHAR NOT NULL   -- why: exceeds the position's debt or collateral, or would make it unhealthy
 );
 COMMENT ON TABLE clipped_actions IS 'Historical borrower actions that a counterfactual position could not take in full (DESIGN §4 rule 3)';
 
 CREATE TABLE IF NOT EXISTS position_outcomes (
-    scenario_id          VARCHAR NOT NULL,
-    market_id            VARCHAR NOT NULL,
-    borrower             VARCHAR NOT NULL,
+    scenario_id          VARCHAR NOT NULL,  -- the scenario (scenarios.scenario_id)
+    market_id            VARCHAR NOT NULL,  -- Morpho market id
+    borrower             VARCHAR NOT NULL,  -- the position's owner
     borrow_shares        HUGEINT NOT NULL,  -- at the end of the replayed range
-    collateral           HUGEINT NOT NULL,
+    collateral           HUGEINT NOT NULL,  -- collateral base units at the end
     debt                 HUGEINT NOT NULL,  -- loan base units at the last totals
     collateral_value     HUGEINT NOT NULL,  -- at the last price, loan base units
     unrealised_bad_debt  HUGEINT NOT NULL,  -- max(0, debt - collateral_value): insolvent and still open
     max_ltv              DOUBLE NOT NULL,   -- highest LTV seen at a price update or own action
-    pre_liquidations     UINTEGER NOT NULL,
-    liquidations         UINTEGER NOT NULL,
-    clipped_actions      UINTEGER NOT NULL,
+    pre_liquidations     UINTEGER NOT NULL,  -- pre-liquidation calls on the position
+    liquidations         UINTEGER NOT NULL,  -- liquidation calls on the position
+    clipped_actions      UINTEGER NOT NULL,  -- the borrower's historical actions clipped (rows of clipped_actions)
     first_action_block   UINTEGER,          -- first (pre-)liquidation, NULL if none
     unprofitable_skips   UINTEGER NOT NULL, -- times an allowed action did not pay the liquidator (so was not taken)
     soft_zone_blocks     UINTEGER NOT NULL  -- blocks spent in the mechanism's soft zone (pre-liquidation: preLltv < LTV <= LLTV), seen at price updates and own actions
@@ -75,15 +75,15 @@ CREATE TABLE IF NOT EXISTS position_outcomes (
 COMMENT ON TABLE position_outcomes IS 'Each borrower position at the end of each scenario, keyed by (scenario_id, market_id, borrower)';
 
 CREATE TABLE IF NOT EXISTS scenario_market_summary (
-    scenario_id                      VARCHAR NOT NULL,
-    scenario_name                    VARCHAR NOT NULL,
-    market_id                        VARCHAR NOT NULL,
+    scenario_id                      VARCHAR NOT NULL,  -- the scenario (scenarios.scenario_id)
+    scenario_name                    VARCHAR NOT NULL,  -- its name in the scenario file
+    market_id                        VARCHAR NOT NULL,  -- Morpho market id
     borrowers                        BIGINT NOT NULL,   -- positions that had debt at some point
     pre_liquidations                 BIGINT NOT NULL,   -- pre-liquidation calls
     pre_liquidation_position_blocks  BIGINT NOT NULL,   -- (position, block) pairs with pre-liquidation calls: fewer than calls when a liquidator split
-    liquidations                     BIGINT NOT NULL,
-    positions_pre_liquidated         BIGINT NOT NULL,
-    positions_liquidated             BIGINT NOT NULL,
+    liquidations                     BIGINT NOT NULL,  -- liquidation calls
+    positions_pre_liquidated         BIGINT NOT NULL,  -- distinct positions with at least one pre-liquidation
+    positions_liquidated             BIGINT NOT NULL,  -- distinct positions with at least one liquidation
     positions_fully_closed           BIGINT NOT NULL,   -- actions that left a position without debt
     debt_repaid                      HUGEINT NOT NULL,  -- loan base units
     collateral_seized                HUGEINT NOT NULL,  -- collateral base units
@@ -98,10 +98,10 @@ CREATE TABLE IF NOT EXISTS scenario_market_summary (
     liquidator_gas_cost              HUGEINT NOT NULL,  -- loan base units
     liquidator_slippage_cost         HUGEINT NOT NULL,  -- loan base units
     liquidator_profit                HUGEINT NOT NULL,  -- net of gas and slippage, loan base units
-    max_ltv_reached                  DOUBLE,
+    max_ltv_reached                  DOUBLE,  -- highest LTV any position reached (ratio)
     collateral_sold_peak_block       HUGEINT NOT NULL,  -- most collateral seized in one block
     collateral_sold_p99_block        HUGEINT NOT NULL,  -- 99th percentile over blocks with seizures
-    clipped_actions                  BIGINT NOT NULL,
+    clipped_actions                  BIGINT NOT NULL,  -- historical borrower actions clipped
     unprofitable_skips               BIGINT NOT NULL,   -- allowed actions the liquidator declined as unprofitable
     positions_in_soft_zone           BIGINT NOT NULL,   -- positions that entered the soft zone (pre-liquidation window)
     soft_zone_blocks                 BIGINT NOT NULL,   -- blocks spent there, summed over positions (x 12 s for time)
@@ -111,28 +111,28 @@ COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metri
 
 CREATE TABLE IF NOT EXISTS baseline_validation (
     kind                        VARCHAR NOT NULL,   -- liquidation (a Liquidate log) | pre_liquidation (a PreLiquidate log)
-    market_id                   VARCHAR NOT NULL,
-    borrower                    VARCHAR NOT NULL,
+    market_id                   VARCHAR NOT NULL,  -- Morpho market id
+    borrower                    VARCHAR NOT NULL,  -- the position's owner
     liquidator                  VARCHAR,            -- Liquidate's caller, PreLiquidate's liquidator
-    block_number                UINTEGER NOT NULL,
+    block_number                UINTEGER NOT NULL,  -- block of the historical log
     log_index                   UINTEGER NOT NULL,  -- of the historical Liquidate / PreLiquidate log
-    transaction_hash            VARCHAR,
+    transaction_hash            VARCHAR,  -- its transaction
     price                       VARCHAR NOT NULL,   -- oracle price in force before the log (1e36-scaled)
     ltv                         DOUBLE,             -- the position's LTV as the call saw it (ratio)
     liquidatable                BOOLEAN NOT NULL,   -- the engine's rule allowed it: unhealthy (Morpho _isHealthy), or for a pre-liquidation authorised and preLltv < LTV <= LLTV
     first_liquidatable_block    UINTEGER,           -- first block of the unhealthy spell that ended here
     blocks_liquidatable_before  UINTEGER,           -- block_number - first_liquidatable_block
     repaid_assets               HUGEINT NOT NULL,   -- the event's amounts (loan / collateral base units)
-    repaid_shares               HUGEINT NOT NULL,
-    seized_assets               HUGEINT NOT NULL,
-    bad_debt_assets             HUGEINT NOT NULL,
-    bad_debt_shares             HUGEINT NOT NULL,
+    repaid_shares               HUGEINT NOT NULL,  -- the event's repaid borrow shares
+    seized_assets               HUGEINT NOT NULL,  -- the event's seized collateral (base units)
+    bad_debt_assets             HUGEINT NOT NULL,  -- the event's bad debt (0 for pre-liquidations)
+    bad_debt_shares             HUGEINT NOT NULL,  -- the event's bad-debt shares
     recomputed_from             VARCHAR,            -- seized_assets | repaid_shares: the input that reproduced the event, NULL if none did
     recomputed_repaid_assets    HUGEINT,            -- the engine's amounts from that input (or from the last input tried)
-    recomputed_repaid_shares    HUGEINT,
-    recomputed_seized_assets    HUGEINT,
-    recomputed_bad_debt_assets  HUGEINT,
-    recomputed_bad_debt_shares  HUGEINT,
+    recomputed_repaid_shares    HUGEINT,  -- the engine's repaid shares
+    recomputed_seized_assets    HUGEINT,  -- the engine's seized collateral
+    recomputed_bad_debt_assets  HUGEINT,  -- the engine's bad debt
+    recomputed_bad_debt_shares  HUGEINT,  -- the engine's bad-debt shares
     amounts_match               BOOLEAN NOT NULL,   -- every recomputed amount equals the event's, to the wei
     problem                     VARCHAR,            -- why not: the contract error or the amounts that differ
     PRIMARY KEY (market_id, block_number, log_index)

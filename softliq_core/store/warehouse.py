@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 
 from softliq_core.replay.run import Outcomes
+from softliq_core.store.dictionary import comment_statements
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 OUTCOME_TABLES = (
@@ -59,7 +60,8 @@ class Warehouse:
             con.close()
 
     def ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        for statement in _statements((SQL_DIR / "schema.sql").read_text()):
+        schema = (SQL_DIR / "schema.sql").read_text()
+        for statement in _statements(schema) + comment_statements(schema):
             con.execute(statement)
 
     def create_lake_views(self, con: duckdb.DuckDBPyConnection, lake_root: str | Path) -> list[str]:
