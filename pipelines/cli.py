@@ -95,9 +95,37 @@ def print_summary(settings: Settings) -> None:
         "liquidatable (table baseline_validation)."
     )
     print(f"\nOutcomes are in {settings.duckdb_path} (lake: {settings.lake_root}).")
+    report = Path(settings.duckdb_path).parent / "reports" / Path(settings.scenario_file).stem
+    if (report / "report.md").exists():
+        print(f"Governance report: {report / 'report.md'}")
     print(f'Try:  .venv/bin/softliq sql "{TRY_QUERY}"')
     print("      .venv/bin/softliq sql hard_liquidations_avoided --param market=WETH/USDC")
     print("      .venv/bin/softliq sql list    (the analyst query library, sql/queries/)")
+
+
+def write_governance_report(settings: Settings, scenarios: str, out: str | None) -> None:
+    from softliq_core import steps
+    from softliq_core.replay.scenario import ScenarioError
+    from softliq_core.report.governance import ReportError
+    from softliq_core.store.lake import Lake
+
+    path = Path(scenarios)
+    if not path.exists():
+        path = PROJECT_ROOT / "data" / "scenarios" / f"{scenarios}.toml"
+    if not path.exists():
+        sys.exit(f"no scenario file {scenarios!r} (nor {path})")
+    out_dir = Path(out) if out else Path(settings.duckdb_path).parent / "reports" / path.stem
+    lake = Lake(settings.lake_root)
+    chains = lake.chain_ids()
+    if len(chains) != 1:
+        sys.exit(f"the lake {settings.lake_root} holds chains {chains}: run the pipeline first")
+    try:
+        written = steps.write_governance_report(
+            lake, chains[0], settings.duckdb_path, path, out_dir
+        )
+    except (ReportError, ScenarioError) as error:
+        sys.exit(str(error))
+    print(f"Report written: {written} (charts beside it)")
 
 
 def run_sql(settings: Settings, query: str, params: list[str]) -> None:
@@ -138,6 +166,13 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--seed", type=int, help="synthetic chain seed (default 7)")
     demo.add_argument("--scenarios", help="scenario set TOML (default data/scenarios/default.toml)")
     sub.add_parser("summary", help="print the summary of the last replay")
+    report = sub.add_parser("report", help="write the governance report of a replayed scenario set")
+    report.add_argument(
+        "--scenarios", required=True, help="a scenario file, or NAME for data/scenarios/NAME.toml"
+    )
+    report.add_argument(
+        "--out", help="directory (default data/reports/NAME next to the DuckDB file)"
+    )
     sql = sub.add_parser(
         "sql", help="run a library query by NAME (`softliq sql list`) or any read-only SQL"
     )
@@ -165,6 +200,9 @@ def main(argv: list[str] | None = None) -> None:
         except ScenarioError as error:
             sys.exit(str(error))
         run_pipeline(settings)
+    if args.command == "report":
+        write_governance_report(settings, args.scenarios, args.out)
+        return
     if args.command == "sql":
         run_sql(settings, args.query, args.param)
         return

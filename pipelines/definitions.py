@@ -5,7 +5,13 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.assets.lake import decode_assets, ingest_assets
-from pipelines.assets.replay import baseline_validation, markets, oracle_prices, scenario_outcomes
+from pipelines.assets.replay import (
+    baseline_validation,
+    governance_report,
+    markets,
+    oracle_prices,
+    scenario_outcomes,
+)
 from pipelines.resources import (
     ChainSourceResource,
     LakeResource,
@@ -31,12 +37,19 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     replay_job = dg.define_asset_job(
         REPLAY_JOB,
         selection=dg.AssetSelection.assets(
-            markets, oracle_prices, scenario_outcomes, baseline_validation
+            markets, oracle_prices, scenario_outcomes, baseline_validation, governance_report
         ),
-        description="Reference tables, oracle prices, the scenario replay and the DuckDB outcomes",
+        description="Reference tables, oracle prices, the scenario replay, the DuckDB outcomes and the report",
     )
     return dg.Definitions(
-        assets=[*lake_assets, markets, oracle_prices, scenario_outcomes, baseline_validation],
+        assets=[
+            *lake_assets,
+            markets,
+            oracle_prices,
+            scenario_outcomes,
+            baseline_validation,
+            governance_report,
+        ],
         jobs=[ingest_job, replay_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(ingest_job, hour_of_day=1, minute_of_hour=0)

@@ -18,7 +18,8 @@ from softliq_core.oracle_prices import oracle_prices
 from softliq_core.replay.baseline_validation import baseline_validation
 from softliq_core.replay.inputs import MarketHistory, market_histories
 from softliq_core.replay.run import Outcomes, run_scenarios
-from softliq_core.replay.scenario import Scenario
+from softliq_core.replay.scenario import Scenario, load_scenarios
+from softliq_core.report.governance import write_report
 from softliq_core.sources.base import ChainSource
 from softliq_core.store.lake import Lake
 from softliq_core.store.warehouse import Warehouse
@@ -118,3 +119,20 @@ def validate_baseline(lake: Lake, chain_id: int, warehouse_path: str | Path) -> 
 
 def store_outcomes(outcomes: Outcomes, warehouse_path: str | Path, lake: Lake) -> None:
     Warehouse(warehouse_path).write_outcomes(outcomes, lake.root)
+
+
+def write_governance_report(
+    lake: Lake,
+    chain_id: int,
+    warehouse_path: str | Path,
+    scenario_file: str | Path,
+    out_dir: str | Path,
+) -> Path:
+    """The governance report of a replayed scenario set (``report.md`` and PNG charts)."""
+    return write_report(
+        warehouse_path,
+        load_histories(lake, chain_id),
+        load_scenarios(scenario_file),
+        scenario_file,
+        out_dir,
+    )

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
+from softliq_core import steps
 from softliq_core.decode import DecodedLogs, decode_logs
 from softliq_core.markets import build_markets
 from softliq_core.oracle_prices import oracle_prices
 from softliq_core.replay.inputs import MarketHistory, market_histories
-from softliq_core.sources.synthetic import SyntheticChain, SyntheticChainConfig, generate_chain
+from softliq_core.replay.scenario import load_scenarios
+from softliq_core.sources.synthetic import (
+    SyntheticChain,
+    SyntheticChainConfig,
+    SyntheticSource,
+    generate_chain,
+)
+from softliq_core.store.lake import Lake
 
 SMALL_CHAIN = SyntheticChainConfig(seed=11, days=4, borrowers_per_market=25, crash_day=2)
 
@@ -28,3 +39,32 @@ def histories(chain: SyntheticChain, decoded: DecodedLogs) -> list[MarketHistory
     markets = build_markets(decoded.morpho_events, chain.tokens_table(), chain.oracles_table())
     prices = oracle_prices(decoded.oracle_rounds, markets)
     return market_histories(decoded.morpho_events, prices, markets, chain.blocks)
+
+
+REPORT_SCENARIOS = Path(__file__).parent / "data" / "report_scenarios.toml"
+
+
+@dataclass(frozen=True)
+class OutcomeStore:
+    lake: Lake
+    duckdb: Path
+    scenario_file: Path
+    chain_id: int
+
+
+@pytest.fixture(scope="session")
+def outcome_store(tmp_path_factory: pytest.TempPathFactory) -> OutcomeStore:
+    """The pipeline's steps without Dagster, on a three-day chain with a crash, for a small sweep."""
+    root = tmp_path_factory.mktemp("outcomes")
+    source = SyntheticSource(
+        SyntheticChainConfig(seed=5, days=3, borrowers_per_market=15, crash_day=1)
+    )
+    lake = Lake(root / "lake")
+    for day in source.days():
+        steps.ingest_day(source, lake, day)
+        steps.decode_day(lake, source.chain_id, day)
+    steps.build_reference(source, lake)
+    steps.build_oracle_prices(lake, source.chain_id)
+    outcomes = steps.replay_scenarios(lake, source.chain_id, load_scenarios(REPORT_SCENARIOS))
+    steps.store_outcomes(outcomes, root / "softliq.duckdb", lake)
+    return OutcomeStore(lake, root / "softliq.duckdb", REPORT_SCENARIOS, source.chain_id)

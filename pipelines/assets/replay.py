@@ -1,5 +1,7 @@
 """Reference tables, oracle prices, the scenario replay and its DuckDB outcome tables."""
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 
@@ -129,4 +131,30 @@ def baseline_validation(
             )
             or "none",
         },
+    )
+
+
+@dg.asset(
+    deps=["scenario_market_summary", "liquidation_actions"],
+    group_name="outcomes",
+    kinds={"markdown"},
+    description="The governance report of the scenario set: recommendation, evidence, Pareto sets, charts, assumptions (data/reports/<set>/report.md)",
+)
+def governance_report(
+    source: ChainSourceResource,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    scenarios: ScenarioSetResource,
+) -> dg.MaterializeResult:
+    scenario_file = Path(scenarios.path)
+    out_dir = Path(warehouse.path).parent / "reports" / scenario_file.stem
+    written = steps.write_governance_report(
+        lake.lake(), source.open().chain_id, warehouse.path, scenario_file, out_dir
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(written)),
+            "charts": len(list(out_dir.glob("*.png"))),
+            "report": dg.MetadataValue.md(written.read_text()[:4000]),
+        }
     )

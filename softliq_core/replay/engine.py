@@ -66,6 +66,8 @@ class MarketOutcome:
     stats: dict[str, PositionStats] = field(default_factory=dict)
     final_market: Market = field(default_factory=Market)
     final_price: int = 0
+    # (block, WAD LTV) at every check and action, for the borrowers asked to be traced
+    ltv_paths: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 class _MarketReplay:
@@ -75,8 +77,10 @@ class _MarketReplay:
         scenario: Scenario,
         mechanism: Mechanism | None,
         borrowers: frozenset[str] | None,
+        trace: frozenset[str] = frozenset(),
     ):
         self.history = history
+        self.trace = trace
         self.borrowers = borrowers  # None: every position; else only these (divergence-driven)
         self.market_id = history.market.market_id
         self.lltv = history.market.lltv
@@ -132,6 +136,8 @@ class _MarketReplay:
         if self.price is None or position.borrow_shares == 0:
             return
         current = ltv(position, market, self.price)
+        if borrower in self.trace and current is not None:
+            self.out.ltv_paths.setdefault(borrower, []).append((block, current))
         stats = self.out.stats[borrower]
         if current is not None and current > stats.max_ltv:
             stats.max_ltv = current
@@ -266,6 +272,9 @@ class _MarketReplay:
         assert self.price is not None
         price = self.price
         stats = self.out.stats[borrower]
+        if borrower in self.trace:
+            after_ltv = ltv(after, market, price) if after.borrow_shares else 0
+            self.out.ltv_paths.setdefault(borrower, []).append((block, after_ltv or 0))
         if stats.first_action_block is None:
             stats.first_action_block = block
         if result.kind == "pre_liquidation":
@@ -508,10 +517,11 @@ def replay_market(
     scenario: Scenario,
     mechanism: Mechanism | None,
     borrowers: frozenset[str] | None = None,
+    trace: frozenset[str] = frozenset(),
 ) -> MarketOutcome:
     """Replay one market; ``borrowers`` limits the simulation to those positions (the others
-    follow history and are left out of the outcome)."""
-    return _MarketReplay(history, scenario, mechanism, borrowers).run()
+    follow history and are left out of the outcome); ``trace`` records those borrowers' LTV paths."""
+    return _MarketReplay(history, scenario, mechanism, borrowers, trace).run()
 
 
 # LTVs are compared as WAD integers rounded differently by the trigger (floor products) and by

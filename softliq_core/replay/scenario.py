@@ -129,12 +129,12 @@ class Scenario:
         if self.mechanism == "morpho_liquidation":
             return MorphoLiquidation(market.lltv)
         if self.mechanism == "morpho_pre_liquidation":
-            params = self._params_for(market)
+            params = self.pre_liquidation_params_for(market)
             assert params is not None  # problems_for refused a missing preset entry
             return MorphoPreLiquidation(market.lltv, params)
         return None
 
-    def _params_for(self, market: MarketRef) -> PreLiquidationParams | None:
+    def pre_liquidation_params_for(self, market: MarketRef) -> PreLiquidationParams | None:
         if self.preset == "blue-sdk-default":
             return DEFAULT_PRE_LIQUIDATION_PARAMS.get(market.lltv)
         return self.pre_liquidation
@@ -143,7 +143,7 @@ class Scenario:
         if self.mechanism != "morpho_pre_liquidation":
             return []
         where = f"scenario {self.name!r}, market {market.label} (LLTV {Decimal(market.lltv) / WAD})"
-        params = self._params_for(market)
+        params = self.pre_liquidation_params_for(market)
         if params is None:
             return [f"{where}: preset {self.preset!r} has no parameters for this LLTV"]
         return [f"{where}: {v}" for v in parameter_violations(params, market.lltv)]

@@ -46,6 +46,14 @@ class Lake:
         for (day,), part in frame.partition_by("date", as_dict=True).items():
             self.write(table, part, chain_id, day)
 
+    def chain_ids(self, table: str = "markets") -> list[int]:
+        """The chains a table has partitions for (``chain_id=<n>`` directories)."""
+        return sorted(
+            int(p.name.split("=", 1)[1])
+            for p in (self.root / table).glob("chain_id=*")
+            if p.is_dir()
+        )
+
     def exists(self, table: str) -> bool:
         return any((self.root / table).glob("**/*.parquet"))
 

@@ -34,7 +34,7 @@ def test_asset_graph_has_every_layer(settings: Settings) -> None:
     assert keys == {
         "raw_logs", "blocks", "morpho_events", "oracle_rounds", "quarantine", "markets",
         "oracle_prices", "scenarios", "liquidation_actions", "clipped_actions",
-        "position_outcomes", "scenario_market_summary", "baseline_validation",
+        "position_outcomes", "scenario_market_summary", "baseline_validation", "governance_report",
     }  # fmt: skip
     daily = defs.resolve_job_def("ingest_daily").partitions_def
     assert daily is not None and daily.get_partition_keys() == ["2024-03-01", "2024-03-02"]

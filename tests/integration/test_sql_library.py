@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pytest
 
-from softliq_core import steps
-from softliq_core.replay.scenario import load_scenarios
-from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
-from softliq_core.store.lake import Lake
 from softliq_core.store.queries import QueryError, find_query, library
 from softliq_core.store.warehouse import Warehouse
-
-SCENARIOS = Path(__file__).parents[2] / "data" / "scenarios" / "default.toml"
+from tests.conftest import OutcomeStore
 
 COLUMNS = {
     "hard_liquidations_avoided": ["scenario_name", "market", "hard_liquidations_avoided", "borrower_penalty_saved", "pre_liquidations", "bad_debt_realised", "unit"],
@@ -27,21 +20,8 @@ COLUMNS = {
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
-    """The pipeline's steps without Dagster, on a three-day chain with a crash."""
-    root = tmp_path_factory.mktemp("sql")
-    source = SyntheticSource(
-        SyntheticChainConfig(seed=5, days=3, borrowers_per_market=15, crash_day=1)
-    )
-    lake = Lake(root / "lake")
-    for day in source.days():
-        steps.ingest_day(source, lake, day)
-        steps.decode_day(lake, source.chain_id, day)
-    steps.build_reference(source, lake)
-    steps.build_oracle_prices(lake, source.chain_id)
-    outcomes = steps.replay_scenarios(lake, source.chain_id, load_scenarios(SCENARIOS))
-    steps.store_outcomes(outcomes, root / "softliq.duckdb", lake)
-    return Warehouse(root / "softliq.duckdb")
+def warehouse(outcome_store: OutcomeStore) -> Warehouse:
+    return Warehouse(outcome_store.duckdb)
 
 
 def test_every_library_query_is_tested_and_documented() -> None:

@@ -1,0 +1,276 @@
+"""Write the governance report: Markdown with PNG charts, every number from the outcome tables.
+
+    softliq report --scenarios sweep_86        # data/scenarios/sweep_86.toml, replayed first
+
+The report states the rule that picked its recommendation, the evidence, the assumptions and how to
+reproduce it; the numbers are those of ``scenario_market_summary`` (tests check they agree).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from softliq_core.replay.engine import replay_market
+from softliq_core.replay.inputs import MarketHistory
+from softliq_core.replay.run import ENGINE_VERSION
+from softliq_core.replay.scenario import Scenario
+from softliq_core.report import charts
+from softliq_core.report.data import (
+    ALTERNATIVES_RULE,
+    RULE,
+    SUMMARY_SQL,
+    MarketEvidence,
+    ScenarioResult,
+    market_evidence,
+)
+from softliq_core.store.warehouse import Warehouse
+
+TRACED_POSITIONS = 3
+
+
+class ReportError(ValueError):
+    """The report cannot be written from what is stored (e.g. scenarios not replayed yet)."""
+
+
+def _amount(result: ScenarioResult, value: int) -> str:
+    return f"{result.tokens(value):,.2f}"
+
+
+def _params(result: ScenarioResult) -> str:
+    if result.params is None:
+        return "—"
+    return " / ".join(
+        f"{result.param(n):g}" for n in ("pre_lltv", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2")
+    )
+
+
+EVIDENCE_HEADER = (
+    "| role | scenario | preLLTV / preLCF1 / preLCF2 / preLIF1 / preLIF2 | pre-liquidations | "
+    "hard liquidations | borrower penalty | bad debt | liquidator profit | clipped |\n"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def evidence_row(role: str, r: ScenarioResult) -> str:
+    return (
+        f"| {role} | `{r.name}` | {_params(r)} | {r.pre_liquidations} | {r.liquidations} | "
+        f"{_amount(r, r.penalty)} | {_amount(r, r.bad_debt)} | {_amount(r, r.profit)} | {r.clipped} |"
+    )
+
+
+def _most_affected(warehouse: Warehouse, market: MarketEvidence) -> list[str]:
+    """Borrowers whose penalty the recommendation cuts the most against the baseline."""
+    if market.recommended is None or market.baseline is None:
+        return []
+    saved = warehouse.query(
+        """
+        SELECT borrower,
+               sum(borrower_penalty) FILTER (scenario_id = $base)
+               - coalesce(sum(borrower_penalty) FILTER (scenario_id = $rec), 0) AS saved
+        FROM liquidation_actions
+        WHERE market_id = $market AND scenario_id IN ($base, $rec)
+        GROUP BY borrower HAVING saved IS NOT NULL ORDER BY saved DESC, borrower LIMIT $n
+        """,
+        {
+            "base": market.baseline.scenario.scenario_id,
+            "rec": market.recommended.scenario.scenario_id,
+            "market": market.market_id,
+            "n": TRACED_POSITIONS,
+        },
+    )
+    return list(saved["borrower"])
+
+
+def _paths(
+    history: MarketHistory, market: MarketEvidence, borrowers: list[str]
+) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    start = history.clock.timestamp(history.clock.first_block)
+    paths: dict[str, dict[str, list[tuple[float, float]]]] = {b: {} for b in borrowers}
+    for role, result in (("baseline", market.baseline), ("recommended", market.recommended)):
+        assert result is not None
+        scenario = result.scenario
+        outcome = replay_market(
+            history, scenario, scenario.mechanism_for(history.market), trace=frozenset(borrowers)
+        )
+        for borrower in borrowers:
+            paths[borrower][f"{role}: {scenario.name}"] = [
+                ((history.clock.timestamp(block) - start) / 3600, value / 1e18)
+                for block, value in outcome.ltv_paths.get(borrower, [])
+            ]
+    return paths
+
+
+def _assumptions(scenarios: Sequence[Scenario], markets: Sequence[MarketEvidence]) -> list[str]:
+    liquidators = {json.dumps(s.liquidator.canonical(), sort_keys=True) for s in scenarios}
+    accruals = sorted({s.accrual for s in scenarios if not s.is_history})
+    clipped = sum(r.clipped for m in markets for r in m.pre_liquidation)
+    lines = [
+        "* Prices are exogenous: every scenario sees the oracle prices history saw; selling seized "
+        "collateral costs the liquidator slippage but does not move the price.",
+        "* Interest: "
+        + (
+            "the borrow share price follows history (DESIGN §4 rule 1)."
+            if accruals == ["history"]
+            else f"accrual modes {', '.join(accruals)} (irm: the AdaptiveCurveIRM on each scenario's own utilisation)."
+        ),
+        "* Other users follow history; each borrower's own actions are replayed as intents, clipped "
+        f"when the counterfactual position cannot take them ({clipped:,} clips across the "
+        "pre-liquidation scenarios, every one in `clipped_actions`).",
+        "* Historical liquidations and pre-liquidations are not replayed; the liquidator model decides.",
+        "* Positions are checked at every oracle round and at each of the borrower's own actions.",
+        f"* Liquidator model{'s' if len(liquidators) > 1 else ''}:",
+    ]
+    for text in sorted(liquidators):
+        model = json.loads(text)
+        slippage = ", ".join(
+            f"{k} fee {int(v['fee']) / 1e18:g} depth(1%) {v['depth_1pct']}"
+            for k, v in model["slippage"].items()
+        )
+        lines.append(
+            f"  latency {model['latency_blocks']} block(s); gas {model['gas_liquidation']:,} per "
+            f"liquidation and {model['gas_pre_liquidation']:,} per pre-liquidation at the block's "
+            f"base fee + {int(model['priority_fee']) / 1e9:g} gwei; minimum profit "
+            f"{int(model['min_profit']) / 1e18:g} ETH; pre-liquidation calls "
+            f"{model['pre_liquidation_calls']} (≤ {model['max_calls_per_block']} per block); "
+            f"slippage {slippage}."
+        )
+    return lines
+
+
+def write_report(
+    warehouse_path: str | Path,
+    histories: Sequence[MarketHistory],
+    scenarios: Sequence[Scenario],
+    scenario_file: str | Path,
+    out_dir: str | Path,
+) -> Path:
+    """Write ``report.md`` and its PNG charts into ``out_dir``; returns the Markdown's path."""
+    warehouse = Warehouse(warehouse_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = [s.scenario_id for s in scenarios]
+    summary = warehouse.query(SUMMARY_SQL, {"ids": ids})
+    missing = [s.name for s in scenarios if s.scenario_id not in set(summary["scenario_id"])]
+    if missing:
+        raise ReportError(
+            f"scenarios without outcomes in {warehouse_path}: {', '.join(missing[:5])}"
+            f"{' …' if len(missing) > 5 else ''}; replay them first "
+            f"(softliq demo --scenarios {scenario_file})"
+        )
+    markets = market_evidence(summary, scenarios)
+    if not markets:
+        raise ReportError("the scenario set has no pre-liquidation scenario: nothing to recommend")
+    span = warehouse.query(
+        "SELECT min(block_number) AS first, max(block_number) AS last, min(timestamp) AS t0, "
+        "max(timestamp) AS t1 FROM lake_blocks"
+    ).row(0, named=True)
+    by_market = {h.market.market_id: h for h in histories}
+
+    def day(ts: int) -> str:
+        return datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+    md = [
+        f"# Pre-liquidation parameters: backtest of {len(scenarios)} scenarios on "
+        f"{', '.join(m.label for m in markets)}",
+        "",
+        f"softliq engine {ENGINE_VERSION}; scenario set `{scenario_file}`; blocks {span['first']:,}–"
+        f"{span['last']:,} ({day(span['t0'])} to {day(span['t1'])}).",
+        "",
+        "## Recommendation",
+        "",
+        RULE,
+        "",
+        "| market | recommended | preLLTV / preLCF1 / preLCF2 / preLIF1 / preLIF2 | penalty vs baseline | hard liquidations vs baseline |",
+        "|---|---|---|---:|---:|",
+    ]
+    for m in markets:
+        r, b = m.recommended, m.baseline
+        if r is None:
+            md.append(f"| {m.label} | none passes the rule | — | — | — |")
+            continue
+        versus = (
+            f"{_amount(r, r.penalty)} vs {_amount(r, b.penalty)} {m.unit}" if b else "—",
+            f"{r.liquidations} vs {b.liquidations}" if b else "—",
+        )
+        md.append(f"| {m.label} | `{r.name}` | {_params(r)} | {versus[0]} | {versus[1]} |")
+
+    for m in markets:
+        slug = m.label.replace("/", "_")
+        md += ["", f"## {m.label} (LLTV {m.lltv:.1%})", ""]
+        md += ["### Evidence", "", f"Amounts in {m.unit}.", "", EVIDENCE_HEADER]
+        for role, result in (("history", m.history), ("baseline", m.baseline)):
+            if result is not None:
+                md.append(evidence_row(role, result))
+        if m.recommended is not None:
+            md.append(evidence_row("**recommended**", m.recommended))
+        md += [evidence_row(role, r) for role, r in m.alternatives.items()]
+        md += [
+            "",
+            f"{len(m.pre_liquidation)} pre-liquidation settings replayed; {len(m.feasible)} pass the "
+            f"rule; {len(m.pareto)} are Pareto-efficient (no other setting has a lower or equal "
+            "penalty, bad debt and a higher or equal liquidator profit, one strictly better). "
+            + ALTERNATIVES_RULE,
+            "",
+            "### Pareto-efficient settings",
+            "",
+            EVIDENCE_HEADER,
+        ]
+        md += [evidence_row("pareto", r) for r in sorted(m.pareto, key=lambda r: r.penalty)]
+        charts.penalty_vs_pre_lltv(m, out / f"penalty_vs_pre_lltv_{slug}.png")
+        charts.liquidations_avoided_vs_pre_lcf(
+            m, out / f"liquidations_avoided_vs_pre_lcf_{slug}.png"
+        )
+        md += [
+            "",
+            "### Charts",
+            "",
+            f"![borrower penalty vs preLLTV](penalty_vs_pre_lltv_{slug}.png)",
+            "",
+            f"![hard liquidations avoided vs preLCF2](liquidations_avoided_vs_pre_lcf_{slug}.png)",
+        ]
+        borrowers = _most_affected(warehouse, m)
+        if borrowers and m.market_id in by_market:
+            charts.ltv_paths(
+                m, _paths(by_market[m.market_id], m, borrowers), out / f"ltv_paths_{slug}.png"
+            )
+            md += ["", f"![LTV paths of the most affected positions](ltv_paths_{slug}.png)"]
+
+    md += ["", "## Assumptions", "", *_assumptions(scenarios, markets)]
+    md += [
+        "",
+        "## Terms",
+        "",
+        "* **Borrower penalty**: the value of collateral seized beyond the debt repaid (seized collateral "
+        "at the oracle price − repaid assets), in the loan token: what liquidations cost borrowers.",
+        "* **Hard liquidation**: Morpho Blue's `liquidate`, allowed above LLTV, at the LIF of the market.",
+        "* **Pre-liquidation**: `PreLiquidation.preLiquidate` for opted-in borrowers with preLLTV < LTV ≤ "
+        "LLTV: at most preLCF of the debt, at incentive preLIF, both linear in the LTV from "
+        "(preLCF1, preLIF1) at preLLTV to (preLCF2, preLIF2) at LLTV.",
+        "* **Bad debt**: debt no collateral covers — realised when a liquidation takes the last "
+        "collateral, unrealised when an insolvent position is still open at the end.",
+        "* **Liquidator profit**: seized value − slippage − repaid − gas, summed over the calls made.",
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        f"make install && .venv/bin/softliq demo --scenarios {scenario_file}",
+        f".venv/bin/softliq report --scenarios {scenario_file}",
+        "```",
+        "",
+        "Every figure above is a row of `scenario_market_summary` in `data/softliq.duckdb` "
+        "(`SELECT * FROM scenario_market_summary_tokens`); `softliq sql pareto_front` lists the "
+        "efficient settings.",
+    ]
+    path = out / "report.md"
+    path.write_text("\n".join(md) + "\n")
+    return path
+
+
+def summary_frame(warehouse_path: str | Path, scenarios: Sequence[Scenario]) -> pl.DataFrame:
+    """The rows the report is built from (for checks and notebooks)."""
+    return Warehouse(warehouse_path).query(SUMMARY_SQL, {"ids": [s.scenario_id for s in scenarios]})
