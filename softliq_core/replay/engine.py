@@ -87,6 +87,7 @@ class _MarketReplay:
         self.scenario = scenario
         self.mechanism = mechanism
         self.liquidator = scenario.liquidator
+        self.opted_in_once: dict[str, bool] = {}
         # Own totals when the scenario's interest follows its own utilisation (accrual = "irm").
         self.counterfactual_market = (
             CounterfactualMarket()
@@ -162,8 +163,10 @@ class _MarketReplay:
             stats.soft_zone_since = None
 
     def _opted_in(self, borrower: str) -> bool:
-        if self.scenario.opt_in != "history":
-            return self.scenario.opted_in(borrower, authorized_in_history=False)
+        if self.scenario.opt_in != "history":  # fixed per borrower: hash once
+            if borrower not in self.opted_in_once:
+                self.opted_in_once[borrower] = self.scenario.opted_in(borrower, False)
+            return self.opted_in_once[borrower]
         authorized = any(
             self.ledger.authorizations.get((borrower, contract.address), False)
             for contract in self.ledger.pre_liquidations.values()
