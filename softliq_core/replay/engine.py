@@ -45,6 +45,10 @@ from softliq_core.replay.ledger import (
 from softliq_core.replay.liquidator import ActionEconomics
 from softliq_core.replay.scenario import Scenario
 
+# LTVs are compared as WAD integers rounded differently by the triggers (floor products) and by
+# ``ltv`` (rounded up): a position this close to a trigger gets the exact checks, to be safe.
+TRIGGER_MARGIN = 10**9
+
 
 @dataclass
 class PositionStats:
@@ -133,8 +137,8 @@ class _MarketReplay:
     def _track(self, borrower: str, market: Market, block: int) -> None:
         """Record the position's LTV and, if the mechanism could act on it, schedule the liquidator."""
         position = self.out.positions[borrower]
-        self._note_soft_zone(borrower, market, block)
         if self.price is None or position.borrow_shares == 0:
+            self._note_soft_zone(borrower, market, block, possible=False)
             return
         current = ltv(position, market, self.price)
         if borrower in self.trace and current is not None:
@@ -144,17 +148,25 @@ class _MarketReplay:
             stats.max_ltv = current
         if self.mechanism is None:
             return
-        opted_in = self._opted_in(borrower)
-        if self.mechanism.triggered(market, position, self.price, opted_in):
+        # Below the mechanism's lowest trigger nothing can happen: skip its exact checks.
+        possible = current is None or current >= self.mechanism.lowest_trigger_ltv - TRIGGER_MARGIN
+        self._note_soft_zone(borrower, market, block, possible)
+        if possible and self.mechanism.triggered(
+            market, position, self.price, self._opted_in(borrower)
+        ):
             self._schedule(block + self.liquidator.latency_blocks, borrower)
 
-    def _note_soft_zone(self, borrower: str, market: Market, block: int) -> None:
+    def _note_soft_zone(
+        self, borrower: str, market: Market, block: int, possible: bool = True
+    ) -> None:
         """Open or close the position's current spell in the soft zone, seen at this check."""
         if self.mechanism is None:
             return
         stats = self.out.stats[borrower]
-        inside = self.price is not None and self.mechanism.in_soft_zone(
-            market, self.out.positions[borrower], self.price
+        inside = (
+            possible
+            and self.price is not None
+            and self.mechanism.in_soft_zone(market, self.out.positions[borrower], self.price)
         )
         if inside and stats.soft_zone_since is None:
             stats.soft_zone_since = block
@@ -527,17 +539,12 @@ def replay_market(
     return _MarketReplay(history, scenario, mechanism, borrowers, trace).run()
 
 
-# LTVs are compared as WAD integers rounded differently by the trigger (floor products) and by
-# ``ltv`` (rounded up): a position this close to the trigger is simulated, to be safe.
-_TRIGGER_MARGIN = 10**9
-
-
 def diverging_borrowers(history: MarketOutcome, mechanism: Mechanism) -> frozenset[str]:
     """Positions a scenario may treat differently from history (DESIGN §4 rule 4): those whose
     historical LTV reached the mechanism's lowest trigger at a check, and those history liquidated
     or pre-liquidated (rule 2 removes those actions). Every other position stays identical to
     history under the scenario: no action, no clip, no time in the soft zone."""
-    threshold = mechanism.lowest_trigger_ltv - _TRIGGER_MARGIN
+    threshold = mechanism.lowest_trigger_ltv - TRIGGER_MARGIN
     return frozenset(
         borrower
         for borrower, stats in history.stats.items()
