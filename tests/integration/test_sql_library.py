@@ -14,7 +14,7 @@ COLUMNS = {
     "bad_debt": ["scenario_name", "market", "bad_debt_realised", "bad_debt_unrealised", "bad_debt_daily_p95", "bad_debt_daily_p99", "bad_debt_worst_day", "unit"],
     "liquidator_profitability": ["scenario_name", "market", "calls", "liquidator_profit", "liquidator_gas_cost", "liquidator_slippage_cost", "profit_per_call", "declined_as_unprofitable", "profitable", "unit"],
     "pareto_front": ["scenario_name", "market", "borrower_penalty", "bad_debt", "liquidator_profit", "unit"],
-    "positions_saved": ["market", "borrower", "history_liquidations", "history_penalty", "pre_liquidations", "scenario_penalty", "highest_ltv_acted_at", "unit"],
+    "positions_saved": ["market", "borrower", "history_liquidations", "history_penalty", "pre_liquidations", "scenario_penalty", "highest_ltv_acted_at", "scenario_path", "unit"],
     "crash_day": ["scenario_name", "block_number", "blocks_from_drop", "liquidations", "pre_liquidations", "collateral_sold", "unit"],
 }  # fmt: skip
 
