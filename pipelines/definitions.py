@@ -13,10 +13,10 @@ from pipelines.assets.replay import (
     scenario_outcomes,
 )
 from pipelines.resources import (
-    ChainSourceResource,
     LakeResource,
     ScenarioSetResource,
     WarehouseResource,
+    chain_source_resource,
 )
 from pipelines.settings import Settings
 
@@ -55,12 +55,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             dg.build_schedule_from_partitioned_job(ingest_job, hour_of_day=1, minute_of_hour=0)
         ],
         resources={
-            "source": ChainSourceResource(
-                seed=settings.seed,
-                start_date=settings.start_date.isoformat(),
-                days=settings.days,
-                borrowers_per_market=settings.borrowers_per_market,
-            ),
+            "source": chain_source_resource(settings),
             "lake": LakeResource(root=settings.lake_root),
             "warehouse": WarehouseResource(path=settings.duckdb_path),
             "scenarios": ScenarioSetResource(path=settings.scenario_file),

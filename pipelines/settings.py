@@ -23,6 +23,18 @@ class Settings:
     days: int
     seed: int
     borrowers_per_market: int
+    # The chain source: "synthetic" (default) or "rpc" (an archive node; the URL is read from
+    # SOFTLIQ_RPC_URL when the source opens, so it never enters Dagster's config or run storage).
+    source: str = "synthetic"
+    chain_id: int = 1
+    # empty: Morpho Blue, AdaptiveCurveIrm, PreLiquidationFactory
+    rpc_addresses: tuple[str, ...] = ()
+    rpc_chunk_blocks: int = 2_000
+    rpc_requests_per_second: float = 10.0
+    rpc_batch_size: int = 100
+    rpc_confirmations: int = 64
+    rpc_min_block: int = 0
+    rpc_markets_from_block: int | None = None  # None: Morpho Blue's deployment block
 
     @property
     def end_date(self) -> date:  # exclusive
@@ -41,4 +53,19 @@ class Settings:
             days=int(env("SOFTLIQ_DAYS", "10")),
             seed=int(env("SOFTLIQ_SEED", "7")),
             borrowers_per_market=int(env("SOFTLIQ_BORROWERS_PER_MARKET", "80")),
+            source=env("SOFTLIQ_SOURCE", "synthetic"),
+            chain_id=int(env("SOFTLIQ_CHAIN_ID", "1")),
+            rpc_addresses=tuple(
+                a.strip() for a in env("SOFTLIQ_RPC_ADDRESSES", "").split(",") if a.strip()
+            ),
+            rpc_chunk_blocks=int(env("SOFTLIQ_RPC_CHUNK_BLOCKS", "2000")),
+            rpc_requests_per_second=float(env("SOFTLIQ_RPC_RPS", "10")),
+            rpc_batch_size=int(env("SOFTLIQ_RPC_BATCH_SIZE", "100")),
+            rpc_confirmations=int(env("SOFTLIQ_RPC_CONFIRMATIONS", "64")),
+            rpc_min_block=int(env("SOFTLIQ_RPC_MIN_BLOCK", "0")),
+            rpc_markets_from_block=(
+                int(env("SOFTLIQ_RPC_MARKETS_FROM_BLOCK", ""))
+                if env("SOFTLIQ_RPC_MARKETS_FROM_BLOCK")
+                else None
+            ),
         )
