@@ -107,16 +107,20 @@ class MorphoBlue:
         return sender == on_behalf or self.authorizations.get((on_behalf, sender), False)
 
     @staticmethod
-    def _check_totals(market: Market) -> None:
-        if (
-            max(
-                market.total_supply_assets,
-                market.total_supply_shares,
-                market.total_borrow_assets,
-                market.total_borrow_shares,
-            )
-            > UINT128_MAX
-        ):
+    def _add_uint128(total: int, amount: int) -> int:
+        """``total += amount.toUint128()`` on a uint128 slot, in the contract's order: the cast
+        reverts "max uint128 exceeded" (UtilsLib.toUint128), then the checked sum panics 0x11
+        (errors.UNDERFLOW is Panic(0x11), overflow included). Found by tests/differential.
+        """
+        if amount > UINT128_MAX:
+            raise MorphoRevert(errors.MAX_UINT128_EXCEEDED)
+        if total + amount > UINT128_MAX:
+            raise MorphoRevert(errors.UNDERFLOW)
+        return total + amount
+
+    @staticmethod
+    def _to_uint128(amount: int) -> None:
+        if amount > UINT128_MAX:
             raise MorphoRevert(errors.MAX_UINT128_EXCEEDED)
 
     @staticmethod
@@ -270,9 +274,10 @@ class MorphoBlue:
             shares = to_shares_down(assets, market.total_supply_assets, market.total_supply_shares)
         else:
             assets = to_assets_up(shares, market.total_supply_assets, market.total_supply_shares)
-        market.total_supply_shares += shares
-        market.total_supply_assets += assets
-        self._check_totals(market)
+        total_supply_shares = self._add_uint128(market.total_supply_shares, shares)
+        total_supply_assets = self._add_uint128(market.total_supply_assets, assets)
+        market.total_supply_shares = total_supply_shares
+        market.total_supply_assets = total_supply_assets
         self.position(params.id, on_behalf).supply_shares += shares
         self._emit(
             "Supply",
@@ -300,7 +305,10 @@ class MorphoBlue:
         else:
             assets = to_assets_down(shares, market.total_supply_assets, market.total_supply_shares)
         position = self.position(params.id, on_behalf)
-        if shares > position.supply_shares or assets > market.total_supply_assets:
+        if shares > position.supply_shares:
+            raise MorphoRevert(errors.UNDERFLOW)
+        self._to_uint128(assets)
+        if assets > market.total_supply_assets:
             raise MorphoRevert(errors.UNDERFLOW)
         if market.total_borrow_assets > market.total_supply_assets - assets:
             raise MorphoRevert(errors.INSUFFICIENT_LIQUIDITY)
@@ -336,10 +344,9 @@ class MorphoBlue:
         position = self.position(params.id, on_behalf)
         after_position = position.copy()
         after_market = market.copy()
-        after_position.borrow_shares += shares
-        after_market.total_borrow_shares += shares
-        after_market.total_borrow_assets += assets
-        self._check_totals(after_market)
+        after_position.borrow_shares = self._add_uint128(position.borrow_shares, shares)
+        after_market.total_borrow_shares = self._add_uint128(market.total_borrow_shares, shares)
+        after_market.total_borrow_assets = self._add_uint128(market.total_borrow_assets, assets)
         price = self.oracle_price(params.oracle)
         if not is_healthy(after_position, after_market, price, params.lltv):
             raise MorphoRevert(errors.INSUFFICIENT_COLLATERAL)
@@ -369,6 +376,7 @@ class MorphoBlue:
         else:
             assets = to_assets_up(shares, market.total_borrow_assets, market.total_borrow_shares)
         position = self.position(params.id, on_behalf)
+        self._to_uint128(shares)  # borrowShares -= shares.toUint128(): the cast comes first
         if shares > position.borrow_shares:
             raise MorphoRevert(errors.UNDERFLOW)
         position.borrow_shares -= shares
@@ -395,9 +403,8 @@ class MorphoBlue:
         if on_behalf == ZERO_ADDRESS:
             raise MorphoRevert(errors.ZERO_ADDRESS)
         position = self.position(params.id, on_behalf)
-        if position.collateral + assets > UINT128_MAX:
-            raise MorphoRevert(errors.MAX_UINT128_EXCEEDED)
-        position.collateral += assets  # no accrual: collateral earns nothing
+        # collateral += assets.toUint128(); no accrual: collateral earns nothing
+        position.collateral = self._add_uint128(position.collateral, assets)
         self._emit(
             "SupplyCollateral",
             market_id=params.id,
@@ -419,6 +426,7 @@ class MorphoBlue:
             raise MorphoRevert(errors.UNAUTHORIZED)
         self._accrue(params, market)
         position = self.position(params.id, on_behalf)
+        self._to_uint128(assets)  # collateral -= assets.toUint128(): the cast comes first
         if assets > position.collateral:
             raise MorphoRevert(errors.UNDERFLOW)
         after = position.copy()

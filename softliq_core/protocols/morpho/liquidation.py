@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from softliq_core.protocols.morpho import errors
 from softliq_core.protocols.morpho.errors import MorphoRevert
-from softliq_core.protocols.morpho.health import is_healthy
+from softliq_core.protocols.morpho.health import is_healthy, max_borrow
 from softliq_core.protocols.morpho.market import Market, Position
 from softliq_core.protocols.morpho.math import (
     ORACLE_PRICE_SCALE,
+    UINT128_MAX,
     WAD,
     mul_div_down,
     mul_div_up,
@@ -77,6 +78,9 @@ def liquidate(
     """
     if (seized_assets == 0) == (repaid_shares == 0):
         raise MorphoRevert(errors.INCONSISTENT_INPUT)
+    # Morpho.liquidate calls the 4-argument _isHealthy, which has no zero-debt shortcut: the
+    # collateral's value is computed, and can overflow (Panic 0x11), even without debt.
+    max_borrow(position.collateral, price, lltv)
     if is_healthy(position, market, price, lltv):
         raise MorphoRevert(errors.HEALTHY_POSITION)
     incentive_factor = liquidation_incentive_factor(lltv)
@@ -87,7 +91,15 @@ def liquidate(
     repaid_assets = to_assets_up(
         repaid_shares, market.total_borrow_assets, market.total_borrow_shares
     )
-    if repaid_shares > position.borrow_shares or seized_assets > position.collateral:
+    # Morpho.liquidate: borrowShares -= repaidShares.toUint128(), then collateral -=
+    # seizedAssets.toUint128(); each cast reverts before its checked subtraction panics.
+    if repaid_shares > UINT128_MAX:
+        raise MorphoRevert(errors.MAX_UINT128_EXCEEDED)
+    if repaid_shares > position.borrow_shares:
+        raise MorphoRevert(errors.UNDERFLOW)
+    if seized_assets > UINT128_MAX:
+        raise MorphoRevert(errors.MAX_UINT128_EXCEEDED)
+    if seized_assets > position.collateral:
         raise MorphoRevert(errors.UNDERFLOW)
 
     position.borrow_shares -= repaid_shares

@@ -6,30 +6,44 @@ zero like Solidity's int256 division, which Python's ``//`` does not (it floors)
 
 from __future__ import annotations
 
+from softliq_core.protocols.morpho.errors import UNDERFLOW, MorphoRevert
+
 WAD = 10**18
 ORACLE_PRICE_SCALE = 10**36
 UINT128_MAX = 2**128 - 1
 UINT256_MAX = 2**256 - 1
 
 
+def _checked(value: int) -> int:
+    """Solidity 0.8 checked uint256 arithmetic: past 2^256 − 1 the contract panics (0x11).
+
+    MathLib's mulDivDown is ``(x * y) / d`` and mulDivUp ``(x * y + (d - 1)) / d``; a product
+    that overflows (e.g. ~2^128 collateral times a 6e38 WBTC/USDT price in a health check) reverts
+    the call (found by tests/differential).
+    """
+    if value > UINT256_MAX:
+        raise MorphoRevert(UNDERFLOW)
+    return value
+
+
 def mul_div_down(x: int, y: int, d: int) -> int:
-    return x * y // d
+    return _checked(x * y) // d
 
 
 def mul_div_up(x: int, y: int, d: int) -> int:
-    return (x * y + d - 1) // d
+    return _checked(x * y + d - 1) // d
 
 
 def w_mul_down(x: int, y: int) -> int:
-    return x * y // WAD
+    return _checked(x * y) // WAD
 
 
 def w_div_down(x: int, y: int) -> int:
-    return x * WAD // y
+    return _checked(x * WAD) // y
 
 
 def w_div_up(x: int, y: int) -> int:
-    return (x * WAD + y - 1) // y
+    return _checked(x * WAD + y - 1) // y
 
 
 def zero_floor_sub(x: int, y: int) -> int:
