@@ -7,7 +7,9 @@ process: callers serialise writes (the Dagster assets share one concurrency pool
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,17 +83,33 @@ class Warehouse:
 
     @contextmanager
     def _transaction(self, lake_root: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One write transaction (committed, or rolled back on any error), then the lake views."""
-        with self.connect() as con:
+        """One write, on a copy of the file renamed over it once committed.
+
+        Readers that hold the file open (``duckdb -readonly``, a notebook, ``softliq sql``) are
+        never locked out by a replay and never see half a write: they keep the version they opened,
+        and the next reader gets the new one. A failed write leaves the file as it was. Writers are
+        serialised by the caller (Dagster's ``duckdb_writer`` pool).
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        draft = self.path.with_name(self.path.name + ".writing")
+        for stale in (draft, draft.with_name(draft.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        if self.path.exists():
+            shutil.copyfile(self.path, draft)
+        con = duckdb.connect(str(draft))
+        try:
             self.ensure_schema(con)
             con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+            yield con
+            con.execute("COMMIT")
             self.create_lake_views(con, lake_root)
+            con.execute("CHECKPOINT")
+        except BaseException:
+            con.close()
+            draft.unlink(missing_ok=True)
+            raise
+        con.close()
+        os.replace(draft, self.path)
 
     @staticmethod
     def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

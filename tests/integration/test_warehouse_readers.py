@@ -1,0 +1,75 @@
+"""A reader holding the DuckDB file open read-only is never locked out by a write, nor sees half of one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from softliq_core.store.warehouse import Warehouse
+
+# A separate process, like an analyst's `duckdb -readonly`: opens the file, reports the row count,
+# waits for a line on stdin, then counts again on the same connection, closes it and opens a new one
+# (DuckDB shares one instance per path inside a process: a new version is seen once it is closed).
+READER = """
+import sys, duckdb
+path = sys.argv[1]
+held = duckdb.connect(path, read_only=True)
+print(held.execute("SELECT count(*) FROM baseline_validation").fetchone()[0], flush=True)
+sys.stdin.readline()
+print(held.execute("SELECT count(*) FROM baseline_validation").fetchone()[0], flush=True)
+held.close()
+fresh = duckdb.connect(path, read_only=True)
+print(fresh.execute("SELECT count(*) FROM baseline_validation").fetchone()[0], flush=True)
+"""
+
+ROW = {
+    "kind": "liquidation", "market_id": "0x01", "borrower": "0x02", "liquidator": None,
+    "block_number": 1, "log_index": 0, "transaction_hash": None, "price": "1", "ltv": 0.9,
+    "liquidatable": True, "first_liquidatable_block": 1, "blocks_liquidatable_before": 0,
+    "repaid_assets": "1", "repaid_shares": "1", "seized_assets": "1", "bad_debt_assets": "0",
+    "bad_debt_shares": "0", "recomputed_from": "repaid_shares", "recomputed_repaid_assets": "1",
+    "recomputed_repaid_shares": "1", "recomputed_seized_assets": "1",
+    "recomputed_bad_debt_assets": "0", "recomputed_bad_debt_shares": "0", "amounts_match": True,
+    "problem": None,
+}  # fmt: skip
+
+
+def _rows(n: int) -> pl.DataFrame:
+    return pl.DataFrame([{**ROW, "log_index": i} for i in range(n)])
+
+
+def test_a_write_while_a_reader_holds_the_file(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "softliq.duckdb")
+    warehouse.replace_table("baseline_validation", _rows(2), tmp_path / "lake")
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(warehouse.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdout is not None and reader.stdin is not None
+    assert reader.stdout.readline().strip() == "2"
+    warehouse.replace_table("baseline_validation", _rows(5), tmp_path / "lake")  # not locked out
+    reader.stdin.write("go\n")
+    reader.stdin.flush()
+    held, fresh = reader.stdout.readline().strip(), reader.stdout.readline().strip()
+    assert reader.wait(timeout=60) == 0
+    assert (held, fresh) == (
+        "2",
+        "5",
+    )  # the open reader keeps its version; a new one sees the write
+    assert warehouse.query("SELECT count(*) AS n FROM baseline_validation")["n"][0] == 5
+
+
+def test_a_failed_write_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "softliq.duckdb")
+    warehouse.replace_table("baseline_validation", _rows(3), tmp_path / "lake")
+    broken = _rows(1).with_columns(pl.lit("not a number").alias("repaid_assets"))
+    with pytest.raises(Exception, match=r"(?i)conver"):
+        warehouse.replace_table("baseline_validation", broken, tmp_path / "lake")
+    assert warehouse.query("SELECT count(*) AS n FROM baseline_validation")["n"][0] == 3
+    assert not list(tmp_path.glob("*.writing*"))
