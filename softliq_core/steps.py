@@ -19,9 +19,10 @@ from softliq_core.replay.baseline_validation import baseline_validation
 from softliq_core.replay.inputs import MarketHistory, market_histories
 from softliq_core.replay.run import Outcomes, run_scenarios
 from softliq_core.replay.scenario import Scenario, load_scenarios
-from softliq_core.report.governance import write_report
+from softliq_core.report.governance import build_report
 from softliq_core.sources.base import ChainSource
 from softliq_core.store.lake import Lake
+from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
     BLOCKS,
@@ -129,10 +130,10 @@ def write_governance_report(
     out_dir: str | Path,
 ) -> Path:
     """The governance report of a replayed scenario set (``report.md`` and PNG charts)."""
-    return write_report(
-        warehouse_path,
+    inputs = report_inputs(
+        Warehouse(warehouse_path),
         load_histories(lake, chain_id),
         load_scenarios(scenario_file),
         scenario_file,
-        out_dir,
     )
+    return write_report(build_report(inputs), out_dir)

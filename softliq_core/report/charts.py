@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -16,6 +17,14 @@ from softliq_core.report.data import MarketEvidence, ScenarioResult
 DPI = 110
 
 
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def _series(
     results: Sequence[ScenarioResult], group: str, x: str
 ) -> dict[str, list[tuple[float, ScenarioResult]]]:
@@ -25,7 +34,7 @@ def _series(
     return {k: sorted(v, key=lambda point: point[0]) for k, v in sorted(lines.items())}
 
 
-def penalty_vs_pre_lltv(market: MarketEvidence, path: Path) -> None:
+def penalty_vs_pre_lltv(market: MarketEvidence) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, points in _series(market.pre_liquidation, "lcf_lif", "pre_lltv").items():
         ax.plot(
@@ -43,12 +52,10 @@ def penalty_vs_pre_lltv(market: MarketEvidence, path: Path) -> None:
     ax.set_title(f"{market.label}: penalty paid by borrowers vs preLLTV")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    return _png(fig)
 
 
-def liquidations_avoided_vs_pre_lcf(market: MarketEvidence, path: Path) -> None:
+def liquidations_avoided_vs_pre_lcf(market: MarketEvidence) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     base = market.baseline.liquidations if market.baseline else 0
     for label, points in _series(market.pre_liquidation, "lltv_lif", "pre_lcf2").items():
@@ -64,16 +71,13 @@ def liquidations_avoided_vs_pre_lcf(market: MarketEvidence, path: Path) -> None:
     ax.set_title(f"{market.label}: hard liquidations avoided vs preLCF")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    return _png(fig)
 
 
 def ltv_paths(
     market: MarketEvidence,
     paths: dict[str, dict[str, list[tuple[float, float]]]],
-    path: Path,
-) -> None:
+) -> bytes:
     """``paths[borrower][scenario name]`` = [(hours since start, LTV)]."""
     fig, axes = plt.subplots(len(paths), 1, figsize=(7, 2.6 * len(paths)), squeeze=False)
     for ax, (borrower, by_scenario) in zip(axes[:, 0], paths.items(), strict=True):
@@ -94,6 +98,4 @@ def ltv_paths(
     axes[-1, 0].set_xlabel("hours since the start of the data")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"{market.label}: LTV of the most affected positions")
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    return _png(fig)

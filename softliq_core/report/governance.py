@@ -1,17 +1,20 @@
-"""Write the governance report: Markdown with PNG charts, every number from the outcome tables.
+"""The governance report: Markdown with PNG charts, every number from the outcome tables.
 
     softliq report --scenarios sweep_86        # data/scenarios/sweep_86.toml, replayed first
 
-The report states the rule that picked its recommendation, the evidence, the assumptions and how to
-reproduce it; the numbers are those of ``scenario_market_summary`` (tests check they agree).
+``build_report`` is pure (tables in, Markdown and PNG bytes out); ``store/reports.py`` reads its
+inputs from DuckDB and writes the files. The report states the rule that picked its recommendation,
+the evidence, the assumptions and how to reproduce it; the numbers are those of
+``scenario_market_summary`` (tests check they agree).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -23,12 +26,10 @@ from softliq_core.report import charts
 from softliq_core.report.data import (
     ALTERNATIVES_RULE,
     RULE,
-    SUMMARY_SQL,
     MarketEvidence,
     ScenarioResult,
     market_evidence,
 )
-from softliq_core.store.warehouse import Warehouse
 
 TRACED_POSITIONS = 3
 
@@ -63,27 +64,40 @@ def evidence_row(role: str, r: ScenarioResult) -> str:
     )
 
 
-def _most_affected(warehouse: Warehouse, market: MarketEvidence) -> list[str]:
+def _most_affected(penalties: pl.DataFrame, market: MarketEvidence) -> list[str]:
     """Borrowers whose penalty the recommendation cuts the most against the baseline."""
     if market.recommended is None or market.baseline is None:
         return []
-    saved = warehouse.query(
-        """
-        SELECT borrower,
-               sum(borrower_penalty) FILTER (scenario_id = $base)
-               - coalesce(sum(borrower_penalty) FILTER (scenario_id = $rec), 0) AS saved
-        FROM liquidation_actions
-        WHERE market_id = $market AND scenario_id IN ($base, $rec)
-        GROUP BY borrower HAVING saved IS NOT NULL ORDER BY saved DESC, borrower LIMIT $n
-        """,
-        {
-            "base": market.baseline.scenario.scenario_id,
-            "rec": market.recommended.scenario.scenario_id,
-            "market": market.market_id,
-            "n": TRACED_POSITIONS,
-        },
+    base, rec = market.baseline.scenario.scenario_id, market.recommended.scenario.scenario_id
+    mine = penalties.filter(pl.col("market_id") == market.market_id)
+    paid = mine.pivot(on="scenario_id", index="borrower", values="penalty")
+    if base not in paid.columns:
+        return []
+    if rec not in paid.columns:
+        paid = paid.with_columns(pl.lit(0).alias(rec))
+    saved = paid.filter(pl.col(base).is_not_null()).with_columns(
+        (pl.col(base).cast(pl.Float64) - pl.col(rec).cast(pl.Float64).fill_null(0)).alias("saved")
     )
-    return list(saved["borrower"])
+    ranked = saved.sort(["saved", "borrower"], descending=[True, False]).head(TRACED_POSITIONS)
+    return list(ranked["borrower"])
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report is built from (``store/reports.py`` reads it from DuckDB)."""
+
+    summary: pl.DataFrame  # rows of report.data.SUMMARY_SQL for the scenarios
+    span: dict[str, Any]  # first, last (blocks), t0, t1 (timestamps) of the data
+    penalties: pl.DataFrame  # scenario_id, market_id, borrower, penalty (loan base units)
+    histories: Sequence[MarketHistory]
+    scenarios: Sequence[Scenario]
+    scenario_file: str
+
+
+@dataclass(frozen=True)
+class Report:
+    markdown: str
+    charts: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG
 
 
 def _paths(
@@ -142,34 +156,22 @@ def _assumptions(scenarios: Sequence[Scenario], markets: Sequence[MarketEvidence
     return lines
 
 
-def write_report(
-    warehouse_path: str | Path,
-    histories: Sequence[MarketHistory],
-    scenarios: Sequence[Scenario],
-    scenario_file: str | Path,
-    out_dir: str | Path,
-) -> Path:
-    """Write ``report.md`` and its PNG charts into ``out_dir``; returns the Markdown's path."""
-    warehouse = Warehouse(warehouse_path)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ids = [s.scenario_id for s in scenarios]
-    summary = warehouse.query(SUMMARY_SQL, {"ids": ids})
+def build_report(inputs: ReportInputs) -> Report:
+    """The report of a replayed scenario set; ReportError when it cannot be built."""
+    scenarios, summary, scenario_file = inputs.scenarios, inputs.summary, inputs.scenario_file
     missing = [s.name for s in scenarios if s.scenario_id not in set(summary["scenario_id"])]
     if missing:
         raise ReportError(
-            f"scenarios without outcomes in {warehouse_path}: {', '.join(missing[:5])}"
+            f"scenarios without stored outcomes: {', '.join(missing[:5])}"
             f"{' …' if len(missing) > 5 else ''}; replay them first "
             f"(softliq demo --scenarios {scenario_file})"
         )
     markets = market_evidence(summary, scenarios)
     if not markets:
         raise ReportError("the scenario set has no pre-liquidation scenario: nothing to recommend")
-    span = warehouse.query(
-        "SELECT min(block_number) AS first, max(block_number) AS last, min(timestamp) AS t0, "
-        "max(timestamp) AS t1 FROM lake_blocks"
-    ).row(0, named=True)
-    by_market = {h.market.market_id: h for h in histories}
+    span = inputs.span
+    charts_out: dict[str, bytes] = {}
+    by_market = {h.market.market_id: h for h in inputs.histories}
 
     def day(ts: int) -> str:
         return datetime.fromtimestamp(ts, UTC).date().isoformat()
@@ -221,9 +223,9 @@ def write_report(
             EVIDENCE_HEADER,
         ]
         md += [evidence_row("pareto", r) for r in sorted(m.pareto, key=lambda r: r.penalty)]
-        charts.penalty_vs_pre_lltv(m, out / f"penalty_vs_pre_lltv_{slug}.png")
-        charts.liquidations_avoided_vs_pre_lcf(
-            m, out / f"liquidations_avoided_vs_pre_lcf_{slug}.png"
+        charts_out[f"penalty_vs_pre_lltv_{slug}.png"] = charts.penalty_vs_pre_lltv(m)
+        charts_out[f"liquidations_avoided_vs_pre_lcf_{slug}.png"] = (
+            charts.liquidations_avoided_vs_pre_lcf(m)
         )
         md += [
             "",
@@ -233,10 +235,10 @@ def write_report(
             "",
             f"![hard liquidations avoided vs preLCF2](liquidations_avoided_vs_pre_lcf_{slug}.png)",
         ]
-        borrowers = _most_affected(warehouse, m)
+        borrowers = _most_affected(inputs.penalties, m)
         if borrowers and m.market_id in by_market:
-            charts.ltv_paths(
-                m, _paths(by_market[m.market_id], m, borrowers), out / f"ltv_paths_{slug}.png"
+            charts_out[f"ltv_paths_{slug}.png"] = charts.ltv_paths(
+                m, _paths(by_market[m.market_id], m, borrowers)
             )
             md += ["", f"![LTV paths of the most affected positions](ltv_paths_{slug}.png)"]
 
@@ -266,11 +268,4 @@ def write_report(
         "(`SELECT * FROM scenario_market_summary_tokens`); `softliq sql pareto_front` lists the "
         "efficient settings.",
     ]
-    path = out / "report.md"
-    path.write_text("\n".join(md) + "\n")
-    return path
-
-
-def summary_frame(warehouse_path: str | Path, scenarios: Sequence[Scenario]) -> pl.DataFrame:
-    """The rows the report is built from (for checks and notebooks)."""
-    return Warehouse(warehouse_path).query(SUMMARY_SQL, {"ids": [s.scenario_id for s in scenarios]})
+    return Report("\n".join(md) + "\n", charts_out)

@@ -113,7 +113,9 @@ def test_a_report_on_scenarios_not_replayed_is_refused(
         '[[scenario]]\nname = "never_replayed"\nmechanism = "morpho_pre_liquidation"\n'
         'preset = "blue-sdk-default"\nliquidator = { latency_blocks = 7 }\n'
     )
-    with pytest.raises(ReportError, match="never_replayed; replay them first"):
+    with pytest.raises(
+        ReportError, match="without stored outcomes: never_replayed; replay them first"
+    ):
         steps.write_governance_report(
             outcome_store.lake, outcome_store.chain_id, outcome_store.duckdb, other, tmp_path
         )
