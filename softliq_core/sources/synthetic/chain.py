@@ -8,9 +8,11 @@ so the baseline replay can be checked against it.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -52,6 +54,11 @@ class SyntheticChainConfig:
     start_date: date = date(2024, 3, 1)
     borrowers_per_market: int = 80
     size: int = 1  # multiplies borrowers (benchmarks); 1 is the demo
+    # Benchmarks at scale: each of the four market templates is created this many times (each
+    # copy with its own oracle contract, hence its own market id), and borrowers act this often.
+    market_copies: int = 1
+    attentive_actions_per_day: float = 2.0
+    casual_actions_per_day: float = 0.15
     chain_id: int = 1
     first_block: int = 19_300_000
     crash_day: int | None = None  # default: the middle day
@@ -153,11 +160,16 @@ class _Builder:
             "USDC": Token("0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", "USDC", 6, "USDC"),
             "USDT": Token("0xdac17f958d2ee523a2206206994597c13d831ec7", "USDT", 6, "USDT"),
         }
+        templates = [
+            ("WETH", "USDC", 860, ("ETH",), ("USDC",)),
+            ("WBTC", "USDC", 860, ("BTC",), ("USDC",)),
+            ("wstETH", "WETH", 945, ("WSTETH_ETH",), ()),
+            ("WETH", "USDT", 915, ("ETH",), ("USDT",)),
+        ]
         self.markets = [
-            self._market("WETH", "USDC", 860, ("ETH",), ("USDC",), 0),
-            self._market("WBTC", "USDC", 860, ("BTC",), ("USDC",), 1),
-            self._market("wstETH", "WETH", 945, ("WSTETH_ETH",), (), 2),
-            self._market("WETH", "USDT", 915, ("ETH",), ("USDT",), 3),
+            self._market(*template, copy * len(templates) + i)
+            for copy in range(config.market_copies)
+            for i, template in enumerate(templates)
         ]
         self.oracles = {m.params.oracle: m.recipe for m in self.markets}
         # One PreLiquidation contract (blue-sdk default parameters) on each 86 % market.
@@ -180,7 +192,8 @@ class _Builder:
             start = int((self.crash.day * 24 + self.crash.start_hour + 1) * 3600 / BLOCK_TIME)
             self.outage = (start, start + int(3 * 3600 / BLOCK_TIME))
         self.logs: list[tuple[Any, ...]] = []
-        self.blocks: list[tuple[Any, ...]] = []
+        self.users_by_market: dict[str, list[str]] = {}
+        self.indexed_positions = 0
         self.truth_markets: list[tuple[Any, ...]] = []
         self.truth_positions: list[tuple[Any, ...]] = []
         self.block_number = config.first_block
@@ -232,19 +245,29 @@ class _Builder:
         self.block_number = self.config.first_block + offset
         self.timestamp = self.config.genesis_timestamp + offset * BLOCK_TIME
         self.morpho.timestamp = self.timestamp
-        parent = self.block_hash or keccak(text=f"softliq:{self.config.seed}:genesis-parent")
-        self.block_hash = keccak(text=f"softliq:{self.config.seed}:block:{self.block_number}")
+        self.block_hash = self._block_hash(self.block_number)
         self.log_index = 0
         self.tx_index = 0
-        self.blocks.append(
-            (
-                self.block_number,
-                self.block_hash,
-                parent,
-                self.timestamp,
-                self._base_fee(offset),
-                self.config.chain_id,
-            )
+
+    def _block_hash(self, block_number: int) -> bytes:
+        return keccak(text=f"softliq:{self.config.seed}:block:{block_number}")
+
+    def _blocks(self) -> pl.DataFrame:
+        """Every block's row, the idle ones included: the chain has no gaps."""
+        cfg = self.config
+        numbers = range(cfg.first_block, cfg.first_block + cfg.n_blocks)
+        hashes = [self._block_hash(n) for n in numbers]
+        genesis_parent = keccak(text=f"softliq:{cfg.seed}:genesis-parent")
+        return pl.DataFrame(
+            {
+                "block_number": numbers,
+                "block_hash": hashes,
+                "parent_hash": [genesis_parent, *hashes[:-1]],
+                "timestamp": [cfg.genesis_timestamp + i * BLOCK_TIME for i in range(cfg.n_blocks)],
+                "base_fee_per_gas": [self._base_fee(i) for i in range(cfg.n_blocks)],
+                "chain_id": [cfg.chain_id] * cfg.n_blocks,
+            },
+            schema=pl.Schema(BLOCKS),
         )
 
     def _base_fee(self, offset: int) -> int:
@@ -371,7 +394,19 @@ class _Builder:
         liquidators = [_address(cfg.seed, "liquidator", i) for i in range(3)]
         fee_block = cfg.n_blocks // 3
 
-        for offset in range(1, cfg.n_blocks):
+        # Only blocks where something happens are visited; `_finish` writes every block's row.
+        feeds_due: dict[int, list[str]] = {}
+        for name, feed in self.feeds.items():
+            for offset in feed.publish_offsets(self.paths[name])[1:]:
+                feeds_due.setdefault(offset, []).append(name)
+        eventful = sorted({*actions, *feeds_due, fee_block} - {0})
+        heapq.heapify(eventful)
+        visited = 0
+        while eventful:
+            offset = heapq.heappop(eventful)
+            if offset <= visited or offset >= cfg.n_blocks:
+                continue
+            visited = offset
             self._begin_block(offset)
             # Liquidators' transactions come first: they bid for the top of the block.
             for kind, market, borrower in liquidator_queue.pop(offset, []):
@@ -380,11 +415,7 @@ class _Builder:
                 else:
                     self._historical_pre_liquidation(market, borrower, rng.choice(liquidators))
             txs: list[tuple[str, Any]] = [("user", a) for a in actions.get(offset, [])]
-            txs += [
-                ("feed", name)
-                for name, feed in self.feeds.items()
-                if feed.is_due(self._feed_price(name, offset), self.timestamp)
-            ]
+            txs += [("feed", name) for name in feeds_due.get(offset, [])]
             if offset == fee_block:
                 txs.append(("fee", None))
             rng.shuffle(txs)
@@ -393,7 +424,8 @@ class _Builder:
                     feed = self.feeds[payload]
                     feed.publish(self._feed_price(payload, offset), self.timestamp)
                     self._publish_round(feed)
-                    self._schedule_liquidations(feed.address, offset, liquidator_queue)
+                    for when in self._schedule_liquidations(feed.address, offset, liquidator_queue):
+                        heapq.heappush(eventful, when)
                 elif kind == "fee":
                     self._transact(m.set_fee, self.owner, self.markets[0].params, WAD // 10)
                 else:
@@ -454,7 +486,11 @@ class _Builder:
         for b in borrowers:
             opened = int(rng.integers(60, max(61, int(n_blocks * 0.4))))
             add(opened, "open", b)
-            rate_per_day = 2.0 if b["attentive"] else 0.15
+            rate_per_day = (
+                self.config.attentive_actions_per_day
+                if b["attentive"]
+                else self.config.casual_actions_per_day
+            )
             count = rng.poisson(rate_per_day * (n_blocks - opened) / BLOCKS_PER_DAY)
             for offset in rng.integers(opened + 1, n_blocks, size=count):
                 add(offset, "adjust", b)
@@ -581,18 +617,21 @@ class _Builder:
 
     def _schedule_liquidations(
         self, feed: str, offset: int, queue: dict[int, list[tuple[str, SyntheticMarket, str]]]
-    ) -> None:
+    ) -> list[int]:
         """After a round, liquidators find newly liquidatable positions and act 1–3 blocks later;
-        pre-liquidation bots find opted-in positions in the pre-liquidation window likewise."""
+        pre-liquidation bots find opted-in positions in the pre-liquidation window likewise.
+        Returns the blocks they will act in."""
         m = self.morpho
+        scheduled = []
         for market in self.markets:
             if feed not in market.recipe.feeds:
                 continue
             price = self._oracle_price(market.params.oracle)
             state = m.markets[market.params.id]
             pre = self.pre_liquidations.get(market.params.id)
-            for (market_id, user), position in m.positions.items():
-                if market_id != market.params.id or position.borrow_shares == 0:
+            for user in self._users_of(market.params.id):
+                position = m.positions[(market.params.id, user)]
+                if position.borrow_shares == 0:
                     continue
                 kind = None
                 if not is_healthy(position, state, price, market.params.lltv):
@@ -608,6 +647,19 @@ class _Builder:
                     if self.outage is not None and self.outage[0] <= when < self.outage[1]:
                         when = self.outage[1] + int(self.rng.integers(0, 50))
                     queue.setdefault(when, []).append((kind, market, user))
+                    scheduled.append(when)
+        return scheduled
+
+    def _users_of(self, market_id: str) -> list[str]:
+        """The market's position holders in the order MorphoBlue created the positions, indexed
+        as they appear: scanning every market's positions after each round is quadratic at scale."""
+        positions = self.morpho.positions
+        added = len(positions) - self.indexed_positions
+        if added:
+            for key_market, user in list(islice(reversed(positions), added))[::-1]:
+                self.users_by_market.setdefault(key_market, []).append(user)
+            self.indexed_positions = len(positions)
+        return self.users_by_market.get(market_id, [])
 
     def _historical_liquidation(self, market: SyntheticMarket, borrower: str, caller: str) -> None:
         m = self.morpho
@@ -685,7 +737,7 @@ class _Builder:
 
     def _finish(self, borrowers: list[dict[str, Any]]) -> SyntheticChain:
         raw_logs = pl.DataFrame(self.logs, schema=pl.Schema(RAW_LOGS), orient="row")
-        blocks = pl.DataFrame(self.blocks, schema=pl.Schema(BLOCKS), orient="row")
+        blocks = self._blocks()
         truth_markets = pl.DataFrame(
             self.truth_markets,
             schema=[
