@@ -8,6 +8,7 @@ from pipelines.assets.lake import decode_assets, ingest_assets
 from pipelines.assets.replay import (
     baseline_validation,
     governance_report,
+    history_conserves_shares_and_collateral,
     markets,
     oracle_prices,
     scenario_outcomes,
@@ -50,6 +51,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             baseline_validation,
             governance_report,
         ],
+        asset_checks=[history_conserves_shares_and_collateral],
         jobs=[ingest_job, replay_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(ingest_job, hour_of_day=1, minute_of_hour=0)
@@ -58,9 +60,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "source": chain_source_resource(settings),
             "lake": LakeResource(root=settings.lake_root),
             "warehouse": WarehouseResource(path=settings.duckdb_path),
-            "scenarios": ScenarioSetResource(path=settings.scenario_file),
+            "scenarios": ScenarioSetResource(
+                path=settings.scenario_file, chunks=settings.scenario_chunks
+            ),
         },
     )
 
 
 defs = build_definitions(Settings.from_env())
+
+
+def replay_job() -> dg.JobDefinition:
+    """The replay job, rebuilt from the environment in each process that runs a step: what
+    ``dg.reconstructable`` needs for the multiprocess executor outside a code location."""
+    return build_definitions(Settings.from_env()).resolve_job_def(REPLAY_JOB)

@@ -95,9 +95,11 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class ScenarioSetResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The scenario set file (TOML) the replay runs; validated before any work."""
+    """The scenario set file (TOML) the replay runs, validated before any work, and the number
+    of chunks it is replayed in (parallel steps under the multiprocess executor)."""
 
     path: str
+    chunks: int = 2
 
     def load(self) -> list[Scenario]:
         return load_scenarios(self.path)

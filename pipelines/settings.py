@@ -23,6 +23,7 @@ class Settings:
     days: int
     seed: int
     borrowers_per_market: int
+    scenario_chunks: int = 2  # parallel replay steps (one per core here)
     # The chain source: "synthetic" (default) or "rpc" (an archive node; the URL is read from
     # SOFTLIQ_RPC_URL when the source opens, so it never enters Dagster's config or run storage).
     source: str = "synthetic"
@@ -53,6 +54,7 @@ class Settings:
             days=int(env("SOFTLIQ_DAYS", "10")),
             seed=int(env("SOFTLIQ_SEED", "7")),
             borrowers_per_market=int(env("SOFTLIQ_BORROWERS_PER_MARKET", "80")),
+            scenario_chunks=int(env("SOFTLIQ_SCENARIO_CHUNKS", "2")),
             source=env("SOFTLIQ_SOURCE", "synthetic"),
             chain_id=int(env("SOFTLIQ_CHAIN_ID", "1")),
             rpc_addresses=tuple(

@@ -16,9 +16,14 @@ from softliq_core.decode import decode_logs
 from softliq_core.markets import build_markets
 from softliq_core.oracle_prices import oracle_prices
 from softliq_core.replay.baseline_validation import baseline_validation
-from softliq_core.replay.inputs import MarketHistory, market_histories
-from softliq_core.replay.run import Outcomes, run_scenarios
-from softliq_core.replay.scenario import Scenario, load_scenarios
+from softliq_core.replay.inputs import MarketHistory, market_histories, market_refs
+from softliq_core.replay.run import Outcomes, concat_outcomes, run_scenarios
+from softliq_core.replay.scenario import (
+    Scenario,
+    load_scenarios,
+    scenario_chunks,
+    validate_scenarios,
+)
 from softliq_core.report.governance import build_report
 from softliq_core.sources.base import ChainSource
 from softliq_core.store.lake import Lake
@@ -118,8 +123,21 @@ def validate_baseline(lake: Lake, chain_id: int, warehouse_path: str | Path) -> 
     return table
 
 
-def store_outcomes(outcomes: Outcomes, warehouse_path: str | Path, lake: Lake) -> None:
-    Warehouse(warehouse_path).write_outcomes(outcomes, lake.root)
+def plan_scenario_chunks(
+    lake: Lake, chain_id: int, scenarios: Sequence[Scenario], chunks: int
+) -> list[list[Scenario]]:
+    """Check the whole set against the lake's markets (before any work), then split it into
+    chunks that replay in parallel, each on its own process or machine."""
+    validate_scenarios(scenarios, market_refs(lake.read("markets", MARKETS, chain_id)))
+    return scenario_chunks(scenarios, chunks)
+
+
+def store_outcomes(
+    outcomes: Outcomes | Sequence[Outcomes], warehouse_path: str | Path, lake: Lake
+) -> None:
+    """Write the outcomes (or every chunk's) to DuckDB in one transaction: the single writer."""
+    whole = outcomes if isinstance(outcomes, Outcomes) else concat_outcomes(outcomes)
+    Warehouse(warehouse_path).write_outcomes(whole, lake.root)
 
 
 def write_governance_report(

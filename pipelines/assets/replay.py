@@ -1,5 +1,7 @@
 """Reference tables, oracle prices, the scenario replay and its DuckDB outcome tables."""
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +14,8 @@ from pipelines.resources import (
     WarehouseResource,
 )
 from softliq_core import steps
+from softliq_core.replay.run import Outcomes
+from softliq_core.replay.scenario import Scenario
 from softliq_core.replay.validation import conservation_problems, replay_history
 from softliq_core.tables import MORPHO_EVENTS
 
@@ -45,47 +49,90 @@ def oracle_prices(source: ChainSourceResource, lake: LakeResource):  # type: ign
     )
 
 
-OUTCOME_SPECS = [
-    dg.AssetSpec(name, deps=["morpho_events", "oracle_prices", "markets", "blocks"], group_name="outcomes", kinds={"duckdb"}, description=text)
-    for name, text in [
-        ("scenarios", "The scenarios replayed, with their canonical definitions"),
-        ("liquidation_actions", "Every liquidation and pre-liquidation per scenario"),
-        ("clipped_actions", "Historical borrower actions a counterfactual position could not take"),
-        ("position_outcomes", "Each position at the end of each scenario"),
-        ("scenario_market_summary", "Per scenario x market outcome metrics"),
-    ]
-]  # fmt: skip
+OUTCOME_TABLES = {
+    "scenarios": "The scenarios replayed, with their canonical definitions",
+    "liquidation_actions": "Every liquidation and pre-liquidation per scenario",
+    "clipped_actions": "Historical borrower actions a counterfactual position could not take",
+    "position_outcomes": "Each position at the end of each scenario",
+    "scenario_market_summary": "Per scenario x market outcome metrics",
+}
 
 
-@dg.multi_asset(
-    specs=OUTCOME_SPECS,
-    check_specs=[
-        dg.AssetCheckSpec("history_conserves_shares_and_collateral", asset="scenario_market_summary", description="Replaying history, every market's borrow and supply shares equal the sum over positions, and no balance goes negative"),
-    ],
-    pool="duckdb_writer",
-)  # fmt: skip
-def scenario_outcomes(
+@dg.op(ins={"lake_ready": dg.In(dg.Nothing)}, out=dg.DynamicOut(list))
+def plan_scenario_chunks(
+    context: dg.OpExecutionContext,
     source: ChainSourceResource,
     lake: LakeResource,
-    warehouse: WarehouseResource,
     scenarios: ScenarioSetResource,
-):  # type: ignore[no-untyped-def]
-    store = lake.lake()
-    chain_id = source.open().chain_id
-    scenario_set = scenarios.load()
-    outcomes = steps.replay_scenarios(store, chain_id, scenario_set)
-    steps.store_outcomes(outcomes, warehouse.path, store)
-    for spec in OUTCOME_SPECS:
-        frame = getattr(outcomes, spec.key.path[-1])
-        yield dg.MaterializeResult(asset_key=spec.key, metadata={"rows": frame.height})
-    problems = conservation_problems(
-        replay_history(store.read("morpho_events", MORPHO_EVENTS, chain_id))
+) -> Iterator[dg.DynamicOutput[list[Scenario]]]:
+    """Validate the whole scenario set, then fan it out in chunks (one step each)."""
+    chunks = steps.plan_scenario_chunks(
+        lake.lake(), source.open().chain_id, scenarios.load(), scenarios.chunks
     )
-    yield dg.AssetCheckResult(
-        asset_key="scenario_market_summary",
-        check_name="history_conserves_shares_and_collateral",
-        passed=not problems,
-        metadata={"problems": "; ".join(problems) or "none"},
+    context.log.info(f"{sum(map(len, chunks))} scenarios in {len(chunks)} chunk(s)")
+    for index, chunk in enumerate(chunks):
+        yield dg.DynamicOutput(chunk, mapping_key=f"chunk_{index}")
+
+
+@dg.op
+def replay_scenario_chunk(
+    context: dg.OpExecutionContext,
+    chunk: list[Scenario],
+    source: ChainSourceResource,
+    lake: LakeResource,
+) -> Outcomes:
+    """Replay one chunk of scenarios over every market (divergence-driven)."""
+    started = time.perf_counter()
+    outcomes = steps.replay_scenarios(lake.lake(), source.open().chain_id, chunk)
+    context.log.info(
+        f"{len(chunk)} scenarios in {time.perf_counter() - started:.1f}s: "
+        f"{outcomes.liquidation_actions.height} engine actions"
+    )
+    return outcomes
+
+
+@dg.op(
+    pool="duckdb_writer",
+    out={name: dg.Out(dg.Nothing) for name in OUTCOME_TABLES},
+)
+def write_scenario_outcomes(
+    context: dg.OpExecutionContext,
+    chunks: list[Outcomes],
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+):  # type: ignore[no-untyped-def]  (several Nothing outputs: no tuple to annotate)
+    """The single DuckDB writer: every chunk's rows in one transaction (delete, then insert)."""
+    steps.store_outcomes(chunks, warehouse.path, lake.lake())
+    for name in OUTCOME_TABLES:
+        rows = sum(getattr(chunk, name).height for chunk in chunks)
+        context.add_output_metadata({"rows": rows}, output_name=name)
+
+
+@dg.graph_multi_asset(
+    outs={
+        name: dg.AssetOut(group_name="outcomes", kinds={"duckdb"}, description=text, dagster_type=dg.Nothing)
+        for name, text in OUTCOME_TABLES.items()
+    },
+    ins={dep: dg.AssetIn(dagster_type=dg.Nothing) for dep in ("morpho_events", "oracle_prices", "markets", "blocks")},
+)  # fmt: skip
+def scenario_outcomes(morpho_events, oracle_prices, markets, blocks):  # type: ignore[no-untyped-def]
+    """The scenario set replayed in parallel chunks, written to DuckDB by one writer step."""
+    chunks = plan_scenario_chunks(lake_ready=[morpho_events, oracle_prices, markets, blocks])
+    return write_scenario_outcomes(chunks.map(replay_scenario_chunk).collect())
+
+
+@dg.asset_check(
+    asset="scenario_market_summary",
+    description="Replaying history, every market's borrow and supply shares equal the sum over positions, and no balance goes negative",
+)
+def history_conserves_shares_and_collateral(
+    source: ChainSourceResource, lake: LakeResource
+) -> dg.AssetCheckResult:
+    problems = conservation_problems(
+        replay_history(lake.lake().read("morpho_events", MORPHO_EVENTS, source.open().chain_id))
+    )
+    return dg.AssetCheckResult(
+        passed=not problems, metadata={"problems": "; ".join(problems) or "none"}
     )
 
 
