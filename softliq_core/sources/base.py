@@ -8,11 +8,17 @@ from typing import Protocol
 import polars as pl
 
 
+class DayNotFinalError(Exception):
+    """The day is not final yet (not ``confirmations`` blocks below the head, or above the node's
+    finalized block): ingesting it now could write blocks a reorg replaces. Run it again later."""
+
+
 class ChainSource(Protocol):
     chain_id: int
 
     def day_block_range(self, day: date) -> tuple[int, int] | None:
-        """First and last block whose timestamp falls on ``day`` (UTC), None if there are none."""
+        """First and last block whose timestamp falls on ``day`` (UTC), None if there are none;
+        raises ``DayNotFinalError`` while the day may still change."""
         ...
 
     def logs(self, first_block: int, last_block: int) -> pl.DataFrame:
