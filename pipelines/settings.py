@@ -7,7 +7,7 @@ configuring. The partition range must be known when definitions load, hence envi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,8 +23,9 @@ class Settings:
     days: int
     seed: int
     borrowers_per_market: int
-    # The chain source: "synthetic" (default) or "rpc" (an archive node; the URL is read from
-    # SOFTLIQ_RPC_URL when the source opens, so it never enters Dagster's config or run storage).
+    # The chain source: "synthetic" (default), "rpc" (an archive node; the URL is read from
+    # SOFTLIQ_RPC_URL when the source opens, so it never enters Dagster's config or run storage) or
+    # "files" (exports: SOFTLIQ_FILES_LOGS, _BLOCKS, _TOKENS, _ORACLES).
     source: str = "synthetic"
     chain_id: int = 1
     # empty: Morpho Blue, AdaptiveCurveIrm, PreLiquidationFactory
@@ -35,6 +36,9 @@ class Settings:
     rpc_confirmations: int = 64
     rpc_min_block: int = 0
     rpc_markets_from_block: int | None = None  # None: Morpho Blue's deployment block
+    rpc_finalized: bool = False  # a day is final once below the node's `finalized` block
+    # "files": files_logs, files_blocks, files_tokens, files_oracles (paths or globs)
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def end_date(self) -> date:  # exclusive
@@ -63,6 +67,12 @@ class Settings:
             rpc_batch_size=int(env("SOFTLIQ_RPC_BATCH_SIZE", "100")),
             rpc_confirmations=int(env("SOFTLIQ_RPC_CONFIRMATIONS", "64")),
             rpc_min_block=int(env("SOFTLIQ_RPC_MIN_BLOCK", "0")),
+            rpc_finalized=env("SOFTLIQ_RPC_FINALIZED", "") in ("1", "true", "yes"),
+            files={
+                f"files_{part}": env(f"SOFTLIQ_FILES_{part.upper()}", "")
+                for part in ("logs", "blocks", "tokens", "oracles")
+                if env(f"SOFTLIQ_FILES_{part.upper()}")
+            },
             rpc_markets_from_block=(
                 int(env("SOFTLIQ_RPC_MARKETS_FROM_BLOCK", ""))
                 if env("SOFTLIQ_RPC_MARKETS_FROM_BLOCK")

@@ -22,7 +22,7 @@ from softliq_core.replay.inputs import MarketHistory, market_histories
 from softliq_core.replay.run import Outcomes, run_scenarios
 from softliq_core.replay.scenario import Scenario, load_scenarios
 from softliq_core.report.governance import build_report
-from softliq_core.sources.base import ChainSource
+from softliq_core.sources.base import ChainSource, RejectsRows
 from softliq_core.store.lake import Lake
 from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.warehouse import Warehouse
@@ -64,6 +64,16 @@ def ingest_day(source: ChainSource, lake: Lake, day: date) -> DayCounts:
     lake.write("partition_blocks", record, source.chain_id, day)
     first, last = block_range if block_range else (None, None)
     return DayCounts(day, first, last, logs.height, blocks.height, time.perf_counter() - started)
+
+
+def record_rejected_rows(source: ChainSource, lake: Lake) -> int:
+    """Write the rows a file source refused to ``import_quarantine`` (one table per chain); 0 and
+    nothing written for a source that refuses none by construction."""
+    if not isinstance(source, RejectsRows):
+        return 0
+    rejected = source.rejected()
+    lake.write("import_quarantine", rejected, source.chain_id, None)
+    return rejected.height
 
 
 @dataclass(frozen=True)

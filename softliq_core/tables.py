@@ -63,6 +63,19 @@ PARTITION_BLOCKS = pa.schema(
     ]
 )
 
+# A row of an imported file (softliq_core/sources/files) that could not become a raw_logs or blocks
+# row: kept whole with the reason, which names the column at fault. One table per chain.
+IMPORT_QUARANTINE = pa.schema(
+    [
+        ("chain_id", pa.uint64()),
+        ("table", pa.string()),  # raw_logs or blocks: what the row was imported as
+        ("file", pa.string()),
+        ("row", pa.uint64()),  # 0-based, in the file
+        ("reason", pa.string()),
+        ("raw", pa.string()),  # the row as JSON (binary values as 0x-hex)
+    ]
+)
+
 # Columns every decoded event carries, identifying the log it came from.
 LOG_KEY = [
     ("chain_id", pa.uint64()),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import polars as pl
 
@@ -35,4 +35,13 @@ class ChainSource(Protocol):
 
     def oracles(self) -> pl.DataFrame:
         """The markets' oracle immutables (feeds, scale factor)."""
+        ...
+
+
+@runtime_checkable
+class RejectsRows(Protocol):
+    """A source that imports rows it may refuse (files): the refused rows, with their reasons."""
+
+    def rejected(self) -> pl.DataFrame:
+        """``import_quarantine`` rows."""
         ...

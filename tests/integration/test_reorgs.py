@@ -149,10 +149,7 @@ def test_dagster_reingests_the_partitions_a_reorg_replaced_between_two_runs(
             [ingest_assets(daily)], partition_key=DAYS[1].isoformat(), resources=resources
         )
         assert second.success
-        checks = {
-            e.check_name: e
-            for e in second.get_asset_check_evaluations()
-        }
+        checks = {e.check_name: e for e in second.get_asset_check_evaluations()}
         linked = checks["partitions_linked"]
         assert linked.passed and checks["blocks_contiguous"].passed
         metadata = {k: v.value for k, v in linked.metadata.items()}
