@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +41,15 @@ class Settings:
     files: dict[str, str] = field(default_factory=dict)
 
     @property
-    def end_date(self) -> date:  # exclusive
-        return self.start_date + timedelta(days=self.days)
+    def end_date(self) -> date | None:
+        """The first day after the partitions (exclusive); None when ``days`` is 0: the days run
+        to yesterday (UTC) and grow by one every day, for the daily schedule."""
+        return self.start_date + timedelta(days=self.days) if self.days else None
+
+    @property
+    def last_day(self) -> date:
+        end = self.end_date or datetime.now(UTC).date()
+        return end - timedelta(days=1)
 
     @classmethod
     def from_env(cls) -> Settings:
