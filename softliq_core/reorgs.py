@@ -16,8 +16,9 @@ import polars as pl
 
 from softliq_core.tables import PARTITION_BLOCKS
 
-# block number -> (hash, parent hash) of the canonical block the source serves now
-CanonicalBlock = Callable[[int], tuple[bytes, bytes]]
+# block number -> (hash, parent hash) of the canonical block the source serves now, None if it has
+# no such block (a lake written from another chain or export)
+CanonicalBlock = Callable[[int], tuple[bytes, bytes] | None]
 
 
 def partition_record(chain_id: int, day: date, blocks: pl.DataFrame, logs: int) -> pl.DataFrame:
@@ -63,12 +64,8 @@ def stale_partitions(
     for row in records.filter(pl.col("first_block").is_not_null()).iter_rows(named=True):
         if row["date"] not in wanted:
             continue
-        first_hash, first_parent = canonical(row["first_block"])
-        last_hash, _ = canonical(row["last_block"])
-        if (first_hash, first_parent, last_hash) != (
-            row["first_block_hash"],
-            row["first_parent_hash"],
-            row["last_block_hash"],
-        ):
+        first, last = canonical(row["first_block"]), canonical(row["last_block"])
+        recorded = (row["first_block_hash"], row["first_parent_hash"], row["last_block_hash"])
+        if first is None or last is None or (*first, last[0]) != recorded:
             stale.append(row["date"])
     return sorted(stale)

@@ -92,9 +92,11 @@ def repair_reorgs(source: ChainSource, lake: Lake, days: Sequence[date]) -> Reor
     back to where the chain forked.
     """
 
-    def canonical(number: int) -> tuple[bytes, bytes]:
-        row = source.blocks(number, number).row(0, named=True)
-        return row["block_hash"], row["parent_hash"]
+    def canonical(number: int) -> tuple[bytes, bytes] | None:
+        block = source.blocks(number, number)
+        if block.is_empty():
+            return None
+        return block["block_hash"][0], block["parent_hash"][0]
 
     chain_id = source.chain_id
     records = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)

@@ -68,6 +68,10 @@ def test_partition_records_and_broken_links(chain: SyntheticChain, tmp_path: Pat
         .alias("last_block_hash")
     )
     assert reorgs.broken_links(tampered) == [(DAYS[0], DAYS[1])]
+    served = {r["block_number"]: (r["block_hash"], r["parent_hash"]) for r in chain.blocks.iter_rows(named=True)}  # fmt: skip
+    assert reorgs.stale_partitions(records, DAYS, served.get) == []
+    assert reorgs.stale_partitions(tampered, DAYS, served.get) == [DAYS[0]]
+    assert reorgs.stale_partitions(records, DAYS[1:], lambda _: None) == [DAYS[1]]  # not served
 
 
 def test_a_day_waits_for_confirmations_or_the_finalized_block(
