@@ -19,6 +19,7 @@ from pipelines.resources import (
     WarehouseResource,
     chain_source_resource,
 )
+from pipelines.schedules import ingest_yesterday_schedule
 from pipelines.settings import Settings
 
 INGEST_JOB = "ingest_daily"
@@ -27,7 +28,8 @@ REPLAY_JOB = "replay_scenarios"
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     daily = dg.DailyPartitionsDefinition(
-        start_date=settings.start_date.isoformat(), end_date=settings.end_date.isoformat()
+        start_date=settings.start_date.isoformat(),
+        end_date=settings.end_date.isoformat() if settings.end_date else None,
     )
     lake_assets = [ingest_assets(daily), decode_assets(daily)]
     ingest_job = dg.define_asset_job(
@@ -53,9 +55,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         asset_checks=[history_conserves_shares_and_collateral],
         jobs=[ingest_job, replay_job],
-        schedules=[
-            dg.build_schedule_from_partitioned_job(ingest_job, hour_of_day=1, minute_of_hour=0)
-        ],
+        schedules=[ingest_yesterday_schedule(ingest_job, daily)],
         resources={
             "source": chain_source_resource(settings),
             "lake": LakeResource(root=settings.lake_root),

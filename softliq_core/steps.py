@@ -5,6 +5,7 @@ Dagster assets (``pipelines/``) call these one to one; a notebook can call them 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ import polars as pl
 from softliq_core.decode import decode_logs
 from softliq_core.markets import build_markets
 from softliq_core.oracle_prices import oracle_prices
+from softliq_core.reorgs import broken_links, partition_record, stale_partitions
 from softliq_core.replay.baseline_validation import baseline_validation
 from softliq_core.replay.inputs import MarketHistory, market_histories, market_refs
 from softliq_core.replay.run import Outcomes, concat_outcomes, run_scenarios
@@ -25,7 +27,7 @@ from softliq_core.replay.scenario import (
     validate_scenarios,
 )
 from softliq_core.report.governance import build_report
-from softliq_core.sources.base import ChainSource
+from softliq_core.sources.base import ChainSource, RejectsRows
 from softliq_core.store.lake import Lake
 from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.warehouse import Warehouse
@@ -35,6 +37,7 @@ from softliq_core.tables import (
     MORPHO_EVENTS,
     ORACLE_PRICES,
     ORACLE_ROUNDS,
+    PARTITION_BLOCKS,
     RAW_LOGS,
 )
 
@@ -46,10 +49,13 @@ class DayCounts:
     last_block: int | None
     logs: int
     blocks: int
+    seconds: float = 0.0
 
 
 def ingest_day(source: ChainSource, lake: Lake, day: date) -> DayCounts:
-    """Copy one UTC day of logs and blocks from the source into the lake's raw layer."""
+    """Copy one UTC day of logs and blocks from the source into the lake's raw layer, and record the
+    blocks at its ends in ``partition_blocks`` (written last: a day with a record is whole)."""
+    started = time.perf_counter()
     block_range = source.day_block_range(day)
     if block_range is None:
         logs = pl.DataFrame(schema=pl.Schema(RAW_LOGS))
@@ -59,8 +65,64 @@ def ingest_day(source: ChainSource, lake: Lake, day: date) -> DayCounts:
         blocks = source.blocks(*block_range)
     lake.write("raw_logs", logs, source.chain_id, day)
     lake.write("blocks", blocks, source.chain_id, day)
+    record = partition_record(source.chain_id, day, blocks, logs.height)
+    lake.write("partition_blocks", record, source.chain_id, day)
     first, last = block_range if block_range else (None, None)
-    return DayCounts(day, first, last, logs.height, blocks.height)
+    return DayCounts(day, first, last, logs.height, blocks.height, time.perf_counter() - started)
+
+
+def record_rejected_rows(source: ChainSource, lake: Lake) -> int:
+    """Write the rows a file source refused to ``import_quarantine`` (one table per chain); 0 and
+    nothing written for a source that refuses none by construction."""
+    if not isinstance(source, RejectsRows):
+        return 0
+    rejected = source.rejected()
+    lake.write("import_quarantine", rejected, source.chain_id, None)
+    return rejected.height
+
+
+@dataclass(frozen=True)
+class ReorgRepair:
+    broken_links: list[tuple[date, date]]  # (earlier day, later day) found not chaining
+    reingested: list[date]
+    remaining: list[tuple[date, date]]  # links still broken after the repair
+
+
+def repair_reorgs(source: ChainSource, lake: Lake, days: Sequence[date]) -> ReorgRepair:
+    """Ingest and decode again every partition a reorg replaced since it was written.
+
+    Suspects are ``days``, the newest partition, and both sides of every broken link between
+    consecutive partitions; a suspect whose end blocks are not the source's canonical ones is
+    ingested again, which may break its link to the day before: that day is checked next, and so on
+    back to where the chain forked.
+    """
+
+    def canonical(number: int) -> tuple[bytes, bytes] | None:
+        block = source.blocks(number, number)
+        if block.is_empty():
+            return None
+        return block["block_hash"][0], block["parent_hash"][0]
+
+    chain_id = source.chain_id
+    records = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)
+    suspects: set[date] = set(days) | set(records.sort("date")["date"].tail(1))
+    checked: set[date] = set()
+    found: list[tuple[date, date]] = []
+    reingested: list[date] = []
+    while True:
+        links = broken_links(records)
+        found += [link for link in links if link not in found]
+        suspects |= {day for link in links for day in link}
+        if not suspects - checked:
+            break
+        stale = stale_partitions(records, suspects - checked, canonical)
+        checked |= suspects
+        for day in stale:
+            ingest_day(source, lake, day)
+            decode_day(lake, chain_id, day)
+            reingested.append(day)
+        records = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)
+    return ReorgRepair(found, sorted(reingested), links)
 
 
 def decode_day(lake: Lake, chain_id: int, day: date) -> dict[str, int]:

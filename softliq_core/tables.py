@@ -46,6 +46,36 @@ BLOCKS = pa.schema(
     ]
 )
 
+# One row per ingested day partition: the blocks at its two ends, so consecutive partitions can be
+# checked to chain (the first block's parent is the previous partition's last block) and a reorg that
+# replaced already ingested blocks is found (softliq_core/reorgs.py).
+PARTITION_BLOCKS = pa.schema(
+    [
+        ("chain_id", pa.uint64()),
+        ("date", pa.date32()),
+        ("first_block", pa.uint32()),
+        ("last_block", pa.uint32()),
+        ("first_block_hash", pa.binary()),
+        ("first_parent_hash", pa.binary()),
+        ("last_block_hash", pa.binary()),
+        ("blocks", pa.uint32()),
+        ("logs", pa.uint32()),
+    ]
+)
+
+# A row of an imported file (softliq_core/sources/files) that could not become a raw_logs or blocks
+# row: kept whole with the reason, which names the column at fault. One table per chain.
+IMPORT_QUARANTINE = pa.schema(
+    [
+        ("chain_id", pa.uint64()),
+        ("table", pa.string()),  # raw_logs or blocks: what the row was imported as
+        ("file", pa.string()),
+        ("row", pa.uint64()),  # 0-based, in the file
+        ("reason", pa.string()),
+        ("raw", pa.string()),  # the row as JSON (binary values as 0x-hex)
+    ]
+)
+
 # Columns every decoded event carries, identifying the log it came from.
 LOG_KEY = [
     ("chain_id", pa.uint64()),

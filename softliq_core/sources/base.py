@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import polars as pl
+
+
+class DayNotFinalError(Exception):
+    """The day is not final yet (not ``confirmations`` blocks below the head, or above the node's
+    finalized block): ingesting it now could write blocks a reorg replaces. Run it again later."""
 
 
 class ChainSource(Protocol):
     chain_id: int
 
     def day_block_range(self, day: date) -> tuple[int, int] | None:
-        """First and last block whose timestamp falls on ``day`` (UTC), None if there are none."""
+        """First and last block whose timestamp falls on ``day`` (UTC), None if there are none;
+        raises ``DayNotFinalError`` while the day may still change."""
         ...
 
     def logs(self, first_block: int, last_block: int) -> pl.DataFrame:
@@ -29,4 +35,13 @@ class ChainSource(Protocol):
 
     def oracles(self) -> pl.DataFrame:
         """The markets' oracle immutables (feeds, scale factor)."""
+        ...
+
+
+@runtime_checkable
+class RejectsRows(Protocol):
+    """A source that imports rows it may refuse (files): the refused rows, with their reasons."""
+
+    def rejected(self) -> pl.DataFrame:
+        """``import_quarantine`` rows."""
         ...

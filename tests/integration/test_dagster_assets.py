@@ -54,7 +54,11 @@ def test_one_day_materialises_with_passing_checks_and_rerun_is_idempotent(
             for e in result.all_events
             if e.event_type_value == "ASSET_CHECK_EVALUATION"
         }
-        assert checks == {"blocks_contiguous": True, "every_log_decoded_or_quarantined": True}
+        assert checks == {
+            "blocks_contiguous": True,
+            "partitions_linked": True,
+            "every_log_decoded_or_quarantined": True,
+        }
     files = sorted(
         p.relative_to(settings.lake_root).as_posix()
         for p in Path(settings.lake_root).rglob("*.parquet")

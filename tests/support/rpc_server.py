@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import polars as pl
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from softliq_core.sources.synthetic import SyntheticChain
+from softliq_core.tables import BLOCKS, RAW_LOGS
 
 FAULT_KINDS = ("429", "rpc_rate", "500", "502", "503", "timeout", "reset", "garbage", "partial")
 
@@ -95,7 +97,8 @@ class ChainRpcServer:
                 "miner": "0x" + "00" * 20,
                 "transactions": [],
             }
-        self.head = max(self._blocks)
+        self.head = max(self._blocks)  # tests lower it to serve a chain that has not grown yet
+        self.finalized_lag = 0  # blocks between the head and the `finalized`/`safe` tags
         self._logs: list[dict[str, Any]] = []
         for row in chain.raw_logs.sort("block_number", "log_index").iter_rows(named=True):
             topics = [_hex(row[f"topic{i}"]) for i in range(4) if row[f"topic{i}"] is not None]
@@ -163,8 +166,63 @@ class ChainRpcServer:
 
     # -- the chain --------------------------------------------------------------------------------
 
+    def reorg(self, first_block: int, new_head: int | None = None) -> None:
+        """Replace every block from ``first_block`` on, as a reorg does: new hashes (each block's
+        parent the new previous block), and the logs of every odd transaction index gone (log
+        indexes renumbered within each block). ``new_head`` then lets the chain grow past it."""
+        previous = self._blocks[first_block - 1]["hash"]
+        for number in range(first_block, max(self._blocks) + 1):
+            block = dict(self._blocks[number])
+            block["hash"] = "0x" + keccak(b"reorg" + bytes.fromhex(block["hash"][2:])).hex()
+            block["parentHash"] = previous
+            self._blocks[number] = block
+            previous = block["hash"]
+        kept, counters = [], Counter[int]()
+        for item in self._logs:
+            number = int(item["blockNumber"], 16)
+            if number >= first_block:
+                if int(item["transactionIndex"], 16) % 2:
+                    continue
+                item = {**item, "blockHash": self._blocks[number]["hash"]}
+                item["logIndex"] = hex(counters[number])
+                counters[number] += 1
+            kept.append(item)
+        self._logs = kept
+        self._log_blocks = [int(item["blockNumber"], 16) for item in self._logs]
+        if new_head is not None:
+            self.head = new_head
+
+    def served(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The chain as served now, up to the head: ``raw_logs`` and ``blocks`` rows (lake schema)."""
+        blocks = pl.DataFrame(
+            [
+                (n, bytes.fromhex(b["hash"][2:]), bytes.fromhex(b["parentHash"][2:]),
+                 int(b["timestamp"], 16), int(b["baseFeePerGas"], 16), self.chain_id)
+                for n, b in sorted(self._blocks.items()) if n <= self.head
+            ],
+            schema=pl.Schema(BLOCKS),
+            orient="row",
+        )  # fmt: skip
+        logs = pl.DataFrame(
+            [
+                (
+                    int(i["blockNumber"], 16), bytes.fromhex(i["blockHash"][2:]),
+                    int(i["transactionIndex"], 16), int(i["logIndex"], 16),
+                    bytes.fromhex(i["transactionHash"][2:]), bytes.fromhex(i["address"][2:]),
+                    *[bytes.fromhex(t[2:]) for t in i["topics"]], *[None] * (4 - len(i["topics"])),
+                    bytes.fromhex(i["data"][2:]), len(i["data"]) // 2 - 1, self.chain_id,
+                )
+                for i in self._logs if int(i["blockNumber"], 16) <= self.head
+            ],
+            schema=pl.Schema(RAW_LOGS),
+            orient="row",
+        )  # fmt: skip
+        return logs, blocks
+
     def _block_number(self, tag: Any) -> int:
-        if tag in ("latest", "safe", "finalized", "pending"):
+        if tag in ("safe", "finalized"):
+            return self.head - self.finalized_lag
+        if tag in ("latest", "pending"):
             return self.head
         if tag == "earliest":
             return min(self._blocks)
@@ -172,7 +230,7 @@ class ChainRpcServer:
 
     def _get_logs(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
         first = self._block_number(flt.get("fromBlock", "latest"))
-        last = self._block_number(flt.get("toBlock", "latest"))
+        last = min(self.head, self._block_number(flt.get("toBlock", "latest")))
         if last < first:
             raise _Error(-32602, "invalid block range params")
         limits = self.limits

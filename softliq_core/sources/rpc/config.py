@@ -51,6 +51,9 @@ class RpcConfig:
     oracles: tuple[str, ...] = ()
     min_block: int = 0  # the earliest block day boundaries are searched from
     confirmations: int = 64  # a day is ingested once its last block is this far below the head
+    finalized: bool = (
+        False  # instead: once its last block is at or below the node's `finalized` tag
+    )
     log_chunk_blocks: int = 2_000  # first eth_getLogs range; bisected when the provider refuses
     discovery_chunk_blocks: int = 100_000  # first range of the CreateMarket scan (sparse)
     client: ClientSettings = field(default_factory=ClientSettings)

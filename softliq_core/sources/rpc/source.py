@@ -28,9 +28,10 @@ from eth_utils.crypto import keccak
 
 from softliq_core.abi import specs_by_name
 from softliq_core.markets import ORACLES_SCHEMA, TOKENS_SCHEMA
+from softliq_core.sources.base import DayNotFinalError
 from softliq_core.sources.rpc.client import RpcClient
 from softliq_core.sources.rpc.config import RpcConfig
-from softliq_core.sources.rpc.errors import DayNotFinalError, RpcError, RpcRangeError
+from softliq_core.sources.rpc.errors import RpcError, RpcRangeError
 from softliq_core.tables import BLOCKS, RAW_LOGS
 
 log = logging.getLogger("softliq_core.sources.rpc")
@@ -85,9 +86,20 @@ class RpcSource:
         self._chain_checked = True
 
     def safe_head(self) -> int:
-        """The newest block at least ``confirmations`` below the head."""
+        """The newest block a reorg should not replace: the node's ``finalized`` block when so
+        configured, else the head minus ``confirmations``."""
         self._check_chain()
+        if self.config.finalized:
+            header = self.client.call("eth_getBlockByNumber", ["finalized", False])
+            if not isinstance(header, dict):
+                raise RpcError("the node has no finalized block (eth_getBlockByNumber 'finalized')")
+            return int(header["number"], 16)
         return int(self.client.call("eth_blockNumber", []), 16) - self.config.confirmations
+
+    def _finality(self) -> str:
+        if self.config.finalized:
+            return "the node's finalized block"
+        return f"head minus {self.config.confirmations} confirmations"
 
     # -- day boundaries ---------------------------------------------------------------------------
 
@@ -154,7 +166,7 @@ class RpcSource:
         if after is None:
             raise DayNotFinalError(
                 f"{day} is not final: no block of the next day at or below block {head} "
-                f"(head minus {self.config.confirmations} confirmations)"
+                f"({self._finality()})"
             )
         first = self.first_block_at(start, head)
         if first is None or first >= after:
