@@ -64,7 +64,8 @@ class AaveRevert(Exception):
         elif version >= V3_4:
             code = custom_error_name(name)
         else:
-            code = CODES[name]
+            # Names outside Errors.sol are custom errors (counterfactual mechanisms' own rules).
+            code = CODES.get(name, name)
         super().__init__(f"{name} ({code!r})")
         self.name = name
         self.code = code

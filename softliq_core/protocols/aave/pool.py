@@ -28,12 +28,13 @@ from softliq_core.protocols.aave.account import (
 from softliq_core.protocols.aave.errors import NOT_A_RESERVE, PANIC_UNDERFLOW, AaveRevert
 from softliq_core.protocols.aave.liquidation import (
     CloseFactorInputs,
+    CollateralAmounts,
     collateral_to_liquidate,
     leaves_dust,
     max_liquidatable_debt,
 )
 from softliq_core.protocols.aave.math import UINT128_MAX, UINT256_MAX, percent_div, ray_div, ray_mul
-from softliq_core.protocols.aave.rates import RateStrategy
+from softliq_core.protocols.aave.rates import InterestRates, RateStrategy
 from softliq_core.protocols.aave.reserve import (
     EModeCategory,
     Reserve,
@@ -68,6 +69,18 @@ class LiquidationOutcome:
     deficit: int  # debt units of this reserve written off (v3.3+, no collateral left)
 
 
+@dataclass(frozen=True, slots=True)
+class LiquidationPlan:
+    """A liquidationCall's amounts and the position they apply to, before any state changes."""
+
+    amounts: CollateralAmounts
+    user_debt: int  # the user's debt in the debt reserve
+    user_collateral: int  # the user's aToken balance in the collateral reserve
+    liquidation_bonus: int  # bps applied (eMode's when the collateral is in the user's eMode)
+    health_factor: int
+    no_collateral_left: bool  # v3.3+: the whole position's collateral is seized
+
+
 def _atomic(call: Callable[P, R]) -> Callable[P, R]:
     """Undo every state change and event of a call that reverts, as the EVM does."""
 
@@ -77,9 +90,9 @@ def _atomic(call: Callable[P, R]) -> Callable[P, R]:
         assert isinstance(pool, AavePool)
         reserves = {a: _reserve_snapshot(r) for a, r in pool.reserves.items()}
         n_events = len(pool.events)
-        pool._journal = {}
+        outer, pool._journal = pool._journal, {}
         try:
-            return call(*args, **kwargs)
+            result = call(*args, **kwargs)
         except AaveRevert:
             for asset, snapshot in reserves.items():
                 _restore(pool.reserves[asset], snapshot)
@@ -91,7 +104,11 @@ def _atomic(call: Callable[P, R]) -> Callable[P, R]:
             del pool.events[n_events:]
             raise
         finally:
-            pool._journal = {}
+            inner, pool._journal = pool._journal, outer
+        # An enclosing transaction must be able to undo this call's writes too.
+        for user, before in inner.items():
+            outer.setdefault(user, before)
+        return result
 
     return wrapper
 
@@ -192,6 +209,10 @@ class AavePool:
         reserve = self._reserve(asset)
         return reserve.v_token.balance(user, normalized_debt(reserve, timestamp, self.version))
 
+    def atomically(self, call: Callable[[], R]) -> R:
+        """Run several calls as one transaction: if any reverts, none leaves a trace."""
+        return _atomic(lambda pool: call())(self)
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _revert(self, name: str) -> AaveRevert:
@@ -226,16 +247,21 @@ class AavePool:
             self._require(not reserve.config.frozen, "RESERVE_FROZEN")
 
     def _update_rates(self, reserve: Reserve, added: int, taken: int) -> None:
-        """ReserveLogic.updateInterestRates: the strategy's rates, then ReserveDataUpdated."""
-        assert reserve.strategy is not None
+        """ReserveLogic.updateInterestRates: the strategy's rates, then ReserveDataUpdated. A reserve
+        rebuilt from events has no strategy: its rates stay the last emitted (exogenous)."""
         available = reserve.underlying_balance + added - taken
-        if available < 0:
+        if reserve.strategy is None:
+            rates = InterestRates(
+                reserve.liquidity_rate, reserve.stable_borrow_rate, reserve.variable_borrow_rate
+            )
+        elif available < 0:
             raise self._revert(PANIC_UNDERFLOW)
-        rates = reserve.strategy.rates(
-            available,
-            ray_mul(reserve.v_token.total, reserve.variable_borrow_index),
-            reserve.config.reserve_factor,
-        )
+        else:
+            rates = reserve.strategy.rates(
+                available,
+                ray_mul(reserve.v_token.total, reserve.variable_borrow_index),
+                reserve.config.reserve_factor,
+            )
         stable = rates.stable_borrow_rate if self.version < V3_2 else 0
         if max(rates.liquidity_rate, stable, rates.variable_borrow_rate) > UINT128_MAX:
             raise self._revert("SAFECAST_OVERFLOW")
@@ -526,26 +552,25 @@ class AavePool:
             )
             self._emit("MintedToTreasury", reserve=asset, amount_minted=amount)
 
-    @_atomic
-    def liquidation_call(
+    def plan_liquidation(
         self,
         collateral: str,
         debt: str,
         user: str,
         debt_to_cover: int,
-        receive_atoken: bool,
         liquidator: str,
         timestamp: int,
-    ) -> LiquidationOutcome:
-        """Pool.liquidationCall by ``liquidator`` (LiquidationLogic.executeLiquidationCall)."""
+    ) -> LiquidationPlan:
+        """What liquidationCall would do at ``timestamp``, or the AaveRevert it would raise; a view
+        (the debt reserve's updateState is its normalized debt at ``timestamp``)."""
         version = self.version
         collateral_reserve = self._reserve(collateral)
         debt_reserve = self._reserve(debt)
-        update_state(debt_reserve, timestamp, version)
         data = self._account(user, timestamp)
         config = self.user_config(user)
-        debt_index = debt_reserve.variable_borrow_index
-        user_debt = debt_reserve.v_token.balance(user, debt_index)
+        user_debt = debt_reserve.v_token.balance(
+            user, normalized_debt(debt_reserve, timestamp, version)
+        )
         income = normalized_income(collateral_reserve, timestamp)
         user_collateral = collateral_reserve.a_token.balance(user, income)
         collateral_price, debt_price = self.prices[collateral], self.prices[debt]
@@ -565,7 +590,6 @@ class AavePool:
                 debt_unit=debt_reserve.config.unit,
             ),
         )
-        actual_debt = min(debt_to_cover, max_debt)
         self._require(
             collateral_reserve.config.active and debt_reserve.config.active, "RESERVE_INACTIVE"
         )
@@ -583,15 +607,15 @@ class AavePool:
         if version >= V3_4:
             self._require(liquidator != user, "SELF_LIQUIDATION")
         category = self.emode_categories.get(config.emode)
+        in_emode = in_emode_as_collateral(version, config.emode, category, collateral_reserve)
         bonus = (
             category.liquidation_bonus
-            if category
-            and in_emode_as_collateral(version, config.emode, category, collateral_reserve)
+            if category and in_emode
             else collateral_reserve.config.liquidation_bonus
         )
         amounts = collateral_to_liquidate(
             version,
-            debt_to_cover=actual_debt,
+            debt_to_cover=min(debt_to_cover, max_debt),
             user_collateral_balance=user_collateral,
             collateral_price=collateral_price,
             collateral_unit=collateral_reserve.config.unit,
@@ -613,15 +637,38 @@ class AavePool:
             ),
             "MUST_NOT_LEAVE_DUST",
         )
-        actual_debt = amounts.debt_repaid
         no_collateral_left = version.position_close_factor and data.total_collateral_base == (
             value_in_base(amounts.collateral_seized, collateral_price, collateral_reserve)
         )
-        if actual_debt == user_debt or no_collateral_left:
+        return LiquidationPlan(
+            amounts, user_debt, user_collateral, bonus, data.health_factor, no_collateral_left
+        )
+
+    @_atomic
+    def liquidation_call(
+        self,
+        collateral: str,
+        debt: str,
+        user: str,
+        debt_to_cover: int,
+        receive_atoken: bool,
+        liquidator: str,
+        timestamp: int,
+    ) -> LiquidationOutcome:
+        """Pool.liquidationCall by ``liquidator`` (LiquidationLogic.executeLiquidationCall)."""
+        version = self.version
+        collateral_reserve = self._reserve(collateral)
+        debt_reserve = self._reserve(debt)
+        update_state(debt_reserve, timestamp, version)
+        plan = self.plan_liquidation(collateral, debt, user, debt_to_cover, liquidator, timestamp)
+        amounts = plan.amounts
+        actual_debt = amounts.debt_repaid
+        if actual_debt == plan.user_debt or plan.no_collateral_left:
             self._config(user).borrowing.discard(debt)
-        if amounts.collateral_seized == user_collateral:
+        if amounts.collateral_seized == plan.user_collateral:
             self._set_collateral(user, collateral, False)
-        burnt = user_debt if no_collateral_left else actual_debt
+        burnt = plan.user_debt if plan.no_collateral_left else actual_debt
+        debt_index = debt_reserve.variable_borrow_index
         debt_reserve.v_token.burn(
             user, ZERO, burnt, v_burn_scaled(burnt, debt_index, version), debt_index
         )
@@ -650,7 +697,7 @@ class AavePool:
             )
         if deficit:
             self._emit("DeficitCreated", user=user, debt_asset=debt, amount_created=deficit)
-        if no_collateral_left:
+        if plan.no_collateral_left:
             self._burn_bad_debt(user, timestamp)
         debt_reserve.underlying_balance += actual_debt
         self._emit(
@@ -664,6 +711,30 @@ class AavePool:
             receive_a_token=receive_atoken,
         )
         return LiquidationOutcome(actual_debt, to_liquidator, fee, deficit)
+
+    @_atomic
+    def transfer_atokens(
+        self, asset: str, sender: str, recipient: str, amount: int, timestamp: int
+    ) -> None:
+        """AToken.transfer: moves aTokens, then Pool.finalizeTransfer (the sender's health, the
+        collateral bits); before v3.6 a recipient's first balance becomes collateral."""
+        reserve = self._reserve(asset)
+        self._require(not reserve.config.paused, "RESERVE_PAUSED")
+        index = normalized_income(reserve, timestamp)
+        sender_before = reserve.a_token.balance(sender, index)
+        recipient_before = reserve.a_token.balance(recipient, index)
+        reserve.a_token.transfer(
+            sender, sender, recipient, amount, a_burn_scaled(amount, index, self.version), index
+        )
+        if sender == recipient or amount == 0:
+            return
+        if asset in self.user_config(sender).collateral:
+            if self.user_config(sender).borrowing:
+                self._validate_hf_and_ltv(sender, asset, timestamp)
+            if sender_before == amount:
+                self._set_collateral(sender, asset, False)
+        if recipient_before == 0 and self.version < V3_6 and self._can_use_as_collateral(reserve):
+            self._set_collateral(recipient, asset, True)
 
     def _liquidate_atokens(
         self, reserve: Reserve, user: str, liquidator: str, amount: int, timestamp: int
