@@ -65,7 +65,7 @@ class ScaledToken:
 
     @property
     def kind(self) -> str:
-        return "aave_variable_debt_token" if self.is_debt else "aave_atoken"
+        return "aave_scaled_token"  # the ABI kind; aTokens and debt tokens share it
 
     def scaled_balance(self, user: str) -> int:
         return self.balances.get(user, 0)
