@@ -152,7 +152,7 @@ class AavePool:
         self,
         asset: str,
         config: ReserveConfig,
-        strategy: RateStrategy,
+        strategy: RateStrategy | None,
         a_token: str,
         v_token: str,
         timestamp: int = 0,
@@ -170,6 +170,12 @@ class AavePool:
         )
         self.reserves[asset] = reserve
         return reserve
+
+    def upgrade(self, version: PoolVersion) -> None:
+        """The proxy's implementation changes: the new version's rules apply from now on."""
+        self.version = version
+        for reserve in self.reserves.values():
+            reserve.a_token.version = reserve.v_token.version = version
 
     def configure_reserve(self, asset: str, config: ReserveConfig) -> None:
         self._reserve(asset).config = config
