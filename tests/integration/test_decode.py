@@ -57,7 +57,10 @@ def test_every_synthetic_log_decodes_to_the_event_the_contract_emitted(
     chain: SyntheticChain, decoded
 ) -> None:  # type: ignore[no-untyped-def]
     assert decoded.quarantine.is_empty()
-    assert decoded.morpho_events.height + decoded.oracle_rounds.height == chain.raw_logs.height
+    assert (
+        decoded.morpho_events.height + decoded.aave_events.height + decoded.oracle_rounds.height
+        == chain.raw_logs.height
+    )
     emitted = chain.morpho.events  # MorphoBlue's own event dicts, in emission order
     rows = decoded.morpho_events.to_dicts()
     assert len(rows) == len(emitted)
@@ -108,7 +111,10 @@ def test_malformed_logs_are_quarantined_not_dropped(
     assert out.quarantine.height == 1
     assert reason in out.quarantine["reason"][0]
     assert json.loads(out.quarantine["raw"][0])["log_index"] == logs["log_index"][index]
-    assert out.morpho_events.height + out.oracle_rounds.height + 1 == logs.height
+    assert (
+        out.morpho_events.height + out.aave_events.height + out.oracle_rounds.height + 1
+        == logs.height
+    )
 
 
 def test_dirty_address_padding_is_quarantined(chain: SyntheticChain) -> None:
