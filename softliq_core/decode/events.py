@@ -148,10 +148,19 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
         )
     )
 
+    # One pass to group logs by event; an event type absent from the batch costs nothing (a day
+    # holds a handful of the ~100 known types, and each decode has a fixed polars cost).
+    by_topic0 = logs.partition_by("topic0", as_dict=True)
+
+    def logs_of(spec: EventSpec) -> pl.DataFrame:
+        return by_topic0.get((spec.topic0,), logs.clear())
+
     def event_table(specs: list[EventSpec], schema: pa.Schema) -> pl.DataFrame:
         frames = []
         for spec in specs:
-            decoded, bad = _decode_spec(spec, logs.filter(pl.col("topic0") == spec.topic0))
+            if (spec.topic0,) not in by_topic0:
+                continue
+            decoded, bad = _decode_spec(spec, logs_of(spec))
             frames.append(decoded)
             quarantined.append(bad)
         return (
@@ -163,9 +172,7 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
     morpho_events = event_table(morpho_specs, MORPHO_EVENTS)
     aave_events = event_table(aave_specs, AAVE_EVENTS)
 
-    rounds, bad = _decode_spec(
-        answer_updated, logs.filter(pl.col("topic0") == answer_updated.topic0)
-    )
+    rounds, bad = _decode_spec(answer_updated, logs_of(answer_updated))
     quarantined.append(bad)
     # Aggregator round ids are uint32 in practice; anything past u64 is not a round we understand.
     round_too_big = rounds["round_id"].cast(pl.UInt128) > _U64_MAX
