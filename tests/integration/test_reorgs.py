@@ -19,6 +19,7 @@ from softliq_core.sources.rpc import DayNotFinalError, RpcSource
 from softliq_core.sources.synthetic import SyntheticChain
 from softliq_core.store.lake import Lake
 from softliq_core.tables import (
+    AAVE_EVENTS,
     BLOCKS,
     MORPHO_EVENTS,
     ORACLE_ROUNDS,
@@ -114,6 +115,7 @@ def test_a_reorg_of_the_newest_day_is_reingested(chain: SyntheticChain, tmp_path
             lake.read(table, schema, CONFIG.chain_id, [DAYS[1]]).height
             for table, schema in (
                 ("morpho_events", MORPHO_EVENTS),
+                ("aave_events", AAVE_EVENTS),
                 ("oracle_rounds", ORACLE_ROUNDS),
                 ("quarantine", QUARANTINE),
             )
