@@ -59,7 +59,7 @@ def main() -> None:
     decoded = timed(
         "decode",
         rows,
-        lambda: decode_logs(chain.raw_logs, chain.blocks),
+        lambda: decode_logs(chain.raw_logs, chain.blocks, chain.feeds_table()),
         lambda d: chain.raw_logs.height,
         "logs",
     )
@@ -74,7 +74,7 @@ def main() -> None:
     prices = timed(
         "oracle prices",
         rows,
-        lambda: oracle_prices(decoded.oracle_rounds, markets),
+        lambda: oracle_prices(decoded.oracle_rounds, markets, chain.feeds_table(), chain.blocks),
         lambda p: p.height,
         "prices",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets.lake import decode_assets, ingest_assets
+from pipelines.assets.lake import decode_assets, feeds, ingest_assets
 from pipelines.assets.replay import (
     baseline_validation,
     governance_report,
@@ -28,7 +28,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     daily = dg.DailyPartitionsDefinition(
         start_date=settings.start_date.isoformat(), end_date=settings.end_date.isoformat()
     )
-    lake_assets = [ingest_assets(daily), decode_assets(daily)]
+    lake_assets = [feeds, ingest_assets(daily), decode_assets(daily)]
     ingest_job = dg.define_asset_job(
         INGEST_JOB,
         selection=dg.AssetSelection.assets(*lake_assets),

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from softliq_core.decode import decode_logs
+from softliq_core.feeds import FeedError, check_phases
 from softliq_core.markets import build_markets
 from softliq_core.oracle_prices import oracle_prices
 from softliq_core.replay.baseline_validation import baseline_validation
@@ -26,6 +27,7 @@ from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
     BLOCKS,
+    FEEDS,
     MARKETS,
     MORPHO_EVENTS,
     ORACLE_PRICES,
@@ -58,11 +60,24 @@ def ingest_day(source: ChainSource, lake: Lake, day: date) -> DayCounts:
     return DayCounts(day, first, last, logs.height, blocks.height)
 
 
+def build_feeds(source: ChainSource, lake: Lake) -> pl.DataFrame:
+    """The ``feeds`` reference table (proxies and their phases) from the source."""
+    feeds = source.feeds()
+    problems = check_phases(feeds)
+    if problems:
+        raise FeedError("; ".join(problems))
+    lake.write("feeds", feeds, source.chain_id, None)
+    return feeds
+
+
 def decode_day(lake: Lake, chain_id: int, day: date) -> dict[str, int]:
-    """Decode one day of raw logs into morpho_events, oracle_rounds and quarantine."""
+    """Decode one day of raw logs into morpho_events, oracle_rounds and quarantine.
+
+    ``oracle_round_logs`` counts the logs behind ``oracle_rounds`` (an aggregator serving two
+    proxies gives two rows for one log)."""
     raw = lake.read("raw_logs", RAW_LOGS, chain_id, [day])
     blocks = lake.read("blocks", BLOCKS, chain_id, [day])
-    decoded = decode_logs(raw, blocks)
+    decoded = decode_logs(raw, blocks, lake.read("feeds", FEEDS, chain_id))
     lake.write("morpho_events", decoded.morpho_events, chain_id, day)
     lake.write("oracle_rounds", decoded.oracle_rounds, chain_id, day)
     lake.write("quarantine", decoded.quarantine, chain_id, day)
@@ -70,6 +85,9 @@ def decode_day(lake: Lake, chain_id: int, day: date) -> dict[str, int]:
         "raw_logs": raw.height,
         "morpho_events": decoded.morpho_events.height,
         "oracle_rounds": decoded.oracle_rounds.height,
+        "oracle_round_logs": decoded.oracle_rounds.select("block_number", "log_index")
+        .unique()
+        .height,
         "quarantine": decoded.quarantine.height,
     }
 
@@ -91,7 +109,12 @@ def build_reference(source: ChainSource, lake: Lake) -> pl.DataFrame:
 def build_oracle_prices(lake: Lake, chain_id: int) -> pl.DataFrame:
     """Every market's oracle price after each round of its feeds, partitioned by day."""
     markets = lake.read("markets", MARKETS, chain_id)
-    prices = oracle_prices(lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id), markets)
+    prices = oracle_prices(
+        lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id),
+        markets,
+        lake.read("feeds", FEEDS, chain_id),
+        lake.read("blocks", BLOCKS, chain_id).select("block_number", "timestamp"),
+    )
     lake.write_by_day("oracle_prices", _with_date(prices), chain_id)
     return prices
 

@@ -28,7 +28,7 @@ def markets(source: ChainSourceResource, lake: LakeResource) -> dg.MaterializeRe
 
 
 @dg.asset(
-    deps=["oracle_rounds", "markets"],
+    deps=["oracle_rounds", "markets", "feeds", "blocks"],
     group_name="reference",
     kinds={"parquet"},
     description="Each market's IOracle.price() after every round of its feeds, exact 1e36-scaled",

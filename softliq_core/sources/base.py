@@ -30,3 +30,7 @@ class ChainSource(Protocol):
     def oracles(self) -> pl.DataFrame:
         """The markets' oracle immutables (feeds, scale factor)."""
         ...
+
+    def feeds(self) -> pl.DataFrame:
+        """The Chainlink feeds (proxies) the oracles name, one row per phase (``FEEDS``)."""
+        ...

@@ -33,6 +33,7 @@ LAKE_VIEWS = {
     "lake_blocks": "blocks",
     "lake_morpho_events": "morpho_events",
     "lake_oracle_rounds": "oracle_rounds",
+    "lake_feeds": "feeds",
     "lake_quarantine": "quarantine",
     "lake_markets": "markets",
     "lake_oracle_prices": "oracle_prices",

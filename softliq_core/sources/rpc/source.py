@@ -12,6 +12,7 @@
   calls); a day whose end is not ``confirmations`` blocks below the head is refused.
 * ``tokens`` / ``oracles``: ``symbol()``/``decimals()`` and MorphoChainlinkOracleV2's immutables
   via ``eth_call``, for the tokens and oracles named by Morpho's ``CreateMarket`` logs.
+* ``feeds``: the Chainlink proxies those oracles name, and their phases (``rpc/feeds.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from softliq_core.markets import ORACLES_SCHEMA, TOKENS_SCHEMA
 from softliq_core.sources.rpc.client import RpcClient
 from softliq_core.sources.rpc.config import RpcConfig
 from softliq_core.sources.rpc.errors import DayNotFinalError, RpcError, RpcRangeError
+from softliq_core.sources.rpc.feeds import discover_feeds
 from softliq_core.tables import BLOCKS, RAW_LOGS
 
 log = logging.getLogger("softliq_core.sources.rpc")
@@ -420,6 +422,21 @@ class RpcSource:
             scale = abi_decode(["uint256"], _bytes(answers[4]) or b"")[0]
             rows.append((address, *(None if f == ZERO_ADDRESS else f for f in feeds), str(scale)))
         return pl.DataFrame(rows, schema=ORACLES_SCHEMA, orient="row")
+
+    def feeds(self) -> pl.DataFrame:
+        oracles = self.oracles()
+        named = {
+            f
+            for column in ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2")
+            for f in oracles[column].drop_nulls().to_list()
+        }
+        found = discover_feeds(
+            self.client, named | set(self.config.feeds), self.config.min_block, self.safe_head(),
+            self.chain_id, dict(self.config.feed_heartbeats),
+        )  # fmt: skip
+        if found.not_proxies:
+            log.info("not Chainlink proxies (no phaseId()): %s", ", ".join(found.not_proxies))
+        return found.feeds
 
 
 def _decode_symbol(raw: str) -> str:

@@ -18,6 +18,7 @@ import polars as pl
 from eth_utils.crypto import keccak
 
 from softliq_core.abi import encode_log
+from softliq_core.feeds import feeds_table
 from softliq_core.markets import ORACLES_SCHEMA, TOKENS_SCHEMA
 from softliq_core.protocols.morpho.accrual import expected_market
 from softliq_core.protocols.morpho.blue import MorphoBlue
@@ -39,6 +40,7 @@ from softliq_core.sources.synthetic.prices import (
     BLOCKS_PER_DAY,
     CrashSpec,
     Feed,
+    FeedProxy,
     FeedSpec,
     price_paths,
 )
@@ -55,6 +57,8 @@ class SyntheticChainConfig:
     chain_id: int = 1
     first_block: int = 19_300_000
     crash_day: int | None = None  # default: the middle day
+    # ETH/USD's proxy switches to a new aggregator at this fraction of the history (None: never).
+    aggregator_switch: float | None = 0.3
 
     @property
     def n_blocks(self) -> int:
@@ -92,7 +96,7 @@ class SyntheticChain:
     truth_markets: pl.DataFrame  # market totals after each transaction that touched the market
     truth_positions: pl.DataFrame  # each touched position after each transaction
     morpho_address: str
-    feeds: dict[str, Feed] = field(default_factory=dict)
+    proxies: dict[str, FeedProxy] = field(default_factory=dict)  # by proxy address
 
     def tokens_table(self) -> pl.DataFrame:
         """What an RPC source reads with symbol() and decimals()."""
@@ -101,6 +105,15 @@ class SyntheticChain:
             schema=TOKENS_SCHEMA,
             orient="row",
         )
+
+    def feeds_table(self) -> pl.DataFrame:
+        """The proxies and their phases: what an RPC source discovers with phaseId() calls."""
+        return feeds_table(
+            (self.config.chain_id, p.address, p.spec.name, p.spec.decimals, p.spec.heartbeat,
+             phase_id, aggregator.address, first_block)
+            for p in self.proxies.values()
+            for phase_id, aggregator, first_block in p.phases
+        )  # fmt: skip
 
     def oracles_table(self) -> pl.DataFrame:
         """What an RPC source reads from each oracle's immutables."""
@@ -124,6 +137,7 @@ PRE_LIQUIDATION_FACTORY = "0x6ff33615e792e35ed1026ea7cacccf43d6f0f3f7"
 PRE_LIQUIDATION_BOT_MIN_USD = 20.0  # the historical pre-liquidation bot skips smaller incentives
 ADAPTIVE_CURVE_IRM = "0x870ac11d48b15db9a138cf899d20f13f79ba00bc"
 
+SWITCHED_FEED = "ETH"
 FEED_SPECS = {
     "ETH": FeedSpec("ETH / USD", 8, 0.005, 3_600),
     "BTC": FeedSpec("BTC / USD", 8, 0.005, 3_600),
@@ -142,10 +156,20 @@ class _Builder:
         seed = config.seed
         self.owner = _address(seed, "owner")
         self.fee_recipient = _address(seed, "fee-recipient")
-        self.feeds = {
-            name: Feed(spec, _address(seed, "aggregator", i))
-            for i, (name, spec) in enumerate(FEED_SPECS.items())
-        }
+        self.proxies: dict[str, FeedProxy] = {}
+        self.live: list[tuple[str, Feed]] = []  # aggregators reporting, with their feed's name
+        for i, (name, spec) in enumerate(FEED_SPECS.items()):
+            proxy = FeedProxy(spec, _address(seed, "feed-proxy", i))
+            proxy.confirm(Feed(spec, _address(seed, "aggregator", i)), config.first_block)
+            self.proxies[name] = proxy
+            self.live.append((name, proxy.aggregator))
+        # The switch: the new aggregator reports for two hours before the proxy confirms it, and
+        # the old one goes on reporting for an hour after (as on mainnet); the proxy emits nothing.
+        self.switch: tuple[int, int, int, Feed] | None = None  # deploy, confirm, retire offsets
+        if config.aggregator_switch is not None:
+            confirm = int(config.n_blocks * config.aggregator_switch)
+            new = Feed(FEED_SPECS[SWITCHED_FEED], _address(seed, "aggregator", len(FEED_SPECS)))
+            self.switch = (confirm - 600, confirm, confirm + 300, new)
         self.tokens = {
             "WETH": Token("0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", "WETH", 18, "ETH"),
             "WBTC": Token("0x2260fac5e5542a773aa44fbcfedf7c193bc2c599", "WBTC", 8, "BTC"),
@@ -210,8 +234,8 @@ class _Builder:
                 tuple(FEED_SPECS[f].decimals for f in base_feeds) + (0,) * (2 - len(base_feeds)),  # type: ignore[arg-type]
                 tuple(FEED_SPECS[f].decimals for f in quote_feeds) + (0,) * (2 - len(quote_feeds)),  # type: ignore[arg-type]
             ),
-            base_feed_1=self.feeds[base_feeds[0]].address,
-            quote_feed_1=self.feeds[quote_feeds[0]].address if quote_feeds else "",
+            base_feed_1=self.proxies[base_feeds[0]].address,
+            quote_feed_1=self.proxies[quote_feeds[0]].address if quote_feeds else "",
         )
         params = MarketParams(
             q.address, c.address, oracle, ADAPTIVE_CURVE_IRM, lltv_permille * WAD // 1000
@@ -219,7 +243,7 @@ class _Builder:
         return SyntheticMarket(params, q, c, recipe)
 
     def _oracle_price(self, oracle: str) -> int:
-        return self.oracles[oracle].price({f.address: f.answer for f in self.feeds.values()})
+        return self.oracles[oracle].price({p.address: p.answer for p in self.proxies.values()})
 
     def _usd(self, token: Token, block: int) -> float:
         if token.usd_path == "WSTETH":
@@ -339,7 +363,7 @@ class _Builder:
         cfg = self.config
         rng = self.rng
         self._begin_block(0)
-        for name, feed in self.feeds.items():
+        for name, feed in self.live:
             feed.publish(self._feed_price(name, 0), self.timestamp)
             self._publish_round(feed)
         m = self.morpho
@@ -373,6 +397,7 @@ class _Builder:
 
         for offset in range(1, cfg.n_blocks):
             self._begin_block(offset)
+            self._aggregator_switch(offset, liquidator_queue)
             # Liquidators' transactions come first: they bid for the top of the block.
             for kind, market, borrower in liquidator_queue.pop(offset, []):
                 if kind == "liquidation":
@@ -381,8 +406,8 @@ class _Builder:
                     self._historical_pre_liquidation(market, borrower, rng.choice(liquidators))
             txs: list[tuple[str, Any]] = [("user", a) for a in actions.get(offset, [])]
             txs += [
-                ("feed", name)
-                for name, feed in self.feeds.items()
+                ("feed", (name, feed))
+                for name, feed in self.live
                 if feed.is_due(self._feed_price(name, offset), self.timestamp)
             ]
             if offset == fee_block:
@@ -390,15 +415,35 @@ class _Builder:
             rng.shuffle(txs)
             for kind, payload in txs:
                 if kind == "feed":
-                    feed = self.feeds[payload]
-                    feed.publish(self._feed_price(payload, offset), self.timestamp)
+                    name, feed = payload
+                    feed.publish(self._feed_price(name, offset), self.timestamp)
                     self._publish_round(feed)
-                    self._schedule_liquidations(feed.address, offset, liquidator_queue)
+                    proxy = self.proxies[name]
+                    if feed is proxy.aggregator:  # a round the proxy forwards
+                        self._schedule_liquidations(proxy.address, offset, liquidator_queue)
                 elif kind == "fee":
                     self._transact(m.set_fee, self.owner, self.markets[0].params, WAD // 10)
                 else:
                     self._user_action(*payload)
         return self._finish(borrowers)
+
+    def _aggregator_switch(
+        self, offset: int, queue: dict[int, list[tuple[str, SyntheticMarket, str]]]
+    ) -> None:
+        if self.switch is None:
+            return
+        deploy, confirm, retire, new = self.switch
+        proxy = self.proxies[SWITCHED_FEED]
+        if offset == deploy:
+            self.live.append((SWITCHED_FEED, new))
+        elif offset == confirm:  # confirmAggregator: the block's first transaction, no log
+            old = proxy.aggregator
+            proxy.confirm(new, self.block_number)
+            self.tx_index += 1
+            if new.answer != old.answer:
+                self._schedule_liquidations(proxy.address, offset, queue)
+        elif offset == retire:
+            self.live = [(n, f) for n, f in self.live if f is not proxy.phases[-2][1]]
 
     def _feed_price(self, name: str, offset: int) -> float:
         return float(self.paths[name][offset])
@@ -724,7 +769,7 @@ class _Builder:
             truth_markets=truth_markets,
             truth_positions=truth_positions,
             morpho_address=MORPHO,
-            feeds={f.address: f for f in self.feeds.values()},
+            proxies={p.address: p for p in self.proxies.values()},
         )
 
 

@@ -45,6 +45,27 @@ class Feed:
         self.updated_at = now
 
 
+@dataclass(slots=True)
+class FeedProxy:
+    """An EACAggregatorProxy: the address oracles name. It forwards to the aggregator of its latest
+    phase and emits nothing when it switches (``confirmAggregator``)."""
+
+    spec: FeedSpec
+    address: str
+    phases: list[tuple[int, Feed, int]] = field(default_factory=list)  # (phase id, agg, 1st block)
+
+    @property
+    def aggregator(self) -> Feed:
+        return self.phases[-1][1]
+
+    @property
+    def answer(self) -> int:
+        return self.aggregator.answer
+
+    def confirm(self, aggregator: Feed, block: int) -> None:
+        self.phases.append((len(self.phases) + 1, aggregator, block))
+
+
 @dataclass(frozen=True, slots=True)
 class CrashSpec:
     day: int  # day index of the crash

@@ -53,3 +53,6 @@ class SyntheticSource:
 
     def oracles(self) -> pl.DataFrame:
         return self.chain.oracles_table()
+
+    def feeds(self) -> pl.DataFrame:
+        return self.chain.feeds_table()
