@@ -10,6 +10,7 @@ from pipelines.assets.replay import (
     governance_report,
     markets,
     oracle_prices,
+    rate_samples,
     scenario_outcomes,
 )
 from pipelines.resources import (
@@ -37,7 +38,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     replay_job = dg.define_asset_job(
         REPLAY_JOB,
         selection=dg.AssetSelection.assets(
-            markets, oracle_prices, scenario_outcomes, baseline_validation, governance_report
+            markets,
+            rate_samples,
+            oracle_prices,
+            scenario_outcomes,
+            baseline_validation,
+            governance_report,
         ),
         description="Reference tables, oracle prices, the scenario replay, the DuckDB outcomes and the report",
     )
@@ -45,6 +51,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[
             *lake_assets,
             markets,
+            rate_samples,
             oracle_prices,
             scenario_outcomes,
             baseline_validation,

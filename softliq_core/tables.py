@@ -106,6 +106,18 @@ ORACLE_ROUNDS = pa.schema(
     ]
 )
 
+# An oracle input that emits no event, read by historical eth_call (softliq_core/rate_samples.py).
+RATE_SAMPLES = pa.schema(
+    [
+        ("chain_id", pa.uint64()),
+        ("contract", ADDRESS),  # an ERC-4626 vault, or a feed-interface adapter
+        ("call", pa.string()),  # convertToAssets | latestRoundData
+        ("sample", UINT256),  # the shares converted (vaults); null for adapters
+        ("block_number", pa.uint32()),  # read at this block: in force from the next one's start
+        ("value", UINT256),  # assets for the sample / the adapter's answer
+    ]
+)
+
 QUARANTINE = pa.schema(
     [
         ("chain_id", pa.uint64()),
@@ -133,10 +145,15 @@ MARKETS = pa.schema(
         ("oracle", ADDRESS),
         ("irm", ADDRESS),
         ("lltv", UINT256),
+        ("oracle_kind", pa.string()),  # MorphoChainlinkOracleV2 | ChainlinkOracle (V1)
         ("base_feed_1", ADDRESS),
         ("base_feed_2", ADDRESS),
         ("quote_feed_1", ADDRESS),
         ("quote_feed_2", ADDRESS),
+        ("base_vault", ADDRESS),  # ERC-4626: the price reads convertToAssets(sample)
+        ("base_vault_conversion_sample", UINT256),
+        ("quote_vault", ADDRESS),
+        ("quote_vault_conversion_sample", UINT256),
         ("scale_factor", UINT256),
     ]
 )

@@ -28,6 +28,13 @@ CREATE OR REPLACE VIEW lake_feeds AS
     SELECT *, lead(first_block) OVER (PARTITION BY feed ORDER BY phase_id) AS until_block
     FROM read_parquet('{lake}/feeds/**/*.parquet', hive_partitioning = true);
 
+-- Oracle inputs that emit no event, read by historical eth_call at block_number (the state after
+-- it): in force from block_number + 1. call: convertToAssets (a vault, for sample shares) or
+-- latestRoundData (an adapter feed's answer).
+CREATE OR REPLACE VIEW lake_rate_samples AS
+    SELECT * REPLACE (sample::HUGEINT AS sample, value::HUGEINT AS value)
+    FROM read_parquet('{lake}/rate_samples/**/*.parquet', hive_partitioning = true);
+
 CREATE OR REPLACE VIEW lake_quarantine AS
     SELECT * FROM read_parquet('{lake}/quarantine/**/*.parquet', hive_partitioning = true);
 

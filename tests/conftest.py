@@ -67,6 +67,7 @@ def outcome_store(tmp_path_factory: pytest.TempPathFactory) -> OutcomeStore:
         steps.ingest_day(source, lake, day)
         steps.decode_day(lake, source.chain_id, day)
     steps.build_reference(source, lake)
+    steps.build_rate_samples(source, lake)
     steps.build_oracle_prices(lake, source.chain_id)
     outcomes = steps.replay_scenarios(lake, source.chain_id, load_scenarios(REPORT_SCENARIOS))
     steps.store_outcomes(outcomes, root / "softliq.duckdb", lake)

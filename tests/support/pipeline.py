@@ -17,6 +17,7 @@ from softliq_core.sources.synthetic import SyntheticChain
 class InMemory:
     decoded: DecodedLogs
     markets: pl.DataFrame
+    rate_samples: pl.DataFrame
     prices: pl.DataFrame
     histories: list[MarketHistory]
 
@@ -26,6 +27,7 @@ def run_in_memory(chain: SyntheticChain, decoded: DecodedLogs | None = None) -> 
     if decoded is None:
         decoded = decode_logs(chain.raw_logs, chain.blocks, feeds)
     markets = build_markets(decoded.morpho_events, chain.tokens_table(), chain.oracles_table())
-    prices = oracle_prices(decoded.oracle_rounds, markets, feeds, chain.blocks)
+    rates = chain.rate_samples()
+    prices = oracle_prices(decoded.oracle_rounds, markets, feeds, chain.blocks, rates)
     histories = market_histories(decoded.morpho_events, prices, markets, chain.blocks)
-    return InMemory(decoded, markets, prices, histories)
+    return InMemory(decoded, markets, rates, prices, histories)

@@ -32,6 +32,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from softliq_core.feeds import feeds_table
+from softliq_core.rate_samples import change_points
 from softliq_core.sources.rpc.client import RpcClient
 from softliq_core.sources.rpc.errors import RpcError
 
@@ -100,26 +101,18 @@ class _Calls:
 
 
 def phase_changes(read: Callable[[int], int], lo: int, hi: int) -> dict[int, int]:
-    """{phase id: first block with phaseId() >= it} for the phases that start in (lo, hi], given a
-    non-decreasing ``read`` (the phase id at a block). Bisects only ranges whose ends differ."""
+    """{phase id: first block with phaseId() >= it} for the phases that start in (lo, hi], given
+    ``read``, the phase id at a block (non-decreasing). Bisects only ranges whose ends differ."""
+    if hi <= lo:
+        return {}
+    at_lo = read(lo)
     found: dict[int, int] = {}
-
-    def split(lo: int, hi: int, at_lo: int, at_hi: int) -> None:
-        if at_lo == at_hi:
-            return
-        if hi - lo == 1:
-            for phase in range(at_lo + 1, at_hi + 1):
-                found[phase] = hi
-            return
-        mid = (lo + hi) // 2
-        at_mid = read(mid)
-        if not at_lo <= at_mid <= at_hi:
-            raise RpcError(f"phaseId() is not monotone: {at_lo} at {lo}, {at_mid} at {mid}")
-        split(lo, mid, at_lo, at_mid)
-        split(mid, hi, at_mid, at_hi)
-
-    if hi > lo:
-        split(lo, hi, read(lo), read(hi))
+    for block, phase in change_points(read, lo, hi, at_lo, read(hi)).items():
+        if phase < at_lo:
+            raise RpcError(f"phaseId() is not monotone: {at_lo} before block {block}, then {phase}")
+        for p in range(at_lo + 1, phase + 1):
+            found[p] = block
+        at_lo = phase
     return found
 
 

@@ -35,6 +35,7 @@ from softliq_core.protocols.morpho.pre_liquidation import (
     pre_liquidate,
     pre_liquidation_terms,
 )
+from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET, sample_rates
 from softliq_core.sources.synthetic.prices import (
     BLOCK_TIME,
     BLOCKS_PER_DAY,
@@ -42,6 +43,7 @@ from softliq_core.sources.synthetic.prices import (
     Feed,
     FeedProxy,
     FeedSpec,
+    RateAdapter,
     price_paths,
 )
 from softliq_core.tables import BLOCKS, RAW_LOGS
@@ -97,6 +99,11 @@ class SyntheticChain:
     truth_positions: pl.DataFrame  # each touched position after each transaction
     morpho_address: str
     proxies: dict[str, FeedProxy] = field(default_factory=dict)  # by proxy address
+    adapters: dict[str, RateAdapter] = field(default_factory=dict)  # by address
+    # (block_number, log_index, market_id, kind, price): the oracle price every transaction that
+    # read its market's oracle used (kind: its last event: Borrow, WithdrawCollateral, Liquidate,
+    # PreLiquidate), at that event's log
+    truth_prices: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def tokens_table(self) -> pl.DataFrame:
         """What an RPC source reads with symbol() and decimals()."""
@@ -119,13 +126,39 @@ class SyntheticChain:
         """What an RPC source reads from each oracle's immutables."""
         return pl.DataFrame(
             [
-                (r.oracle, r.base_feed_1 or None, r.base_feed_2 or None, r.quote_feed_1 or None,
-                 r.quote_feed_2 or None, str(r.scale_factor))
+                (r.oracle, r.kind, r.base_feed_1 or None, r.base_feed_2 or None,
+                 r.quote_feed_1 or None, r.quote_feed_2 or None, r.base_vault or None,
+                 str(r.base_vault_conversion_sample), r.quote_vault or None,
+                 str(r.quote_vault_conversion_sample), str(r.scale_factor))
                 for r in (m.recipe for m in self.markets)
             ],
             schema=ORACLES_SCHEMA,
             orient="row",
         )  # fmt: skip
+
+    def rate_samples(
+        self, cadence: int = DEFAULT_CADENCE, refine_budget: int = DEFAULT_REFINE_BUDGET
+    ) -> pl.DataFrame:
+        """The ``rate_samples`` table the pipeline builds from this chain (``rate_samples.py``)."""
+        return sample_rates(
+            lambda rate, blocks: [
+                self.rate_at(rate.contract, rate.call, rate.sample, b) for b in blocks
+            ],
+            [m.recipe for m in self.markets],
+            set(self.proxies),
+            self.config.first_block,
+            self.config.first_block + self.config.n_blocks - 1,
+            self.config.chain_id,
+            cadence,
+            refine_budget,
+        )
+
+    def rate_at(self, contract: str, call: str, sample: int | None, block: int) -> int:
+        """An event-less oracle input as ``eth_call`` at ``block`` returns it (state after it)."""
+        adapter = self.adapters.get(contract)
+        if adapter is None or call != "latestRoundData":
+            raise ValueError(f"the synthetic chain has no {call} on {contract}")
+        return adapter.answer_after(block)
 
 
 def _address(seed: int, role: str, index: int = 0) -> str:
@@ -143,8 +176,13 @@ FEED_SPECS = {
     "BTC": FeedSpec("BTC / USD", 8, 0.005, 3_600),
     "USDC": FeedSpec("USDC / USD", 8, 0.0025, 86_400),
     "USDT": FeedSpec("USDT / USD", 8, 0.0025, 86_400),
-    "WSTETH_ETH": FeedSpec("wstETH / ETH exchange rate", 18, 0.005, 86_400),
+    "STETH_ETH": FeedSpec("stETH / ETH", 18, 0.005, 86_400),
 }
+# Feed-interface adapters that read state and emit nothing (Morpho's wstETH/stETH exchange-rate
+# adapter); Lido's oracle report moves the rate once a day, as the last transaction of its block.
+ADAPTER_SPECS = {"WSTETH_STETH": FeedSpec("wstETH / stETH exchange rate", 18, 0.0, 86_400)}
+LIDO_REPORT_HOUR = 12
+SAME_BLOCK_PROBABILITY = 0.3  # a round shares its block with an adjustment of a market reading it
 
 
 class _Builder:
@@ -156,6 +194,10 @@ class _Builder:
         seed = config.seed
         self.owner = _address(seed, "owner")
         self.fee_recipient = _address(seed, "fee-recipient")
+        self.adapters = {
+            name: RateAdapter(spec, _address(seed, "rate-adapter", i))
+            for i, (name, spec) in enumerate(ADAPTER_SPECS.items())
+        }
         self.proxies: dict[str, FeedProxy] = {}
         self.live: list[tuple[str, Feed]] = []  # aggregators reporting, with their feed's name
         for i, (name, spec) in enumerate(FEED_SPECS.items()):
@@ -180,7 +222,7 @@ class _Builder:
         self.markets = [
             self._market("WETH", "USDC", 860, ("ETH",), ("USDC",), 0),
             self._market("WBTC", "USDC", 860, ("BTC",), ("USDC",), 1),
-            self._market("wstETH", "WETH", 945, ("WSTETH_ETH",), (), 2),
+            self._market("wstETH", "WETH", 945, ("WSTETH_STETH", "STETH_ETH"), (), 2),
             self._market("WETH", "USDT", 915, ("ETH",), ("USDT",), 3),
         ]
         self.oracles = {m.params.oracle: m.recipe for m in self.markets}
@@ -193,10 +235,16 @@ class _Builder:
             for i, m in enumerate(self.markets)
             if m.params.lltv == 860 * WAD // 1000
         }
-        self.morpho = MorphoBlue(MORPHO, self.owner, self._oracle_price)
+        self.morpho = MorphoBlue(MORPHO, self.owner, self._read_oracle)
+        self.oracle_reads: list[tuple[str, int]] = []  # IOracle.price() calls of the current tx
+        self.market_of_oracle = {m.params.oracle: m.params.id for m in self.markets}
         crash_day = config.crash_day if config.crash_day is not None else config.days // 2
         self.crash = CrashSpec(day=crash_day) if 0 <= crash_day < config.days else None
         self.paths = price_paths(config.n_blocks, self.rng, self.crash).usd
+        for name, adapter in self.adapters.items():  # the state before the first block
+            adapter.set(self._adapter_answer(name, 0), config.first_block - 1)
+        # The oracle price every transaction read (liquidations, borrows, withdrawals): ground truth.
+        self.truth_prices: list[tuple[Any, ...]] = []
         # Liquidation bots go down for the middle of the crash (congestion, failed bundles): the
         # positions they find afterwards are deep under water and liquidating them realises bad debt.
         self.outage: tuple[int, int] | None = None
@@ -226,16 +274,27 @@ class _Builder:
     ) -> SyntheticMarket:
         c, q = self.tokens[collateral], self.tokens[loan]
         oracle = _address(self.config.seed, "oracle", index)
+        specs = FEED_SPECS | ADAPTER_SPECS
+        contracts = {n: p.address for n, p in self.proxies.items()} | {
+            n: a.address for n, a in self.adapters.items()
+        }
+
+        def decimals(names: tuple[str, ...]) -> tuple[int, int]:
+            padded = [specs[n].decimals for n in names] + [0, 0]
+            return padded[0], padded[1]
+
+        def address(names: tuple[str, ...], i: int) -> str:
+            return contracts[names[i]] if len(names) > i else ""
+
         recipe = ChainlinkOracleRecipe(
             oracle=oracle,
             scale_factor=scale_factor(
-                c.decimals,
-                q.decimals,
-                tuple(FEED_SPECS[f].decimals for f in base_feeds) + (0,) * (2 - len(base_feeds)),  # type: ignore[arg-type]
-                tuple(FEED_SPECS[f].decimals for f in quote_feeds) + (0,) * (2 - len(quote_feeds)),  # type: ignore[arg-type]
+                c.decimals, q.decimals, decimals(base_feeds), decimals(quote_feeds)
             ),
-            base_feed_1=self.proxies[base_feeds[0]].address,
-            quote_feed_1=self.proxies[quote_feeds[0]].address if quote_feeds else "",
+            base_feed_1=address(base_feeds, 0),
+            base_feed_2=address(base_feeds, 1),
+            quote_feed_1=address(quote_feeds, 0),
+            quote_feed_2=address(quote_feeds, 1),
         )
         params = MarketParams(
             q.address, c.address, oracle, ADAPTIVE_CURVE_IRM, lltv_permille * WAD // 1000
@@ -243,11 +302,18 @@ class _Builder:
         return SyntheticMarket(params, q, c, recipe)
 
     def _oracle_price(self, oracle: str) -> int:
-        return self.oracles[oracle].price({p.address: p.answer for p in self.proxies.values()})
+        return self.oracles[oracle].price(
+            {p.address: p.answer for p in self.proxies.values()}
+            | {a.address: a.answer for a in self.adapters.values()}
+        )
+
+    def _adapter_answer(self, name: str, offset: int) -> int:
+        return round(float(self.paths[name][offset]) * 10.0 ** ADAPTER_SPECS[name].decimals)
 
     def _usd(self, token: Token, block: int) -> float:
         if token.usd_path == "WSTETH":
-            return float(self.paths["WSTETH_ETH"][block] * self.paths["ETH"][block])
+            rate = self.adapters["WSTETH_STETH"].answer / 10**18
+            return float(rate * self.paths["STETH_ETH"][block] * self.paths["ETH"][block])
         return float(self.paths[token.usd_path][block])
 
     # -- writing logs --------------------------------------------------------------------------
@@ -304,6 +370,7 @@ class _Builder:
     def _transact(self, call: Any, *args: Any) -> bool:
         """One transaction: run a MorphoBlue call; on revert nothing is written (failed tx)."""
         before = len(self.morpho.events)
+        self.oracle_reads = []
         try:
             call(*args)
         except MorphoRevert:
@@ -312,8 +379,20 @@ class _Builder:
         for event in new_events:
             self._write(event["contract"], event["event"], event)
         self._record_truth(new_events)
+        for oracle, price in dict.fromkeys(self.oracle_reads):
+            # the price this transaction read, at its last log (the call's own event)
+            self.truth_prices.append(
+                (self.block_number, self.log_index - 1, self.market_of_oracle[oracle],
+                 new_events[-1]["event"], str(price))
+            )  # fmt: skip
         self.tx_index += 1
         return True
+
+    def _read_oracle(self, oracle: str) -> int:
+        """IOracle.price() as a contract calls it: recorded as ground truth for the checks."""
+        price = self._oracle_price(oracle)
+        self.oracle_reads.append((oracle, price))
+        return price
 
     def _record_truth(self, events: list[dict[str, Any]]) -> None:
         log_index = self.log_index - 1
@@ -394,6 +473,10 @@ class _Builder:
         liquidator_queue: dict[int, list[tuple[str, SyntheticMarket, str]]] = {}
         liquidators = [_address(cfg.seed, "liquidator", i) for i in range(3)]
         fee_block = cfg.n_blocks // 3
+        watching = {  # attentive borrowers by the feed proxies their market's oracle reads
+            feed: [b for b in borrowers if b["attentive"] and feed in b["market"].recipe.feeds]
+            for feed in (p.address for p in self.proxies.values())
+        }
 
         for offset in range(1, cfg.n_blocks):
             self._begin_block(offset)
@@ -410,6 +493,13 @@ class _Builder:
                 for name, feed in self.live
                 if feed.is_due(self._feed_price(name, offset), self.timestamp)
             ]
+            # busy blocks: a round often shares its block with a borrower of a market that reads
+            # the feed, before or after it (the order inside the block matters to both)
+            for _, (name, feed) in [t for t in txs if t[0] == "feed"]:
+                watchers = watching[self.proxies[name].address]
+                forwarded = feed is self.proxies[name].aggregator
+                if watchers and forwarded and rng.random() < SAME_BLOCK_PROBABILITY:
+                    txs.append(("user", ("adjust", watchers[int(rng.integers(len(watchers)))])))
             if offset == fee_block:
                 txs.append(("fee", None))
             rng.shuffle(txs)
@@ -425,7 +515,18 @@ class _Builder:
                     self._transact(m.set_fee, self.owner, self.markets[0].params, WAD // 10)
                 else:
                     self._user_action(*payload)
+            if offset % BLOCKS_PER_DAY == LIDO_REPORT_HOUR * 3600 // BLOCK_TIME:
+                self._lido_report(offset, liquidator_queue)
         return self._finish(borrowers)
+
+    def _lido_report(
+        self, offset: int, queue: dict[int, list[tuple[str, SyntheticMarket, str]]]
+    ) -> None:
+        """The rate adapters' state moves (the block's last transaction, no log we watch)."""
+        for name, adapter in self.adapters.items():
+            adapter.set(self._adapter_answer(name, offset), self.block_number)
+            self.tx_index += 1
+            self._schedule_liquidations(adapter.address, offset, queue)
 
     def _aggregator_switch(
         self, offset: int, queue: dict[int, list[tuple[str, SyntheticMarket, str]]]
@@ -703,6 +804,7 @@ class _Builder:
             return  # not worth the gas
 
         def call() -> None:
+            self._read_oracle(params.oracle)  # PreLiquidation reads its oracle first
             m.accrue_interest(params)
             m.repay(contract, params, 0, result.repaid_shares, borrower)
             m.withdraw_collateral(contract, params, result.seized_assets, borrower, liquidator)
@@ -770,6 +872,18 @@ class _Builder:
             truth_positions=truth_positions,
             morpho_address=MORPHO,
             proxies={p.address: p for p in self.proxies.values()},
+            adapters={a.address: a for a in self.adapters.values()},
+            truth_prices=pl.DataFrame(
+                self.truth_prices,
+                schema={
+                    "block_number": pl.UInt32,
+                    "log_index": pl.UInt32,
+                    "market_id": pl.String,
+                    "kind": pl.String,
+                    "price": pl.String,
+                },
+                orient="row",
+            ),
         )
 
 

@@ -6,6 +6,7 @@ more than the deviation threshold, or when the heartbeat has elapsed since the l
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +67,29 @@ class FeedProxy:
         self.phases.append((len(self.phases) + 1, aggregator, block))
 
 
+@dataclass(slots=True)
+class RateAdapter:
+    """A contract with the feed interface whose answer is read from state, emitting no event (e.g.
+    Morpho's wstETH/stETH exchange-rate adapter: ``getPooledEthByShares(1e18)``). ``history``:
+    (block, answer from the end of that block on)."""
+
+    spec: FeedSpec
+    address: str
+    answer: int = 0
+    history: list[tuple[int, int]] = field(default_factory=list)
+
+    def set(self, answer: int, block: int) -> None:
+        self.answer = answer
+        self.history.append((block, answer))
+
+    def answer_after(self, block: int) -> int:
+        """What ``latestRoundData()`` returns by eth_call at ``block`` (the state after it)."""
+        index = bisect.bisect_right(self.history, (block, 2**256)) - 1
+        if index < 0:
+            raise ValueError(f"adapter {self.address}: no state before block {block}")
+        return self.history[index][1]
+
+
 @dataclass(frozen=True, slots=True)
 class CrashSpec:
     day: int  # day index of the crash
@@ -79,7 +103,8 @@ class CrashSpec:
 
 @dataclass
 class PricePaths:
-    """Per-block prices: USD prices of ETH, BTC, USDC, USDT and the wstETH/ETH ratio."""
+    """Per-block prices: USD prices of ETH, BTC, USDC, USDT, the stETH/ETH market ratio and the
+    wstETH/stETH exchange rate."""
 
     usd: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -120,6 +145,8 @@ def price_paths(n_blocks: int, rng: np.random.Generator, crash: CrashSpec | None
     paths.usd["BTC"] = 65_000.0 * np.exp(btc)
     paths.usd["USDC"] = 1.0 + 0.0004 * np.sin(np.arange(n_blocks) / 3_000.0)
     paths.usd["USDT"] = 1.0 - 0.0006 * np.sin(np.arange(n_blocks) / 4_100.0)
-    # wstETH/ETH = stETH/ETH market ratio × the wstETH exchange rate, which grows ~3 % a year.
-    paths.usd["WSTETH_ETH"] = np.exp(steth) * 1.17 * np.exp(0.03 * years)
+    # stETH/ETH: the market ratio (the depeg); wstETH/stETH: the exchange rate, ~3 % a year, which
+    # Lido's daily report moves in steps (the chain samples this path at each report).
+    paths.usd["STETH_ETH"] = np.exp(steth)
+    paths.usd["WSTETH_STETH"] = 1.17 * np.exp(0.03 * years)
     return paths
