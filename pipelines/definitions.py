@@ -35,28 +35,21 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*lake_assets),
         description="Ingest and decode days of chain history into the lake",
     )
+    replay_assets = [
+        markets,
+        rate_samples,
+        oracle_prices,
+        scenario_outcomes,
+        baseline_validation,
+        governance_report,
+    ]
     replay_job = dg.define_asset_job(
         REPLAY_JOB,
-        selection=dg.AssetSelection.assets(
-            markets,
-            rate_samples,
-            oracle_prices,
-            scenario_outcomes,
-            baseline_validation,
-            governance_report,
-        ),
+        selection=dg.AssetSelection.assets(*replay_assets),
         description="Reference tables, oracle prices, the scenario replay, the DuckDB outcomes and the report",
     )
     return dg.Definitions(
-        assets=[
-            *lake_assets,
-            markets,
-            rate_samples,
-            oracle_prices,
-            scenario_outcomes,
-            baseline_validation,
-            governance_report,
-        ],
+        assets=[*lake_assets, *replay_assets],
         jobs=[ingest_job, replay_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(ingest_job, hour_of_day=1, minute_of_hour=0)

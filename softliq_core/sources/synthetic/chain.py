@@ -59,7 +59,8 @@ class SyntheticChainConfig:
     chain_id: int = 1
     first_block: int = 19_300_000
     crash_day: int | None = None  # default: the middle day
-    # ETH/USD's proxy switches to a new aggregator at this fraction of the history (None: never).
+    # ETH/USD's proxy switches to a new aggregator at this fraction of the history (None: never;
+    # also never when that leaves less than two hours before it for the new aggregator to report).
     aggregator_switch: float | None = 0.3
 
     @property
@@ -208,8 +209,8 @@ class _Builder:
         # The switch: the new aggregator reports for two hours before the proxy confirms it, and
         # the old one goes on reporting for an hour after (as on mainnet); the proxy emits nothing.
         self.switch: tuple[int, int, int, Feed] | None = None  # deploy, confirm, retire offsets
-        if config.aggregator_switch is not None:
-            confirm = int(config.n_blocks * config.aggregator_switch)
+        confirm = int(config.n_blocks * (config.aggregator_switch or 0))
+        if config.aggregator_switch is not None and 600 < confirm < config.n_blocks:
             new = Feed(FEED_SPECS[SWITCHED_FEED], _address(seed, "aggregator", len(FEED_SPECS)))
             self.switch = (confirm - 600, confirm, confirm + 300, new)
         self.tokens = {
