@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets.lake import decode_assets, ingest_assets
+from pipelines.assets.lake import decode_assets, feeds, ingest_assets
 from pipelines.assets.replay import (
     baseline_validation,
     governance_report,
     history_conserves_shares_and_collateral,
     markets,
     oracle_prices,
+    rate_samples,
     scenario_outcomes,
 )
 from pipelines.resources import (
@@ -31,28 +32,27 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         start_date=settings.start_date.isoformat(),
         end_date=settings.end_date.isoformat() if settings.end_date else None,
     )
-    lake_assets = [ingest_assets(daily), decode_assets(daily)]
+    lake_assets = [feeds, ingest_assets(daily), decode_assets(daily)]
     ingest_job = dg.define_asset_job(
         INGEST_JOB,
         selection=dg.AssetSelection.assets(*lake_assets),
         description="Ingest and decode days of chain history into the lake",
     )
+    replay_assets = [
+        markets,
+        rate_samples,
+        oracle_prices,
+        scenario_outcomes,
+        baseline_validation,
+        governance_report,
+    ]
     replay_job = dg.define_asset_job(
         REPLAY_JOB,
-        selection=dg.AssetSelection.assets(
-            markets, oracle_prices, scenario_outcomes, baseline_validation, governance_report
-        ),
+        selection=dg.AssetSelection.assets(*replay_assets),
         description="Reference tables, oracle prices, the scenario replay, the DuckDB outcomes and the report",
     )
     return dg.Definitions(
-        assets=[
-            *lake_assets,
-            markets,
-            oracle_prices,
-            scenario_outcomes,
-            baseline_validation,
-            governance_report,
-        ],
+        assets=[*lake_assets, *replay_assets],
         asset_checks=[history_conserves_shares_and_collateral],
         jobs=[ingest_job, replay_job],
         schedules=[ingest_yesterday_schedule(ingest_job, daily)],

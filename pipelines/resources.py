@@ -48,9 +48,9 @@ class ChainSourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     files_logs: str = ""  # cryo logs Parquet, Dune-style CSV/Parquet
     files_blocks: str = ""  # cryo blocks output; empty: blocks from the logs' rows
     files_tokens: str = ""  # address, symbol, decimals
-    files_oracles: str = (
-        ""  # oracle, base_feed_1, base_feed_2, quote_feed_1, quote_feed_2, scale_factor
-    )
+    files_oracles: str = ""  # the oracles table (oracle, kind, feeds, vaults, scale_factor)
+    files_feeds: str = ""  # the feeds table: Chainlink proxies and their phases
+    files_rates: str = ""  # rate_samples rows for event-less oracle inputs
 
     def rpc_config(self) -> RpcConfig:
         extra = {"addresses": tuple(self.rpc_addresses)} if self.rpc_addresses else {}
@@ -89,6 +89,8 @@ class ChainSourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                     chain_id=self.chain_id,
                     tokens=self.files_tokens or None,
                     oracles=self.files_oracles or None,
+                    feeds=self.files_feeds or None,
+                    rates=self.files_rates or None,
                 )
             )
         return SyntheticSource(

@@ -26,7 +26,7 @@ class Settings:
     scenario_chunks: int = 2  # parallel replay steps (one per core here)
     # The chain source: "synthetic" (default), "rpc" (an archive node; the URL is read from
     # SOFTLIQ_RPC_URL when the source opens, so it never enters Dagster's config or run storage) or
-    # "files" (exports: SOFTLIQ_FILES_LOGS, _BLOCKS, _TOKENS, _ORACLES).
+    # "files" (exports: SOFTLIQ_FILES_LOGS, _BLOCKS, _TOKENS, _ORACLES, _FEEDS, _RATES).
     source: str = "synthetic"
     chain_id: int = 1
     # empty: Morpho Blue, AdaptiveCurveIrm, PreLiquidationFactory
@@ -38,7 +38,8 @@ class Settings:
     rpc_min_block: int = 0
     rpc_markets_from_block: int | None = None  # None: Morpho Blue's deployment block
     rpc_finalized: bool = False  # a day is final once below the node's `finalized` block
-    # "files": files_logs, files_blocks, files_tokens, files_oracles (paths or globs)
+    # "files": files_logs, files_blocks, files_tokens, files_oracles, files_feeds, files_rates
+    # (paths or globs)
     files: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -79,7 +80,7 @@ class Settings:
             rpc_finalized=env("SOFTLIQ_RPC_FINALIZED", "") in ("1", "true", "yes"),
             files={
                 f"files_{part}": env(f"SOFTLIQ_FILES_{part.upper()}", "")
-                for part in ("logs", "blocks", "tokens", "oracles")
+                for part in ("logs", "blocks", "tokens", "oracles", "feeds", "rates")
                 if env(f"SOFTLIQ_FILES_{part.upper()}")
             },
             rpc_markets_from_block=(

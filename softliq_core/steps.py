@@ -14,8 +14,18 @@ from pathlib import Path
 import polars as pl
 
 from softliq_core.decode import decode_logs
+from softliq_core.feeds import FeedError, check_phases
 from softliq_core.markets import build_markets
-from softliq_core.oracle_prices import oracle_prices
+from softliq_core.oracle_checks import (
+    DEFAULT_JUMP_THRESHOLD,
+    DEFAULT_STALE_GRACE,
+    price_jumps,
+    recipe_problems,
+    stale_intervals,
+)
+from softliq_core.oracle_prices import oracle_prices, recipe_of
+from softliq_core.protocols.morpho.oracle import OracleError
+from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET, sample_rates
 from softliq_core.reorgs import broken_links, partition_record, stale_partitions
 from softliq_core.replay.baseline_validation import baseline_validation
 from softliq_core.replay.inputs import MarketHistory, market_histories, market_refs
@@ -33,11 +43,13 @@ from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
     BLOCKS,
+    FEEDS,
     MARKETS,
     MORPHO_EVENTS,
     ORACLE_PRICES,
     ORACLE_ROUNDS,
     PARTITION_BLOCKS,
+    RATE_SAMPLES,
     RAW_LOGS,
 )
 
@@ -125,11 +137,24 @@ def repair_reorgs(source: ChainSource, lake: Lake, days: Sequence[date]) -> Reor
     return ReorgRepair(found, sorted(reingested), links)
 
 
+def build_feeds(source: ChainSource, lake: Lake) -> pl.DataFrame:
+    """The ``feeds`` reference table (proxies and their phases) from the source."""
+    feeds = source.feeds()
+    problems = check_phases(feeds)
+    if problems:
+        raise FeedError("; ".join(problems))
+    lake.write("feeds", feeds, source.chain_id, None)
+    return feeds
+
+
 def decode_day(lake: Lake, chain_id: int, day: date) -> dict[str, int]:
-    """Decode one day of raw logs into morpho_events, aave_events, oracle_rounds and quarantine."""
+    """Decode one day of raw logs into morpho_events, aave_events, oracle_rounds and quarantine.
+
+    ``oracle_round_logs`` counts the logs behind ``oracle_rounds`` (an aggregator serving two
+    proxies gives two rows for one log)."""
     raw = lake.read("raw_logs", RAW_LOGS, chain_id, [day])
     blocks = lake.read("blocks", BLOCKS, chain_id, [day])
-    decoded = decode_logs(raw, blocks)
+    decoded = decode_logs(raw, blocks, lake.read("feeds", FEEDS, chain_id))
     lake.write("morpho_events", decoded.morpho_events, chain_id, day)
     lake.write("aave_events", decoded.aave_events, chain_id, day)
     lake.write("oracle_rounds", decoded.oracle_rounds, chain_id, day)
@@ -139,6 +164,9 @@ def decode_day(lake: Lake, chain_id: int, day: date) -> dict[str, int]:
         "morpho_events": decoded.morpho_events.height,
         "aave_events": decoded.aave_events.height,
         "oracle_rounds": decoded.oracle_rounds.height,
+        "oracle_round_logs": decoded.oracle_rounds.select("block_number", "log_index")
+        .unique()
+        .height,
         "quarantine": decoded.quarantine.height,
     }
 
@@ -157,12 +185,68 @@ def build_reference(source: ChainSource, lake: Lake) -> pl.DataFrame:
     return markets
 
 
-def build_oracle_prices(lake: Lake, chain_id: int) -> pl.DataFrame:
-    """Every market's oracle price after each round of its feeds, partitioned by day."""
+def build_rate_samples(
+    source: ChainSource,
+    lake: Lake,
+    cadence: int = DEFAULT_CADENCE,
+    refine_budget: int = DEFAULT_REFINE_BUDGET,
+) -> pl.DataFrame:
+    """Sample every event-less oracle input the markets' recipes read (vault terms, adapter feeds)
+    over the lake's block range, by historical eth_call (``rate_samples.py``)."""
+    markets = lake.read("markets", MARKETS, source.chain_id)
+    blocks = lake.read("blocks", BLOCKS, source.chain_id)["block_number"]
+    table = sample_rates(
+        lambda rate, at: source.rate_at(rate.contract, rate.call, rate.sample, at),
+        [recipe_of(m) for m in markets.iter_rows(named=True)],
+        set(lake.read("feeds", FEEDS, source.chain_id)["feed"].to_list()),
+        int(blocks.min() or 0),  # type: ignore[arg-type]
+        int(blocks.max() or 0),  # type: ignore[arg-type]
+        source.chain_id, cadence, refine_budget,
+    )  # fmt: skip
+    lake.write("rate_samples", table, source.chain_id, None)
+    return table
+
+
+@dataclass(frozen=True)
+class OraclePrices:
+    """``oracle_prices`` as built, what kept markets out of it, and what the checks flag."""
+
+    prices: pl.DataFrame
+    unpriced: dict[str, str]  # market id -> why it has no prices (unknown shape, no history)
+    stale: pl.DataFrame  # oracle_checks.stale_intervals
+    jumps: pl.DataFrame  # oracle_checks.price_jumps
+
+
+def build_oracle_prices(
+    lake: Lake,
+    chain_id: int,
+    strict: bool = True,
+    jump_threshold: float = DEFAULT_JUMP_THRESHOLD,
+    stale_grace_seconds: int = DEFAULT_STALE_GRACE,
+) -> OraclePrices:
+    """Every market's oracle price at each change of its inputs, partitioned by day.
+
+    A market whose oracle shape is unknown or which reads an input with no history raises
+    ``OracleError`` naming the market and the input; with ``strict`` False it is left out of the
+    table instead and named in ``unpriced`` (the Dagster check fails on it and blocks the replay).
+    """
     markets = lake.read("markets", MARKETS, chain_id)
-    prices = oracle_prices(lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id), markets)
+    rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id)
+    feeds = lake.read("feeds", FEEDS, chain_id)
+    blocks = lake.read("blocks", BLOCKS, chain_id).select("block_number", "timestamp")
+    rates = lake.read("rate_samples", RATE_SAMPLES, chain_id)
+    unpriced = recipe_problems(markets, rounds, feeds, rates)
+    if unpriced and strict:
+        raise OracleError("; ".join(unpriced.values()))
+    priced = markets.filter(~pl.col("market_id").is_in(list(unpriced)))
+    prices = oracle_prices(rounds, priced, feeds, blocks, rates)
     lake.write_by_day("oracle_prices", _with_date(prices), chain_id)
-    return prices
+    return OraclePrices(
+        prices,
+        unpriced,
+        stale_intervals(rounds, feeds, blocks, stale_grace_seconds),
+        price_jumps(prices, jump_threshold),
+    )
 
 
 def load_histories(lake: Lake, chain_id: int) -> list[MarketHistory]:

@@ -1,4 +1,6 @@
-"""Daily-partitioned ingest and decode: raw_logs + blocks, then morpho_events, aave_events, oracle_rounds, quarantine."""
+"""Daily-partitioned ingest and decode: raw_logs + blocks, then morpho_events, aave_events,
+oracle_rounds, quarantine; and the ``feeds`` reference table (Chainlink proxies and phases) that
+decoding maps aggregators' rounds with, refreshed on every ingest run."""
 
 from collections.abc import Iterator
 from datetime import date
@@ -113,16 +115,32 @@ def ingest_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     return raw_logs_and_blocks
 
 
+@dg.asset(
+    group_name="reference",
+    kinds={"parquet"},
+    description="Chainlink feeds by proxy: description, decimals, heartbeat, and each phase (aggregator, first block it served the proxy)",
+)
+def feeds(source: ChainSourceResource, lake: LakeResource) -> dg.MaterializeResult:
+    table = steps.build_feeds(source.open(), lake.lake())
+    return dg.MaterializeResult(
+        metadata={
+            "feeds": table["feed"].n_unique(),
+            "phases": table.height,
+            "switches": table.height - table["feed"].n_unique(),
+        }
+    )
+
+
 def decode_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.multi_asset(
         specs=[
             dg.AssetSpec("morpho_events", deps=["raw_logs", "blocks"], description="Morpho Blue, AdaptiveCurveIrm and pre-liquidation events, one row per log", group_name="lake", kinds={"parquet"}),
             dg.AssetSpec("aave_events", deps=["raw_logs", "blocks"], description="Aave V3 Pool, aToken / variable debt token, PoolConfigurator and AaveOracle events, one row per log", group_name="lake", kinds={"parquet"}),
-            dg.AssetSpec("oracle_rounds", deps=["raw_logs", "blocks"], description="Chainlink AnswerUpdated rounds per feed", group_name="lake", kinds={"parquet"}),
+            dg.AssetSpec("oracle_rounds", deps=["raw_logs", "blocks", "feeds"], description="Chainlink AnswerUpdated rounds of every phase aggregator, mapped to the feed proxy (round id = phase << 64 | aggregator round)", group_name="lake", kinds={"parquet"}),
             dg.AssetSpec("quarantine", deps=["raw_logs", "blocks"], description="Logs that did not decode, with the reason and the whole log", group_name="lake", kinds={"parquet"}),
         ],
         check_specs=[
-            dg.AssetCheckSpec("every_log_decoded_or_quarantined", asset="morpho_events", description="raw logs = morpho events + aave events + oracle rounds + quarantined logs, day by day"),
+            dg.AssetCheckSpec("every_log_decoded_or_quarantined", asset="morpho_events", description="raw logs = morpho events + aave events + logs behind oracle rounds + quarantined logs, day by day"),
         ],
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -140,7 +158,7 @@ def decode_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
             str(day)
             for day, c in per_day.items()
             if c["raw_logs"]
-            != c["morpho_events"] + c["aave_events"] + c["oracle_rounds"] + c["quarantine"]
+            != c["morpho_events"] + c["aave_events"] + c["oracle_round_logs"] + c["quarantine"]
         ]
         yield dg.AssetCheckResult(
             asset_key="morpho_events",

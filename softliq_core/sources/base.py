@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Protocol, runtime_checkable
 
@@ -35,6 +36,27 @@ class ChainSource(Protocol):
 
     def oracles(self) -> pl.DataFrame:
         """The markets' oracle immutables (feeds, scale factor)."""
+        ...
+
+    def feeds(self) -> pl.DataFrame:
+        """The Chainlink feeds (proxies) the oracles name, one row per phase (``FEEDS``)."""
+        ...
+
+    def rate_at(
+        self, contract: str, call: str, sample: int | None, blocks: Sequence[int]
+    ) -> list[int]:
+        """An oracle input that emits no event (``rate_samples.py``: a vault's
+        ``convertToAssets(sample)``, an adapter's ``latestRoundData()`` answer) as ``eth_call``
+        at each block returns it: the state after that block."""
+        ...
+
+
+@runtime_checkable
+class KnowsOraclePrices(Protocol):
+    """A source that knows the price its oracles returned (the synthetic chain): ground truth."""
+
+    def oracle_truth(self) -> pl.DataFrame:
+        """(block_number, log_index, market_id, kind, price) of every oracle read of history."""
         ...
 
 

@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from pipelines.assets.lake import decode_assets, ingest_assets
+from pipelines.assets.lake import decode_assets, feeds, ingest_assets
 from pipelines.resources import ChainSourceResource, LakeResource
 from softliq_core import steps
 from softliq_core.sources.files import FilesConfig, FileSource, FileSourceError
@@ -35,6 +35,7 @@ DAYS = SyntheticSource(SMALL_CHAIN).days()
 
 def build_lake(source: object, root: Path) -> Lake:
     lake = Lake(root)
+    steps.build_feeds(source, lake)  # type: ignore[arg-type]
     for day in DAYS:
         steps.ingest_day(source, lake, day)  # type: ignore[arg-type]
         steps.decode_day(lake, SMALL_CHAIN.chain_id, day)
@@ -72,6 +73,13 @@ def write_cryo(chain: SyntheticChain, directory: Path) -> tuple[str, str]:
         pl.lit(b"\x00" * 20).alias("author"), pl.lit(15_000_000, pl.UInt64).alias("gas_used")
     ).write_parquet(directory / "ethereum__blocks__all.parquet")
     return str(directory / "ethereum__logs__*.parquet"), str(directory / "ethereum__blocks__*")
+
+
+def write_feeds(chain: SyntheticChain, directory: Path) -> str:
+    """The synthetic chain's feeds table as a file: what decoding maps AnswerUpdated with."""
+    directory.mkdir(exist_ok=True)
+    chain.feeds_table().write_parquet(directory / "feeds.parquet")
+    return str(directory / "feeds.parquet")
 
 
 def dune_frame(chain: SyntheticChain) -> pl.DataFrame:
@@ -120,6 +128,7 @@ def test_cryo_parquet_gives_the_synthetic_lake(
             blocks=blocks,
             tokens=str(tmp_path / "ref" / "tokens.csv"),
             oracles=str(tmp_path / "ref" / "oracles.parquet"),
+            feeds=write_feeds(chain, tmp_path / "ref"),
         )
     )
     assert source.rejected().is_empty()
@@ -146,7 +155,7 @@ def test_dune_export_with_hex_strings_and_bad_rows(
     frame = with_bad_rows(dune_frame(chain))
     path = tmp_path / f"dune_logs.{fmt}"
     frame.write_csv(path) if fmt == "csv" else frame.write_parquet(path)
-    source = FileSource(FilesConfig(logs=str(path)))
+    source = FileSource(FilesConfig(logs=str(path), feeds=write_feeds(chain, tmp_path / "ref")))
     lake = build_lake(source, tmp_path / "lake")
     assert_decoded_equal(lake, expected)
     # blocks: those the logs name, with the hash and time of the synthetic chain's
@@ -209,6 +218,11 @@ def test_dagster_ingests_the_files_kind(
 ) -> None:
     logs, blocks = write_cryo(chain, tmp_path / "cryo")
     root = tmp_path / "lake"
+    files = ChainSourceResource(
+        kind="files", files_logs=logs, files_blocks=blocks,
+        files_feeds=write_feeds(chain, tmp_path / "ref"),
+    )  # fmt: skip
+    assert dg.materialize([feeds], resources={"source": files, "lake": LakeResource(root=str(root))}).success  # fmt: skip
     daily = dg.DailyPartitionsDefinition(
         start_date=DAYS[0].isoformat(), end_date=date.fromordinal(DAYS[-1].toordinal() + 1).isoformat()
     )  # fmt: skip
@@ -216,7 +230,7 @@ def test_dagster_ingests_the_files_kind(
         [ingest_assets(daily), decode_assets(daily)],
         partition_key=DAYS[2].isoformat(),
         resources={
-            "source": ChainSourceResource(kind="files", files_logs=logs, files_blocks=blocks),
+            "source": files,
             "lake": LakeResource(root=str(root)),
         },
     )
@@ -225,3 +239,24 @@ def test_dagster_ingests_the_files_kind(
     for table, schema in (("raw_logs", RAW_LOGS), ("blocks", BLOCKS), *DECODED):
         ours = Lake(root).read(table, schema, 1, [DAYS[2]])
         assert ours.equals(expected.read(table, schema, 1, [DAYS[2]])), table
+
+
+def test_rates_come_from_a_samples_file_or_fail_by_contract(
+    chain: SyntheticChain, tmp_path: Path
+) -> None:
+    samples = chain.rate_samples()
+    adapter = samples.row(0, named=True)
+    assert adapter["call"] == "latestRoundData"
+    logs, blocks = write_cryo(chain, tmp_path / "cryo")
+    with pytest.raises(FileSourceError, match=rf"latestRoundData on {adapter['contract']}"):
+        FileSource(FilesConfig(logs=logs, blocks=blocks)).rate_at(adapter["contract"], "latestRoundData", None, [adapter["block_number"]])  # fmt: skip
+    samples.write_parquet(tmp_path / "rates.parquet")
+    source = FileSource(
+        FilesConfig(logs=logs, blocks=blocks, rates=str(tmp_path / "rates.parquet"))
+    )
+    at = samples["block_number"].to_list()
+    assert source.rate_at(adapter["contract"], "latestRoundData", None, at) == [
+        chain.rate_at(adapter["contract"], "latestRoundData", None, b) for b in at
+    ]
+    with pytest.raises(FileSourceError, match="no rate sample at or before block"):
+        source.rate_at(adapter["contract"], "latestRoundData", None, [at[0] - 1])

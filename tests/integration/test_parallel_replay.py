@@ -62,9 +62,12 @@ def test_multiprocess_replay_in_chunks_equals_a_serial_run(
         outcome_keys = [dg.AssetKey(table) for table in OUTCOME_TABLES]
         serial = defs.resolve_job_def(REPLAY_JOB).execute_in_process(
             instance=instance,
-            asset_selection=[dg.AssetKey("markets"), dg.AssetKey("oracle_prices"), *outcome_keys],
+            asset_selection=[
+                *(dg.AssetKey(k) for k in ("markets", "rate_samples", "oracle_prices")),
+                *outcome_keys,
+            ],
         )
-        assert serial.success  # also builds markets and oracle_prices for the parallel run
+        assert serial.success  # also builds markets, rate_samples and oracle_prices
 
         _env(monkeypatch, tmp_path, "parallel.duckdb")
         with dg.execute_job(

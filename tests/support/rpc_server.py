@@ -2,7 +2,10 @@
 
 It answers eth_chainId, eth_blockNumber, eth_getBlockByNumber (single and batch), eth_getLogs
 (address and topic filters, fromBlock/toBlock) and eth_call for the tokens' ``symbol()``/``decimals()``
-and the oracles' MorphoChainlinkOracleV2 immutables, from a ``SyntheticChain``.
+and the oracles' MorphoChainlinkOracleV2 immutables, from a ``SyntheticChain``; and, at any block
+(archive ``eth_call``), the Chainlink proxies' ``phaseId()``, ``phaseAggregators(uint16)``,
+``aggregator()``, ``description()`` and ``decimals()`` (empty before the proxy exists, as a chain
+answers for an address without code) and the rate adapters' ``latestRoundData()``.
 
 Limits (always applied when set): a block range per eth_getLogs (refused with or without a suggested
 range, Alchemy's or an Ankr-like wording), a result count (Infura's wording, with or without the
@@ -27,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import polars as pl
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
@@ -124,16 +128,19 @@ class ChainRpcServer:
             self._calls[(token.address, _selector("decimals()"))] = abi_encode(
                 ["uint8"], [token.decimals]
             ).hex()
-        for row in chain.oracles_table().iter_rows(named=True):
-            for name in ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2"):
-                feed = row[name] or "0x" + "00" * 20
-                self._calls[(row["oracle"], _selector(f"{name.upper()}()"))] = abi_encode(
-                    ["address"], [feed]
-                ).hex()
-            self._calls[(row["oracle"], _selector("SCALE_FACTOR()"))] = abi_encode(["uint256"], [int(row["scale_factor"])]).hex()  # fmt: skip
+        for row in chain.oracles_table().iter_rows(named=True):  # MorphoChainlinkOracleV2s
+            for name in ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2", "base_vault", "quote_vault"):  # fmt: skip
+                self.add_call(row["oracle"], f"{name.upper()}()", "address", row[name] or "0x" + "00" * 20)  # fmt: skip
+            for name in ("base_vault_conversion_sample", "quote_vault_conversion_sample", "scale_factor"):  # fmt: skip
+                self.add_call(row["oracle"], f"{name.upper()}()", "uint256", int(row[name]))
+        self._proxies = {p.address: p for p in chain.proxies.values()}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.on_request: Callable[[int], None] | None = None  # called with the request count
+
+    def add_call(self, to: str, signature: str, abi_type: str, value: Any) -> None:
+        """Answer ``eth_call`` of a getter without arguments with ``value`` at every block."""
+        self._calls[(to, _selector(signature))] = abi_encode([abi_type], [value]).hex()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -274,9 +281,39 @@ class ChainRpcServer:
             raise _Error(-32005, message)
         return found
 
-    def _eth_call(self, call: dict[str, Any]) -> str:
+    def _proxy_call(self, proxy: Any, data: str, block: int) -> str:
+        phases = [(p, agg.address) for p, agg, first in proxy.phases if first <= block]
+        if not phases:
+            return "0x"  # no code yet
+        selector, args = data[:8], bytes.fromhex(data[8:])
+        if selector == _selector("phaseId()"):
+            return "0x" + abi_encode(["uint16"], [phases[-1][0]]).hex()
+        if selector == _selector("aggregator()"):
+            return "0x" + abi_encode(["address"], [phases[-1][1]]).hex()
+        if selector == _selector("phaseAggregators(uint16)"):
+            (wanted,) = abi_decode(["uint16"], args)
+            known = dict(phases)
+            return "0x" + abi_encode(["address"], [known.get(wanted, "0x" + "00" * 20)]).hex()
+        if selector == _selector("description()"):
+            return "0x" + abi_encode(["string"], [proxy.spec.name]).hex()
+        if selector == _selector("decimals()"):
+            return "0x" + abi_encode(["uint8"], [proxy.spec.decimals]).hex()
+        raise _Error(3, "execution reverted")
+
+    def _eth_call(self, call: dict[str, Any], tag: Any = "latest") -> str:
         to = str(call.get("to", "")).lower()
         data = str(call.get("data") or call.get("input") or "")[2:10]
+        if to in self.chain.adapters and data == _selector("latestRoundData()"):
+            block = self._block_number(tag)
+            answer = self.chain.adapters[to].answer_after(block)
+            types = ["uint80", "int256", "uint256", "uint256", "uint80"]
+            return "0x" + abi_encode(types, [0, answer, 0, 0, 0]).hex()
+        if to in self._proxies:
+            block = self._block_number(tag)
+            if block > self.head:
+                raise _Error(-32000, f"header not found for block {block}")
+            payload = str(call.get("data") or call.get("input") or "")[2:]
+            return self._proxy_call(self._proxies[to], payload, block)
         answer = self._calls.get((to, data))
         if answer is None:
             raise _Error(3, "execution reverted")
@@ -294,7 +331,7 @@ class ChainRpcServer:
         if method == "eth_getLogs":
             return self._get_logs(params[0])
         if method == "eth_call":
-            return self._eth_call(params[0])
+            return self._eth_call(params[0], params[1] if len(params) > 1 else "latest")
         raise _Error(-32601, f"the method {method} does not exist/is not available")
 
     def _one(self, request: dict[str, Any], rate_limit_item: bool = False) -> dict[str, Any]:

@@ -6,6 +6,11 @@
   timestamp. Without it the blocks are those the logs name, with their timestamps (``block_time``),
   no parent hash and no base fee: enough to decode, not to check continuity (``complete_blocks``).
 
+The reference tables come from files too: tokens, oracles, and ``feeds`` (the feeds table: each
+Chainlink proxy's phases, e.g. written by another source's ``feeds()``; without it every
+``AnswerUpdated`` is quarantined). Event-less oracle inputs (``rate_at``) come from a file of
+``rate_samples`` rows; an input with none is an error naming the contract.
+
 Every row is validated (``columns.py``); a row that does not fit, a second copy of a log, logs that
 disagree about their block's hash or time, or a row of another chain is quarantined with the reason
 (``rejected``, written to the lake's ``import_quarantine``), never dropped.
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import glob
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,7 +36,7 @@ from softliq_core.sources.files.columns import (
     normalise,
     raw_json,
 )
-from softliq_core.tables import BLOCKS, IMPORT_QUARANTINE, RAW_LOGS
+from softliq_core.tables import BLOCKS, FEEDS, IMPORT_QUARANTINE, RATE_SAMPLES, RAW_LOGS
 
 log = logging.getLogger("softliq_core.sources.files")
 
@@ -46,7 +51,9 @@ class FilesConfig:
     blocks: str | None = None  # the same for block exports; None: blocks from the logs' rows
     chain_id: int = 1
     tokens: str | None = None  # address, symbol, decimals of the markets' tokens
-    oracles: str | None = None  # oracle, base_feed_1, ..., scale_factor
+    oracles: str | None = None  # oracle, kind, base_feed_1, ..., scale_factor (ORACLES_SCHEMA)
+    feeds: str | None = None  # the feeds table (FEEDS): proxy, phase, aggregator, first block
+    rates: str | None = None  # rate_samples rows: contract, call, sample, block_number, value
 
 
 def paths(pattern: str) -> list[Path]:
@@ -218,8 +225,40 @@ class FileSource:
     def oracles(self) -> pl.DataFrame:
         return _reference(self.config.oracles, ORACLES_SCHEMA)
 
+    def feeds(self) -> pl.DataFrame:
+        return _reference(self.config.feeds, pl.Schema(FEEDS))
 
-def _reference(pattern: str | None, schema: Mapping[str, type[pl.DataType]]) -> pl.DataFrame:
+    def rate_at(
+        self, contract: str, call: str, sample: int | None, blocks: Sequence[int]
+    ) -> list[int]:
+        """The latest sampled value at or before each block (files cannot answer ``eth_call``)."""
+        samples = _reference(self.config.rates, pl.Schema(RATE_SAMPLES)).filter(
+            (pl.col("contract") == contract)
+            & (pl.col("call") == call)
+            & (pl.col("sample").is_null() if sample is None else pl.col("sample") == str(sample))
+        )
+        wanted = pl.DataFrame({"block_number": list(blocks)}, schema={"block_number": pl.Int64})
+        found = (
+            wanted.with_row_index()
+            .sort("block_number")
+            .join_asof(
+                samples.select(pl.col("block_number").cast(pl.Int64), "value").sort("block_number"),
+                on="block_number",
+            )
+            .sort("index")["value"]
+        )
+        if found.null_count():
+            raise FileSourceError(
+                f"{call} on {contract}: no rate sample at or before block "
+                f"{wanted['block_number'][found.is_null().arg_max() or 0]} in the files "
+                f"({self.config.rates or 'no rates file configured: SOFTLIQ_FILES_RATES'})"
+            )
+        return [int(v) for v in found]
+
+
+def _reference(
+    pattern: str | None, schema: Mapping[str, pl.DataType | type[pl.DataType]]
+) -> pl.DataFrame:
     if pattern is None:
         return pl.DataFrame(schema=schema)
     frame = pl.concat([read(p) for p in paths(pattern)], how="vertical_relaxed")
