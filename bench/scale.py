@@ -35,6 +35,7 @@ from softliq_core.replay.engine import replay_market
 from softliq_core.replay.inputs import MarketHistory, market_histories
 from softliq_core.replay.run import HISTORY, run_scenarios
 from softliq_core.replay.scenario import Scenario, load_scenarios, scenario_chunks
+from softliq_core.replay.trajectories import trajectories
 from softliq_core.sources.synthetic import SyntheticChainConfig, generate_chain
 
 ROOT = Path(__file__).parents[1]
@@ -132,6 +133,11 @@ def main() -> None:
     histories = timed(
         "market histories",
         lambda: market_histories(decoded.morpho_events, prices, markets, chain["blocks"]),
+    )
+    timed(
+        "baseline trajectories (vectorised, polars)",
+        lambda: trajectories(decoded.morpho_events),
+        lambda s: f"{n_events / s:,.0f} events/s",
     )
     timed(
         "baseline replay (every market, history)",
