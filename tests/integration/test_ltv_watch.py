@@ -93,7 +93,7 @@ def _compare(history: MarketHistory, scenario: Scenario) -> tuple[int, int]:
     return len(every.out.actions), checked
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**16), crash_day=st.sampled_from([0, 1, 2]))
 def test_the_watch_changes_no_outcome(seed: int, crash_day: int) -> None:
     chain = generate_chain(

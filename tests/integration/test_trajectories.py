@@ -62,7 +62,7 @@ def test_trajectories_equal_the_chain_after_every_transaction(chain: SyntheticCh
     _assert_equal_to_the_chain(chain)
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**16), crash_day=st.sampled_from([0, 1]))
 def test_trajectories_equal_the_chain_on_random_chains(seed: int, crash_day: int) -> None:
     _assert_equal_to_the_chain(
