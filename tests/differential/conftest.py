@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from .aave import stats as aave_stats
 from .artifacts import CACHE, node_toolchain
 from .harness import STATS_DIR as _STATS_DIR
 from .harness import flush_replays, flush_stats
@@ -63,42 +64,70 @@ def _replay_the_last_batch() -> Iterator[None]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if _worker(session.config) is None and _STATS_DIR.exists():
-        for old in _STATS_DIR.glob("*.json"):
-            old.unlink()
+    if _worker(session.config) is None:
+        for folder in (_STATS_DIR, aave_stats.STATS_DIR):
+            for old in folder.glob("*.json") if folder.exists() else ():
+                old.unlink()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     flush_stats()
+    aave_stats.flush_stats()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _worker(terminalreporter.config) is not None or not _STATS_DIR.exists():
-        return
+def _gather(folder: Path) -> tuple[Counter[str], int | None]:
     total: Counter[str] = Counter()
     minimum: int | None = None
-    for part in sorted(_STATS_DIR.glob("*.json")):
+    for part in sorted(folder.glob("*.json")) if folder.exists() else ():
         data = json.loads(part.read_text())
         low = data.pop("min_calls_per_sequence", None)
         if low is not None:
             minimum = low if minimum is None else min(minimum, low)
         total.update(data)
-    if not total:
+    return total, minimum
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _worker(terminalreporter.config) is not None:
         return
-    summary = {
-        "sequences": total["sequences"],
-        "sequences_under_50_calls": total["sequences_under_50_calls"],
-        "morpho_calls": total["calls"],
-        "min_calls_per_sequence": minimum,
-        "reverts_matched": total["reverts"],
-        "liquidations": total["liquidations"],
-        "bad_debt_liquidations": total["bad_debt_liquidations"],
-        "price_crashes_30pct": total["price_crashes"],
-        "events_replayed": total["events_replayed"],
-        "wall_seconds": round(time.monotonic() - _STARTED, 1),
-    }
-    (CACHE / "stats.json").write_text(json.dumps({"summary": summary, "all": total}, indent=1))
-    terminalreporter.section("Morpho Blue EVM differential")
-    terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in summary.items()))
-    detail = sorted((k, v) for k, v in total.items() if ":" in k)
-    terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in detail))
+    wall = round(time.monotonic() - _STARTED, 1)
+    total, minimum = _gather(_STATS_DIR)
+    if total:
+        summary = {
+            "sequences": total["sequences"],
+            "sequences_under_50_calls": total["sequences_under_50_calls"],
+            "morpho_calls": total["calls"],
+            "min_calls_per_sequence": minimum,
+            "reverts_matched": total["reverts"],
+            "liquidations": total["liquidations"],
+            "bad_debt_liquidations": total["bad_debt_liquidations"],
+            "price_crashes_30pct": total["price_crashes"],
+            "events_replayed": total["events_replayed"],
+            "wall_seconds": wall,
+        }
+        (CACHE / "stats.json").write_text(json.dumps({"summary": summary, "all": total}, indent=1))
+        terminalreporter.section("Morpho Blue EVM differential")
+        terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in summary.items()))
+        detail = sorted((k, v) for k, v in total.items() if ":" in k)
+        terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in detail))
+    total, minimum = _gather(aave_stats.STATS_DIR)
+    if total:
+        summary = {
+            "sequences": total["sequences"],
+            "sequences_under_50_calls": total["sequences_under_50_calls"],
+            "pool_calls": total["calls"],
+            "min_calls_per_sequence": minimum,
+            "reverts_matched": total["reverts"],
+            "liquidations": total["liquidations"],
+            "liquidations_close_factor_100": total["liquidations:close_factor_100"],
+            "price_crashes_30pct": total["price_crashes"],
+            "events_compared": total["events"],
+            "wall_seconds": wall,
+        }
+        (CACHE / "stats-aave.json").write_text(
+            json.dumps({"summary": summary, "all": total}, indent=1)
+        )
+        terminalreporter.section("Aave V3 EVM differential")
+        terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in summary.items()))
+        detail = sorted((k, v) for k, v in total.items() if ":" in k)
+        terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in detail))

@@ -7,6 +7,7 @@ as it would read a real chain's.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ class Function:
     inputs: list[str]
     outputs: list[str]
 
-    @property
+    @functools.cached_property
     def selector(self) -> bytes:
         return keccak(f"{self.name}({','.join(self.inputs)})".encode())[:4]
 

@@ -61,6 +61,9 @@ LIBRARIES = [
     "ConfiguratorLogic",
 ]
 
+# Contracts whose storage layout is kept (the harness reads their mappings without a call).
+STORAGE_LAYOUTS = ["Pool", "AToken", "VariableDebtToken"]
+
 _HERE = Path(__file__).resolve()
 
 
@@ -89,6 +92,12 @@ def _extract(package: Path) -> dict[str, Any]:
         }
     (build_info,) = (package / "artifacts" / "build-info").glob("*.json")
     info = json.loads(build_info.read_text())
+    # Storage slots of the state the harness reads directly (the compiler's storageLayout).
+    for name in STORAGE_LAYOUTS:
+        layout = info["output"]["contracts"][contracts[name]["source"]][name]["storageLayout"]
+        contracts[name]["storage"] = {
+            item["label"]: int(item["slot"]) for item in layout["storage"] if item["offset"] == 0
+        }
     settings = {k: v for k, v in info["input"]["settings"].items() if k != "outputSelection"}
     return {
         "package": f"{AAVE_CORE}@{AAVE_CORE_VERSION}",
@@ -125,7 +134,8 @@ def build(force: bool = False) -> Path:
 
 @functools.cache
 def load() -> dict[str, Any]:
-    """{package, compiler, settings, contracts: name -> {abi, bytecode, linkReferences, source}}."""
+    """{package, compiler, settings, contracts: name -> {abi, bytecode, linkReferences, source,
+    and for STORAGE_LAYOUTS storage: variable -> slot}}."""
     data: dict[str, Any] = json.loads((build() / "artifacts.json").read_text())
     return data
 

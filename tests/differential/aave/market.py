@@ -25,7 +25,7 @@ from typing import Any
 from eth_abi.abi import decode
 from eth_utils.crypto import keccak
 
-from ..evm import Chain, Contract, Reverted, _type
+from ..evm import _ERROR, _PANIC, Chain, Contract, Reverted, _type
 from . import artifacts
 
 ZERO = "0x" + "00" * 20
@@ -210,6 +210,19 @@ def _events(abi: list[dict[str, Any]]) -> dict[bytes, _Event]:
             ],
         )
     return found
+
+
+def revert_code(data: bytes) -> str:
+    """What softliq's ``AaveRevert.code`` calls a revert: Errors.sol's code (``'35'``) or another
+    Error(string) text, ``Panic(0x11)`` for checked arithmetic, ``''`` for a bare revert (WadRayMath
+    and PercentageMath overflow, a call to an address without code)."""
+    if data[:4] == _ERROR:
+        (text,) = decode(["string"], data[4:])
+        return str(text)
+    if data[:4] == _PANIC:
+        (code,) = decode(["uint256"], data[4:])
+        return f"Panic(0x{code:x})"
+    return "0x" + data.hex() if data else ""
 
 
 def _norm(value: Any) -> Any:
@@ -401,7 +414,7 @@ class AaveMarket:
         try:
             returned = contract.call(sender, name, *args)
         except Reverted as exc:
-            return Outcome(name, None, exc.reason)
+            return Outcome(name, None, revert_code(exc.data))
         return Outcome(name, returned, None, self.decode(self.chain.logs[first:]))
 
     def decode(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
