@@ -59,16 +59,18 @@ def ingest_day(source: ChainSource, lake: Lake, day: date) -> DayCounts:
 
 
 def decode_day(lake: Lake, chain_id: int, day: date) -> dict[str, int]:
-    """Decode one day of raw logs into morpho_events, oracle_rounds and quarantine."""
+    """Decode one day of raw logs into morpho_events, aave_events, oracle_rounds and quarantine."""
     raw = lake.read("raw_logs", RAW_LOGS, chain_id, [day])
     blocks = lake.read("blocks", BLOCKS, chain_id, [day])
     decoded = decode_logs(raw, blocks)
     lake.write("morpho_events", decoded.morpho_events, chain_id, day)
+    lake.write("aave_events", decoded.aave_events, chain_id, day)
     lake.write("oracle_rounds", decoded.oracle_rounds, chain_id, day)
     lake.write("quarantine", decoded.quarantine, chain_id, day)
     return {
         "raw_logs": raw.height,
         "morpho_events": decoded.morpho_events.height,
+        "aave_events": decoded.aave_events.height,
         "oracle_rounds": decoded.oracle_rounds.height,
         "quarantine": decoded.quarantine.height,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from softliq_core.abi import MORPHO_KINDS, event_specs
+from softliq_core.abi import AAVE_KINDS, MORPHO_KINDS, event_specs
 
 ADDRESS = pa.string()
 HASH = pa.string()
@@ -63,6 +63,9 @@ _ARROW_OF_ABI = {
     "uint256": UINT256,
     "int256": UINT256,
     "bool": pa.bool_(),
+    "uint8": pa.uint32(),
+    "uint16": pa.uint32(),
+    "string": pa.string(),
 }
 
 
@@ -76,6 +79,10 @@ def _event_columns(kinds: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
 
 
 MORPHO_EVENTS = pa.schema([*LOG_KEY, ("event", pa.string()), *_event_columns(MORPHO_KINDS)])
+
+# Aave V3: Pool, aToken / variable debt token, PoolConfigurator and AaveOracle events. aTokens and
+# debt tokens share Mint/Burn: ``contract`` tells them apart (aave_tokens registry).
+AAVE_EVENTS = pa.schema([*LOG_KEY, ("event", pa.string()), *_event_columns(AAVE_KINDS)])
 
 ORACLE_ROUNDS = pa.schema(
     [

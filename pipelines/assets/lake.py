@@ -1,4 +1,4 @@
-"""Daily-partitioned ingest and decode: raw_logs + blocks, then morpho_events, oracle_rounds, quarantine."""
+"""Daily-partitioned ingest and decode: raw_logs + blocks, then morpho_events, aave_events, oracle_rounds, quarantine."""
 
 from collections.abc import Iterator
 from datetime import date
@@ -67,11 +67,12 @@ def decode_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.multi_asset(
         specs=[
             dg.AssetSpec("morpho_events", deps=["raw_logs", "blocks"], description="Morpho Blue, AdaptiveCurveIrm and pre-liquidation events, one row per log", group_name="lake", kinds={"parquet"}),
+            dg.AssetSpec("aave_events", deps=["raw_logs", "blocks"], description="Aave V3 Pool, aToken / variable debt token, PoolConfigurator and AaveOracle events, one row per log", group_name="lake", kinds={"parquet"}),
             dg.AssetSpec("oracle_rounds", deps=["raw_logs", "blocks"], description="Chainlink AnswerUpdated rounds per feed", group_name="lake", kinds={"parquet"}),
             dg.AssetSpec("quarantine", deps=["raw_logs", "blocks"], description="Logs that did not decode, with the reason and the whole log", group_name="lake", kinds={"parquet"}),
         ],
         check_specs=[
-            dg.AssetCheckSpec("every_log_decoded_or_quarantined", asset="morpho_events", description="raw logs = morpho events + oracle rounds + quarantined logs, day by day"),
+            dg.AssetCheckSpec("every_log_decoded_or_quarantined", asset="morpho_events", description="raw logs = morpho events + aave events + oracle rounds + quarantined logs, day by day"),
         ],
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -83,12 +84,13 @@ def decode_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         store = lake.lake()
         per_day = {day: steps.decode_day(store, chain_id, day) for day in _days(context)}
         totals = {k: sum(c[k] for c in per_day.values()) for k in next(iter(per_day.values()))}
-        for table in ("morpho_events", "oracle_rounds", "quarantine"):
+        for table in ("morpho_events", "aave_events", "oracle_rounds", "quarantine"):
             yield dg.MaterializeResult(asset_key=table, metadata={"rows": totals[table]})
         unbalanced = [
             str(day)
             for day, c in per_day.items()
-            if c["raw_logs"] != c["morpho_events"] + c["oracle_rounds"] + c["quarantine"]
+            if c["raw_logs"]
+            != c["morpho_events"] + c["aave_events"] + c["oracle_rounds"] + c["quarantine"]
         ]
         yield dg.AssetCheckResult(
             asset_key="morpho_events",

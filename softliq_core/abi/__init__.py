@@ -1,7 +1,8 @@
 """Event ABIs of the contracts softliq reads, and the decoded column each field becomes.
 
 The JSON files are the contracts' event ABIs (Morpho Blue, AdaptiveCurveIrm, PreLiquidation and its
-factory, Chainlink aggregators). A field's column is its ABI name in snake_case, tuple components
+factory, Chainlink aggregators; Aave V3's Pool, aToken / variable debt token, PoolConfigurator and
+AaveOracle). A field's column is its ABI name in snake_case, tuple components
 are flattened into their own columns, and Morpho's ``id`` is called ``market_id``.
 """
 
@@ -25,6 +26,8 @@ CONTRACT_KINDS = (
     "chainlink_aggregator",
 )
 MORPHO_KINDS = CONTRACT_KINDS[:4]
+# Aave's Pool reuses Morpho's event names (Supply, Borrow, ...): encode_log takes the kind.
+AAVE_KINDS = ("aave_pool", "aave_scaled_token", "aave_pool_configurator", "aave_oracle")
 
 _COLUMN_RENAMES = {"id": "market_id"}
 
@@ -40,7 +43,7 @@ def column_name(abi_name: str) -> str:
 @dataclass(frozen=True, slots=True)
 class EventField:
     column: str
-    abi_type: str  # a static elementary type: address, bytes32, uint256, int256, bool
+    abi_type: str  # address, bytes32, uint8/16/256, int256, bool, or the dynamic string
     indexed: bool
 
 
@@ -97,15 +100,25 @@ def specs_by_name() -> dict[str, EventSpec]:
     return {spec.name: spec for kind in CONTRACT_KINDS for spec in event_specs(kind)}
 
 
+def spec_of(kind: str, event: str) -> EventSpec:
+    for spec in event_specs(kind):
+        if spec.name == event:
+            return spec
+    raise KeyError(f"{kind} has no event {event!r}")
+
+
 def _abi_value(abi_type: str, value: Any) -> Any:
     if abi_type in ("address", "bytes32"):
         return bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else value
     return value
 
 
-def encode_log(event: str, values: dict[str, Any]) -> tuple[list[bytes], bytes]:
-    """ABI-encode an event's topics (topic0 first) and data from its column values."""
-    spec = specs_by_name()[event]
+def encode_log(
+    event: str, values: dict[str, Any], kind: str | None = None
+) -> tuple[list[bytes], bytes]:
+    """ABI-encode an event's topics (topic0 first) and data from its column values; ``kind``
+    names the contract when the event's name is not unique (Aave's)."""
+    spec = spec_of(kind, event) if kind else specs_by_name()[event]
     topics = [spec.topic0] + [
         encode([f.abi_type], [_abi_value(f.abi_type, values[f.column])])
         for f in spec.indexed_fields

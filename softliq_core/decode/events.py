@@ -1,4 +1,5 @@
-"""Raw logs → typed event tables (``morpho_events``, ``oracle_rounds``) and ``quarantine``.
+"""Raw logs → typed event tables (``morpho_events``, ``aave_events``, ``oracle_rounds``) and
+``quarantine``.
 
 Logs are dispatched on topic0 and decoded a whole event type at a time with polars expressions over
 the binary columns. A log is quarantined, with the reason, when its topic0 is unknown, its topics or
@@ -11,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
 
-from softliq_core.abi import MORPHO_KINDS, EventSpec, event_specs
+from softliq_core.abi import AAVE_KINDS, MORPHO_KINDS, EventSpec, event_specs
 from softliq_core.decode.words import CONVERTERS
-from softliq_core.tables import MORPHO_EVENTS, ORACLE_ROUNDS, QUARANTINE, RAW_LOGS
+from softliq_core.tables import AAVE_EVENTS, MORPHO_EVENTS, ORACLE_ROUNDS, QUARANTINE, RAW_LOGS
 
 _TOPICS = ("topic1", "topic2", "topic3")
 _U64_MAX = 2**64 - 1
@@ -25,6 +27,7 @@ class DecodedLogs:
     morpho_events: pl.DataFrame
     oracle_rounds: pl.DataFrame
     quarantine: pl.DataFrame
+    aave_events: pl.DataFrame
 
 
 def _empty(schema: object) -> pl.DataFrame:
@@ -61,12 +64,29 @@ def _log_key(logs: pl.DataFrame) -> list[pl.Series]:
     ]
 
 
+def _string_field(data: bytes, head_word: int) -> str | None:
+    """An ABI ``string`` whose head word holds its offset; None unless cleanly encoded UTF-8."""
+    offset = int.from_bytes(data[32 * head_word : 32 * head_word + 32], "big")
+    if offset + 32 > len(data):
+        return None
+    length = int.from_bytes(data[offset : offset + 32], "big")
+    raw = data[offset + 32 : offset + 32 + length]
+    if len(raw) != length:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def _decode_spec(spec: EventSpec, logs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Decode every log of one event type; returns (decoded, quarantined)."""
     n_indexed = len(spec.indexed_fields)
     n_data = 32 * len(spec.data_fields)
+    dynamic = any(f.abi_type == "string" for f in spec.data_fields)
     has_topic = [logs[t].is_not_null() for t in _TOPICS]
-    shape_ok = logs["n_data_bytes"] == n_data
+    # A dynamic field's head word is an offset; its length word and bytes follow the head.
+    shape_ok = (logs["n_data_bytes"] >= n_data + 32) if dynamic else logs["n_data_bytes"] == n_data
     for i, present in enumerate(has_topic):
         shape_ok &= present if i < n_indexed else ~present
     bad_shape = logs.filter(~shape_ok)
@@ -79,6 +99,14 @@ def _decode_spec(spec: EventSpec, logs: pl.DataFrame) -> tuple[pl.DataFrame, pl.
         if field.indexed:
             words = good[_TOPICS[topic]]
             topic += 1
+        elif field.abi_type == "string":
+            strings = pl.Series(
+                values=[_string_field(data, data_word) for data in good["data"]], dtype=pl.String
+            )
+            data_word += 1
+            columns.append(strings.alias(field.column))
+            dirty |= strings.is_null()
+            continue
         else:
             words = good["data"].bin.slice(32 * data_word, 32)
             data_word += 1
@@ -101,7 +129,7 @@ def _decode_spec(spec: EventSpec, logs: pl.DataFrame) -> tuple[pl.DataFrame, pl.
 
 
 def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
-    """Decode Morpho Blue, AdaptiveCurveIrm, PreLiquidation(Factory) and Chainlink logs.
+    """Decode Morpho Blue, AdaptiveCurveIrm, PreLiquidation(Factory), Aave V3 and Chainlink logs.
 
     ``raw_logs`` has cryo's logs schema; ``blocks`` gives each log its block timestamp.
     """
@@ -110,8 +138,9 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
     logs = logs.filter(pl.col("timestamp").is_not_null())
 
     morpho_specs = [s for kind in MORPHO_KINDS for s in event_specs(kind)]
+    aave_specs = [s for kind in AAVE_KINDS for s in event_specs(kind)]
     (answer_updated,) = event_specs("chainlink_aggregator")
-    known = [s.topic0 for s in morpho_specs] + [answer_updated.topic0]
+    known = [s.topic0 for s in morpho_specs + aave_specs] + [answer_updated.topic0]
     quarantined.append(
         _quarantine(
             logs.filter(~pl.col("topic0").is_in(known) | pl.col("topic0").is_null()),
@@ -119,16 +148,20 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
         )
     )
 
-    morpho_frames = []
-    for spec in morpho_specs:
-        decoded, bad = _decode_spec(spec, logs.filter(pl.col("topic0") == spec.topic0))
-        morpho_frames.append(decoded)
-        quarantined.append(bad)
-    morpho_events = (
-        pl.concat([_empty(MORPHO_EVENTS), *morpho_frames], how="diagonal_relaxed")
-        .select(MORPHO_EVENTS.names)
-        .cast(pl.Schema(MORPHO_EVENTS))
-    )
+    def event_table(specs: list[EventSpec], schema: pa.Schema) -> pl.DataFrame:
+        frames = []
+        for spec in specs:
+            decoded, bad = _decode_spec(spec, logs.filter(pl.col("topic0") == spec.topic0))
+            frames.append(decoded)
+            quarantined.append(bad)
+        return (
+            pl.concat([_empty(schema), *frames], how="diagonal_relaxed")
+            .select(schema.names)
+            .cast(pl.Schema(schema))
+        )
+
+    morpho_events = event_table(morpho_specs, MORPHO_EVENTS)
+    aave_events = event_table(aave_specs, AAVE_EVENTS)
 
     rounds, bad = _decode_spec(
         answer_updated, logs.filter(pl.col("topic0") == answer_updated.topic0)
@@ -166,4 +199,5 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
         morpho_events.sort("block_number", "log_index"),
         oracle_rounds.sort("block_number", "log_index"),
         pl.concat(quarantined).sort("block_number", "log_index"),
+        aave_events.sort("block_number", "log_index"),
     )

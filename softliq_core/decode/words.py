@@ -7,8 +7,11 @@ of the words that are not a valid encoding of their type (dirty padding), for qu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
+Converter = Callable[[pl.Series], tuple[pl.Series, pl.Series]]
 _ZERO16 = bytes(16)
 _ONES16 = b"\xff" * 16
 
@@ -68,10 +71,23 @@ def boolean(words: pl.Series) -> tuple[pl.Series, pl.Series]:
     return words.bin.slice(31, 1).bin.reinterpret(dtype=pl.UInt8) == 1, dirty
 
 
-CONVERTERS = {
+def _small_uint(n_bytes: int) -> Converter:
+    """uintN for N ≤ 32 bits: the high bytes must be zero."""
+
+    def convert(words: pl.Series) -> tuple[pl.Series, pl.Series]:
+        dirty = ~_equals(words.bin.slice(0, 32 - n_bytes), bytes(32 - n_bytes))
+        # Clean words have zeros above their N bits, so the last four bytes hold the value.
+        return words.bin.slice(28, 4).bin.reinterpret(dtype=pl.UInt32, endianness="big"), dirty
+
+    return convert
+
+
+CONVERTERS: dict[str, Converter] = {
     "uint256": uint256,
     "int256": int256,
     "address": address,
     "bytes32": bytes32,
     "bool": boolean,
+    "uint8": _small_uint(1),
+    "uint16": _small_uint(2),
 }

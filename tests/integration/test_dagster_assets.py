@@ -32,7 +32,7 @@ def test_asset_graph_has_every_layer(settings: Settings) -> None:
     defs = build_definitions(settings)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {
-        "raw_logs", "blocks", "morpho_events", "oracle_rounds", "quarantine", "markets",
+        "raw_logs", "blocks", "morpho_events", "aave_events", "oracle_rounds", "quarantine", "markets",
         "oracle_prices", "scenarios", "liquidation_actions", "clipped_actions",
         "position_outcomes", "scenario_market_summary", "baseline_validation", "governance_report",
     }  # fmt: skip

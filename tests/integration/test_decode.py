@@ -57,7 +57,10 @@ def test_every_synthetic_log_decodes_to_the_event_the_contract_emitted(
     chain: SyntheticChain, decoded
 ) -> None:  # type: ignore[no-untyped-def]
     assert decoded.quarantine.is_empty()
-    assert decoded.morpho_events.height + decoded.oracle_rounds.height == chain.raw_logs.height
+    assert (
+        decoded.morpho_events.height + decoded.aave_events.height + decoded.oracle_rounds.height
+        == chain.raw_logs.height
+    )
     emitted = chain.morpho.events  # MorphoBlue's own event dicts, in emission order
     rows = decoded.morpho_events.to_dicts()
     assert len(rows) == len(emitted)

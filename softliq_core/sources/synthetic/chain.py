@@ -34,6 +34,7 @@ from softliq_core.protocols.morpho.pre_liquidation import (
     pre_liquidate,
     pre_liquidation_terms,
 )
+from softliq_core.sources.synthetic.aave import SyntheticAave
 from softliq_core.sources.synthetic.prices import (
     BLOCK_TIME,
     BLOCKS_PER_DAY,
@@ -93,6 +94,7 @@ class SyntheticChain:
     truth_positions: pl.DataFrame  # each touched position after each transaction
     morpho_address: str
     feeds: dict[str, Feed] = field(default_factory=dict)
+    aave: SyntheticAave | None = None  # the Aave V3 pool's history (sources/synthetic/aave.py)
 
     def tokens_table(self) -> pl.DataFrame:
         """What an RPC source reads with symbol() and decimals()."""
@@ -188,6 +190,17 @@ class _Builder:
         self.log_index = 0
         self.tx_index = 0
         self.block_hash = b""
+        self.aave = SyntheticAave(
+            seed=config.seed,
+            first_block=config.first_block,
+            n_blocks=config.n_blocks,
+            n_borrowers=max(config.borrowers_per_market, 4) * config.size,
+            tokens={t.symbol: (t.address, t.decimals) for t in self.tokens.values()},
+            feeds=self.feeds,
+            address=lambda role, i: _address(config.seed, role, i),
+            transact=self._aave_transaction,
+            outage=self.outage,
+        )
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -257,8 +270,15 @@ class _Builder:
             stress += 9.0 * math.exp(-distance / 600.0)
         return int(calm * stress)
 
+    def _aave_transaction(self, events: list[dict[str, Any]]) -> int:
+        """One Aave transaction's logs (their ABI kind names the contract); its last log index."""
+        for event in events:
+            self._write(event["contract"], event["event"], event)
+        self.tx_index += 1
+        return self.log_index - 1
+
     def _write(self, contract: str, event: str, values: dict[str, Any]) -> None:
-        topics, data = encode_log(event, values)
+        topics, data = encode_log(event, values, values.get("kind"))
         topics = topics + [None] * (4 - len(topics))  # type: ignore[list-item]
         tx_hash = keccak(text=f"softliq:{self.config.seed}:tx:{self.block_number}:{self.tx_index}")
         self.logs.append(
@@ -363,6 +383,7 @@ class _Builder:
                 pre_liquidation_oracle=self._market_by_id(market_id).params.oracle,
             )
 
+        self.aave.setup(self.block_number, self.timestamp)
         n_borrowers = cfg.borrowers_per_market * cfg.size
         borrowers = self._plan_borrowers(n_borrowers)
         lenders = self._plan_lenders(borrowers)
@@ -373,6 +394,7 @@ class _Builder:
 
         for offset in range(1, cfg.n_blocks):
             self._begin_block(offset)
+            self.aave.on_block(offset, self.block_number, self.timestamp)
             # Liquidators' transactions come first: they bid for the top of the block.
             for kind, market, borrower in liquidator_queue.pop(offset, []):
                 if kind == "liquidation":
@@ -725,6 +747,7 @@ class _Builder:
             truth_positions=truth_positions,
             morpho_address=MORPHO,
             feeds={f.address: f for f in self.feeds.values()},
+            aave=self.aave,
         )
 
 

@@ -1,0 +1,232 @@
+"""The Aave V3 position ledger, event-sourced: decoded ``aave_events`` and ``oracle_rounds`` folded
+into an ``AavePool`` (scaled balances, indexes and rates as emitted, collateral bits, eMode,
+configuration, prices), so the Pool's own views — account data, ``plan_liquidation`` — answer
+questions about history exactly.
+
+Scaled balances are rebuilt from the token events by exact inversion (spec §3.4, v3.0.1–v3.4):
+``Mint`` adds rayDiv(value − balanceIncrease, index), ``Burn`` removes rayDiv(value +
+balanceIncrease, index), ``BalanceTransfer`` moves its (already scaled) value. Rates are exogenous:
+each reserve keeps the rates of its last ``ReserveDataUpdated``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import polars as pl
+
+from softliq_core.protocols.aave.account import UserConfig
+from softliq_core.protocols.aave.math import ray_div
+from softliq_core.protocols.aave.oracle import PriceSource
+from softliq_core.protocols.aave.pool import AavePool
+from softliq_core.protocols.aave.reserve import EModeCategory, ReserveConfig
+from softliq_core.protocols.aave.version import VersionSchedule
+
+Row = Mapping[str, Any]
+_CONFIG_FIELDS = {
+    "CollateralConfigurationChanged": {
+        "ltv": "ltv",
+        "liquidation_threshold": "liquidation_threshold",
+        "liquidation_bonus": "liquidation_bonus",
+    },
+    "ReserveFactorChanged": {"reserve_factor": "new_reserve_factor"},
+    "LiquidationProtocolFeeChanged": {"liquidation_protocol_fee": "new_fee"},
+    "ReserveFrozen": {"frozen": "frozen"},
+    "ReservePaused": {"paused": "paused"},
+    "ReserveActive": {"active": "active"},
+    "EModeAssetCategoryChanged": {"emode_category": "new_category_id"},
+}
+
+
+class AaveLedger:
+    def __init__(
+        self,
+        pool_address: str,
+        treasury: str,
+        versions: VersionSchedule,
+        decimals: Mapping[str, int],
+        price_sources: Mapping[str, PriceSource],
+    ) -> None:
+        self.versions = versions
+        self.decimals = decimals
+        self.price_sources = price_sources
+        self.pool = AavePool(pool_address, versions.starts[0][1], treasury)
+        self.tokens: dict[str, tuple[str, bool]] = {}  # token -> (asset, is debt token)
+        self.asset_source: dict[str, PriceSource] = {}
+        self.answers: dict[str, int] = {}
+
+    # -- prices --------------------------------------------------------------------------------
+
+    def apply_round(self, feed: str, answer: int) -> None:
+        self.answers[feed] = answer
+        for asset, source in self.asset_source.items():
+            if feed in (source.feed, source.ratio_feed):
+                self._price(asset, source)
+
+    def _price(self, asset: str, source: PriceSource) -> None:
+        try:
+            price = source.price(self.answers)
+        except KeyError:
+            return  # a feed has not answered yet
+        if price > 0:
+            self.pool.prices[asset] = price
+
+    # -- events --------------------------------------------------------------------------------
+
+    def at_block(self, block: int) -> None:
+        version = self.versions.at(block)
+        if version != self.pool.version:
+            self.pool.upgrade(version)
+
+    def apply(self, row: Row) -> None:
+        """Fold one decoded ``aave_events`` row (a mapping of its columns)."""
+        event = row["event"]
+        token = self.tokens.get(row["contract"])
+        if token is not None:
+            self._apply_token(token, event, row)
+        elif event == "ReserveInitialized":
+            asset = row["asset"]
+            config = ReserveConfig(0, 0, 0, self.decimals[asset])
+            self.pool.init_reserve(
+                asset, config, None, row["a_token"], row["variable_debt_token"], row["timestamp"]
+            )
+            self.tokens[row["a_token"]] = (asset, False)
+            self.tokens[row["variable_debt_token"]] = (asset, True)
+        elif event in _CONFIG_FIELDS:
+            reserve = self.pool.reserves[row["asset"]]
+            changes = {k: _value(row[c]) for k, c in _CONFIG_FIELDS[event].items()}
+            reserve.config = dataclasses.replace(reserve.config, **changes)
+        elif event == "EModeCategoryAdded":
+            old = self.pool.emode_categories.get(row["category_id"])
+            self.pool.emode_categories[row["category_id"]] = EModeCategory(
+                int(row["ltv"]),
+                int(row["liquidation_threshold"]),
+                int(row["liquidation_bonus"]),
+                row["label"],
+                old.collateral_assets if old else frozenset(),
+                old.borrowable_assets if old else frozenset(),
+            )
+        elif event in ("AssetCollateralInEModeChanged", "AssetBorrowableInEModeChanged"):
+            self._emode_membership(event, row)
+        elif event == "AssetSourceUpdated":
+            source = self.price_sources.get(
+                row["source"], PriceSource(row["source"], row["source"])
+            )
+            self.asset_source[row["asset"]] = source
+            self._price(row["asset"], source)
+        elif event == "ReserveDataUpdated":
+            reserve = self.pool.reserves[row["reserve"]]
+            reserve.liquidity_rate = int(row["liquidity_rate"])
+            reserve.stable_borrow_rate = int(row["stable_borrow_rate"])
+            reserve.variable_borrow_rate = int(row["variable_borrow_rate"])
+            reserve.liquidity_index = int(row["liquidity_index"])
+            reserve.variable_borrow_index = int(row["variable_borrow_index"])
+            reserve.last_update = row["timestamp"]
+        elif event in ("ReserveUsedAsCollateralEnabled", "ReserveUsedAsCollateralDisabled"):
+            collateral = self._user(row["user"]).collateral
+            if event.endswith("Enabled"):
+                collateral.add(row["reserve"])
+            else:
+                collateral.discard(row["reserve"])
+        elif event == "UserEModeSet":
+            self._user(row["user"]).emode = row["category_id"]
+        elif event == "DeficitCreated":
+            self.pool.reserves[row["debt_asset"]].deficit += int(row["amount_created"])
+
+    def _user(self, user: str) -> UserConfig:
+        return self.pool.users.setdefault(user, UserConfig())
+
+    def _emode_membership(self, event: str, row: Row) -> None:
+        category = self.pool.emode_categories[row["category_id"]]
+        collateral = event == "AssetCollateralInEModeChanged"
+        members = set(category.collateral_assets if collateral else category.borrowable_assets)
+        flag = row["collateral"] if collateral else row["borrowable"]
+        (members.add if flag else members.discard)(row["asset"])
+        self.pool.emode_categories[row["category_id"]] = (
+            dataclasses.replace(category, collateral_assets=frozenset(members))
+            if collateral
+            else dataclasses.replace(category, borrowable_assets=frozenset(members))
+        )
+
+    def _apply_token(self, token: tuple[str, bool], event: str, row: Row) -> None:
+        asset, is_debt = token
+        reserve = self.pool.reserves[asset]
+        scaled = reserve.v_token if is_debt else reserve.a_token
+        if event == "Transfer":
+            return  # the unscaled ERC20 mirror of the events below
+        index = int(row["index"])
+        if event == "BalanceTransfer":
+            value = int(row["value"])
+            moves = [(row["from"], -value, index), (row["to"], value, index)]
+        elif event == "Mint":
+            net = int(row["value"]) - int(row["balance_increase"])
+            sign = 1 if net >= 0 else -1
+            moves = [(row["on_behalf_of"], sign * ray_div(abs(net), index), index)]
+        else:  # Burn
+            amount = int(row["value"]) + int(row["balance_increase"])
+            moves = [(row["from"], -ray_div(amount, index), index)]
+        for user, delta, user_index in moves:
+            balance = scaled.scaled_balance(user) + delta
+            if balance < 0:
+                raise ValueError(
+                    f"{event} at block {row['block_number']} log {row['log_index']}: "
+                    f"{user}'s scaled balance of {scaled.address} would be negative"
+                )
+            scaled.total += delta
+            scaled.balances[user] = balance
+            scaled.previous_index[user] = user_index
+            if is_debt:
+                borrowing = self._user(user).borrowing
+                (borrowing.add if balance > 0 else borrowing.discard)(asset)
+
+
+def _value(word: Any) -> Any:
+    return int(word) if isinstance(word, str) else word
+
+
+def history(
+    aave_events: pl.DataFrame, oracle_rounds: pl.DataFrame
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Aave events and feed rounds merged in chain order: ("aave" | "round", row)."""
+    keys = pl.concat(
+        [
+            frame.select(
+                "block_number",
+                "log_index",
+                pl.lit(stream).alias("stream"),
+                pl.int_range(pl.len()).alias("i"),
+            )
+            for stream, frame in (("aave", aave_events), ("round", oracle_rounds))
+        ]
+    ).sort("block_number", "log_index")
+    event_rows = aave_events.rows(named=True)
+    round_rows = oracle_rounds.rows(named=True)
+    for stream, i in keys.select("stream", "i").iter_rows():
+        yield stream, (event_rows[i] if stream == "aave" else round_rows[i])
+
+
+def replay(
+    ledger: AaveLedger,
+    aave_events: pl.DataFrame,
+    oracle_rounds: pl.DataFrame,
+    before_transaction: Callable[[AaveLedger, dict[str, Any]], None] | None = None,
+    after_event: Callable[[AaveLedger, dict[str, Any]], None] | None = None,
+) -> AaveLedger:
+    """Fold history into ``ledger``; the callbacks see it before each Aave transaction's first log
+    and after each Aave event."""
+    transaction = None
+    for source, row in history(aave_events, oracle_rounds):
+        if source == "round":
+            ledger.apply_round(row["feed"], int(row["answer"]))
+            continue
+        ledger.at_block(row["block_number"])
+        if row["transaction_hash"] != transaction:
+            transaction = row["transaction_hash"]
+            if before_transaction is not None:
+                before_transaction(ledger, row)
+        ledger.apply(row)
+        if after_event is not None:
+            after_event(ledger, row)
+    return ledger
