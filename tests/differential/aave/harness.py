@@ -15,21 +15,28 @@ emitted in the same call.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from eth_utils.crypto import keccak
 
+from softliq_core.decode.events import decode_logs
 from softliq_core.protocols.aave.errors import AaveRevert
 from softliq_core.protocols.aave.math import RAY
 from softliq_core.protocols.aave.pool import AavePool
 from softliq_core.protocols.aave.rates import RateStrategy
 from softliq_core.protocols.aave.reserve import EModeCategory, ReserveConfig
-from softliq_core.protocols.aave.version import V3_0
+from softliq_core.protocols.aave.version import V3_0, VersionSchedule
+from softliq_core.replay.aave_ledger import AaveLedger, history
+from softliq_core.tables import BLOCKS, RAW_LOGS
 
+from . import stats as aave_stats
+from .known_gaps import GAP_LEDGER_LAST_UPDATE
 from .market import (
     EMODE,
     LIQUIDATORS,
@@ -42,6 +49,12 @@ from .market import (
 from .reference import ray_mul
 
 HOLDERS = [*USERS, *LIQUIDATORS, TREASURY]
+
+
+# Logs of the Pool, its tokens, configurator and oracle that softliq's decoder does not decode
+# (they carry nothing the ledger needs here): the tokens' proxy initialisation, and the
+# configurator's ReserveBorrowing (every reserve here has borrowing enabled, the ledger's default).
+UNDECODED = {"Initialized", "ReserveBorrowing"}
 
 
 class Mismatch(AssertionError):
@@ -381,6 +394,8 @@ class AaveHarness:
         }
         self.stats: Counter[str] = Counter()
         self.last: Snapshot | None = None
+        # (block, timestamp, contract snapshot) after every call, for the replay check
+        self.snapshots: list[tuple[int, int, Snapshot]] = []
         self.compare_state("deployment")
 
     @property
@@ -461,6 +476,148 @@ class AaveHarness:
                     }
                     raise Mismatch(f"after {where}: {parts[:-1]} {key}: (contract, engine) {diff}")
         self.last = contract
+        self.snapshots.append((self.m.chain.block_number - 1, self.timestamp, contract))
+
+    def replay_case(self) -> ReplayCase:
+        return ReplayCase(self.m, list(self.snapshots), self.m.trace[self.m.deployed_calls :])
+
+    def check_replay(self) -> int:
+        """``check_replays`` of this sequence alone; the number of Aave events folded."""
+        return check_replays([self.replay_case()])[0]
+
+
+@dataclass
+class ReplayCase:
+    """What the replay check needs of one sequence: its chain (logs, blocks, addresses), the
+    contract's state after every call, and the calls made (shown when the check fails)."""
+
+    m: AaveMarket
+    snapshots: list[tuple[int, int, Snapshot]]
+    trace: list[str]
+
+
+_BLOCK_OFFSET = 1_000_000  # sequences decoded together sit in disjoint block ranges
+
+
+def check_replays(cases: list[ReplayCase]) -> list[int]:
+    """The contract's own logs, through softliq's decoder and ``AaveLedger``, rebuild the
+    contract's state after every call: indexes, rates, last update and scaled totals of every
+    reserve; every holder's scaled balances, previous indexes, collateral and borrowing bits and
+    eMode; and, from the ledger's pool with its prices from the oracle's logs, every holder's
+    current balances and getUserAccountData. (accruedToTreasury has no event until mintToTreasury
+    and is not compared.)
+
+    The logs of several sequences are decoded at once (the decoder's cost is mostly fixed per
+    call), then each sequence is folded and checked on its own. Returns each one's number of Aave
+    events folded."""
+    logs, blocks = [], []
+    for i, case in enumerate(cases):
+        offset = i * _BLOCK_OFFSET
+        logs += [{**log, "block_number": log["block_number"] + offset} for log in case.m.chain.logs]
+        blocks += [{**b, "block_number": b["block_number"] + offset} for b in case.m.chain.blocks]
+    decoded = decode_logs(
+        pl.DataFrame(logs, schema=pl.Schema(RAW_LOGS)),  # type: ignore[arg-type]
+        pl.DataFrame(blocks, schema=pl.Schema(BLOCKS)),  # type: ignore[arg-type]
+    )
+
+    def split(frame: pl.DataFrame, i: int) -> pl.DataFrame:
+        return frame.filter(pl.col("block_number") // _BLOCK_OFFSET == i).with_columns(
+            pl.col("block_number") % _BLOCK_OFFSET
+        )
+
+    counts = []
+    for i, case in enumerate(cases):
+        try:
+            counts.append(
+                _check_case(
+                    case,
+                    split(decoded.aave_events, i),
+                    split(decoded.oracle_rounds, i),
+                    split(decoded.quarantine, i),
+                )
+            )
+        except Mismatch as exc:
+            calls = "\n  ".join(case.trace)
+            raise Mismatch(f"{exc}\nthe sequence's calls after deployment:\n  {calls}") from None
+    return counts
+
+
+def _check_case(
+    case: ReplayCase, events: pl.DataFrame, rounds: pl.DataFrame, quarantine: pl.DataFrame
+) -> int:
+    m = case.m
+    aave = {m.pool.address, m.configurator.address, m.oracle.address} | {
+        t.address for t in [*m.a_tokens.values(), *m.v_tokens.values()]
+    }
+    for log in quarantine.filter(pl.col("address").is_in(sorted(aave))).to_dicts():
+        name = m.event_name(log["address"], log["topic0"])
+        if name not in UNDECODED:
+            raise Mismatch(f"{m.labels[log['address']]} {name} quarantined: {log}")
+    ledger = AaveLedger(
+        m.pool.address,
+        TREASURY,
+        VersionSchedule.single(V3_0),
+        {m.asset(spec.symbol): spec.decimals for spec in RESERVES},
+        {},
+    )
+    rows = list(history(events, rounds))
+    i = folded = 0
+    for block, timestamp, snapshot in case.snapshots:
+        while i < len(rows) and rows[i][1]["block_number"] <= block:
+            stream, row = rows[i]
+            i += 1
+            if stream == "round":
+                ledger.apply_round(row["feed"], int(row["answer"]))
+                continue
+            ledger.at_block(row["block_number"])
+            ledger.apply(row)
+            folded += 1
+        mine = engine_snapshot(ledger.pool, m, timestamp)
+        for parts, fields in (
+            ("reserves", RESERVE_FIELDS),
+            ("positions", POSITION_FIELDS),
+            ("users", USER_FIELDS),
+        ):
+            for key, stored in getattr(snapshot, parts).items():
+                ours = getattr(mine, parts)[key]
+                diff = {
+                    f: (s, e)
+                    for f, s, e in zip(fields, stored, ours, strict=True)
+                    if s != e
+                    and f != "accrued_to_treasury"
+                    and not (GAP_LEDGER_LAST_UPDATE and f == "last_update" and s == 0)
+                }
+                if diff:
+                    raise Mismatch(
+                        f"replay after block {block}: {parts[:-1]} {key}: (contract, ledger) {diff}"
+                    )
+    if i != len(rows):
+        raise Mismatch(f"{len(rows) - i} logs after the last call")
+    return folded
+
+
+# Sequences whose replay check waits for a batch (SOFTLIQ_AAVE_REPLAY_BATCH; 1 = at once).
+REPLAY_BATCH = int(os.environ.get("SOFTLIQ_AAVE_REPLAY_BATCH", "10"))
+PENDING: list[tuple[ReplayCase, Counter[str]]] = []
+
+
+def finish_sequence(case: ReplayCase, stats: Counter[str]) -> None:
+    """Queue a finished sequence's replay check; check the queue once it holds a batch."""
+    PENDING.append((case, stats))
+    if len(PENDING) >= REPLAY_BATCH:
+        flush_replays()
+
+
+def flush_replays() -> None:
+    """Check every queued sequence's replay, then add their figures to the run's."""
+    if not PENDING:
+        return
+    batch = list(PENDING)
+    PENDING.clear()
+    counts = check_replays([case for case, _ in batch])
+    for (_, stats), events in zip(batch, counts, strict=True):
+        stats["events_replayed"] += events
+        aave_stats.finish_sequence(stats)
 
 
 def liquidation_returns(m: AaveMarket, user: str, collateral: str) -> Callable[[Outcome], Any]:

@@ -241,7 +241,9 @@ class AaveMarket:
         self.labels: dict[str, str] = {}  # address -> label used in decoded logs
         self._event_abis: dict[str, dict[bytes, _Event]] = {}
         self.prices: dict[str, int] = {}
+        self.trace: list[str] = []  # every transaction through ``transact``, readable
         self._deploy()
+        self.deployed_calls = len(self.trace)
 
     # -- deployment ----------------------------------------------------------------------
 
@@ -410,6 +412,10 @@ class AaveMarket:
     # -- transactions --------------------------------------------------------------------
 
     def transact(self, sender: str, contract: Contract, name: str, *args: Any) -> Outcome:
+        self.trace.append(
+            f"t={self.chain.timestamp} {self.labels.get(contract.address, contract.address)}"
+            f".{name}{args} from {sender}"
+        )
         first = len(self.chain.logs)
         try:
             returned = contract.call(sender, name, *args)
@@ -439,6 +445,11 @@ class AaveMarket:
                     decoded[name] = _norm(value)
             out.append(decoded)
         return out
+
+    def event_name(self, address: str, topic0: str) -> str:
+        """The name of the event ``topic0`` (0x-hex) of the contract at ``address``."""
+        event = self._event_abis.get(address, {}).get(bytes.fromhex(topic0[2:]))
+        return event.name if event else topic0
 
     def asset(self, symbol: str) -> str:
         return self.tokens[symbol].address
@@ -522,6 +533,7 @@ class AaveMarket:
             "MockAggregator", ("int256", price), label=f"{symbol}/USD"
         )
         self.aggregators[symbol] = aggregator
+        self.trace.append(f"t={self.chain.timestamp} price {symbol} = {price}")
         outcome = self.transact(
             OWNER, self.oracle, "setAssetSources", [self.asset(symbol)], [aggregator.address]
         )
