@@ -124,9 +124,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             "min_calls_per_sequence": minimum,
             "reverts_matched": total["reverts"],
             "liquidations": total["liquidations"],
+            "liquidations_close_factor_50": total["liquidations:close_factor_50"],
             "liquidations_close_factor_100": total["liquidations:close_factor_100"],
+            "liquidations_max_debt_to_cover": total["liquidations:max"],
+            "liquidations_receive_atoken": total["liquidations:receive_atoken"],
             "price_crashes_30pct": total["price_crashes"],
+            "time_jumps": total["time_jumps"],
             "events_compared": total["events"],
+            "events_replayed": total["events_replayed"],
             "wall_seconds": wall,
         }
         (CACHE / "stats-aave.json").write_text(

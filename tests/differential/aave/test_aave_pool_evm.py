@@ -36,7 +36,7 @@ STEPS = int(os.environ.get("SOFTLIQ_AAVE_STEPS", "60"))
 settings.register_profile(
     "aave-evm-ci",
     # per shard, two shards: >= 100 sequences of >= 50 calls
-    max_examples=int(os.environ.get("SOFTLIQ_AAVE_EXAMPLES", "55")),
+    max_examples=int(os.environ.get("SOFTLIQ_AAVE_EXAMPLES", "60")),
     stateful_step_count=STEPS,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -352,6 +352,8 @@ class AavePoolDifferential(RuleBasedStateMachine):
         if out.ok:
             stats = self.h.stats
             stats["liquidations"] += 1
+            bucket = next(b for b in (0.5, 0.8, 0.95, 1.0) if health < b * 10**18)
+            stats[f"liquidations:hf_below_{bucket}"] += 1
             stats[
                 "liquidations:close_factor_100"
                 if health <= 95 * 10**16
