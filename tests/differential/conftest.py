@@ -34,7 +34,36 @@ def _worker(config: pytest.Config) -> str | None:
     return None if workerinput is None else str(workerinput["workerid"])
 
 
+def _spread_shards(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put the state-machine shards (the long tests: two Morpho, two Aave) where pytest-xdist's
+    load scheduling starts each worker, so that no worker runs two shards of one suite while
+    another idles: xdist sends each worker a first chunk of consecutive items of
+    max(2, n // workers // 4); shard k goes to worker k % workers, at the front of its chunk.
+    """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return
+    workers = int(workerinput["workercount"])
+    shards = [
+        item
+        for item in items
+        if item.name == "runTest" and _HERE in Path(str(item.path)).resolve().parents
+    ]
+    if workers < 2 or not shards or len(items) < 2 * workers:
+        return
+    rest = [item for item in items if item not in shards]
+    chunk = max(2, len(items) // workers // 4)
+    slots = {(k % workers) * chunk + k // workers: shard for k, shard in enumerate(shards)}
+    if max(slots) >= len(items) or any(k // workers >= chunk for k in range(len(shards))):
+        return
+    spread: list[pytest.Item] = []
+    for position in range(len(items)):
+        spread.append(slots[position] if position in slots else rest.pop(0))
+    items[:] = spread
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _spread_shards(config, items)
     reason = node_toolchain()
     if reason is None:
         return

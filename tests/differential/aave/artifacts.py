@@ -154,7 +154,48 @@ def link(artifact: dict[str, Any], libraries: dict[str, str]) -> bytes:
     return bytes.fromhex(code)
 
 
+def verify() -> dict[str, bool]:
+    """Recompile the package's sources from its own build-info (the exact standard-JSON input)
+    with npm ``solc`` at the build's version and compare each contract's creation bytecode
+    (metadata hash included) with the shipped one the harness deploys. Slow (minutes of solc-js);
+    not part of the tests: ``python -m tests.differential.aave.artifacts --verify``."""
+    target = build()
+    data = load()
+    version = data["compiler"].split("+")[0]
+    solc_dir = target / f"solc-{version}"
+    solc_dir.mkdir(exist_ok=True)
+    (solc_dir / "package.json").write_text(
+        json.dumps({"name": "softliq-evm-solc", "private": True, "dependencies": {"solc": version}})
+    )
+    _run(
+        ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact"], solc_dir
+    )
+    (build_info,) = (
+        target / "node_modules" / "@aave" / "core-v3" / "artifacts" / "build-info"
+    ).glob("*.json")
+    names = {name: c["source"] for name, c in data["contracts"].items()}
+    out = solc_dir / "compiled.json"
+    _run(
+        [
+            "node",
+            str(_HERE.parent.parent / "node" / "aave_verify.cjs"),
+            str(solc_dir),
+            str(build_info),
+            json.dumps(names),
+            str(out),
+        ],
+        target,
+    )
+    compiled = json.loads(out.read_text())["contracts"]
+    return {name: compiled[name] == c["bytecode"] for name, c in data["contracts"].items()}
+
+
 if __name__ == "__main__":
     path = build(force="--force" in sys.argv)
     info = json.loads((path / "artifacts.json").read_text())
     print(f"{path}: {info['package']}, solc {info['compiler']}, {info['settings']['optimizer']}")
+    if "--verify" in sys.argv:
+        same = verify()
+        for name, ok in same.items():
+            print(f"{name}: {'identical' if ok else 'DIFFERENT'}")
+        sys.exit(0 if all(same.values()) else 1)

@@ -10,7 +10,8 @@ totals and the normalised income and debt now; per holder and reserve the scaled
 aToken and debt balances and the previous indexes; per holder the collateral and borrowing bits,
 the eMode category and getUserAccountData (totals in base, available borrows, LT, LTV, HF). The
 events the engine emits must equal, field by field and in order, the logs the Pool and its tokens
-emitted in the same call.
+emitted in the same call. ``check_replays`` runs the contract's own logs through softliq's decoder
+and ``AaveLedger`` and compares the fold with the contract's state after every call.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Mismatch(AssertionError):
     pass
 
 
-# -- the contract's state, read through static calls with calldata encoded once ----------------
+# -- the contract's state -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ class ContractReader:
         positions = {}
         for holder in HOLDERS:
             config = m.user_configuration(holder)
-            for s in indexes_order():
+            for s in self.ids:
                 rid = self.ids[s]
                 positions[(holder, s)] = (
                     m.scaled_balance(s, holder),
@@ -243,10 +244,6 @@ class ContractReader:
                 )
         users = {h: (m.user_emode(h), *fast.users[h][1:]) for h in HOLDERS}
         return Snapshot(reserves, positions, users)
-
-
-def indexes_order() -> list[str]:
-    return [spec.symbol for spec in RESERVES]
 
 
 # -- the engine ------------------------------------------------------------------------------

@@ -160,12 +160,14 @@ class AavePoolDifferential(RuleBasedStateMachine):
         if kind == "warp":
             self.h.warp(amount)
             self.h.stats["time_jumps"] += 1
-            return
-        symbol = SYMBOLS[i]
-        self.h.set_price(symbol, max(self.m.prices[symbol] * amount // 1000, 1))
-        self.h.stats["price_moves"] += 1
-        if amount <= 700:
-            self.h.stats["price_crashes"] += 1
+        else:
+            symbol = SYMBOLS[i]
+            self.h.set_price(symbol, max(self.m.prices[symbol] * amount // 1000, 1))
+            self.h.stats["price_moves"] += 1
+            if amount <= 700:
+                self.h.stats["price_crashes"] += 1
+        # Balances, health factors and indexes now, on both sides (the rules read them).
+        self.h.compare_state(kind)
 
     # -- a starting book --------------------------------------------------------------------
 
@@ -316,22 +318,22 @@ class AavePoolDifferential(RuleBasedStateMachine):
         self,
         collateral: int,
         debt: int,
-        borrower: int,
+        user: str | None,
         liquidator: int,
         size: tuple[str, int],
         receive_atoken: bool,
     ) -> None:
+        """liquidationCall of ``user`` (None: the first unhealthy borrower of the debt asset)."""
         cs, ds = SYMBOLS[collateral], SYMBOLS[debt]
-        # Prefer a liquidatable borrower of the debt asset.
-        candidates = [USERS[(borrower + k) % len(USERS)] for k in range(len(USERS))]
-        user = next(
-            (
-                u
-                for u in candidates
-                if self.account(u)[6] < 10**18 and self.position(u, ds)["v_balance"]
-            ),
-            candidates[0],
-        )
+        if user is None:
+            user = next(
+                (
+                    u
+                    for u in USERS
+                    if self.account(u)[6] < 10**18 and self.position(u, ds)["v_balance"]
+                ),
+                USERS[0],
+            )
         health = self.account(user)[6]
         who = [*LIQUIDATORS, *USERS][liquidator]
         amount = scale(self.position(user, ds)["v_balance"], size)
@@ -352,7 +354,7 @@ class AavePoolDifferential(RuleBasedStateMachine):
         if out.ok:
             stats = self.h.stats
             stats["liquidations"] += 1
-            bucket = next(b for b in (0.5, 0.8, 0.95, 1.0) if health < b * 10**18)
+            bucket = next((b for b in (0.5, 0.8, 0.95, 1.0) if health < b * 10**18), "1+")
             stats[f"liquidations:hf_below_{bucket}"] += 1
             stats[
                 "liquidations:close_factor_100"
@@ -372,7 +374,7 @@ class AavePoolDifferential(RuleBasedStateMachine):
         pre=PRELUDE,
         collateral=ASSET,
         debt=ASSET,
-        borrower=USER,
+        borrower=st.integers(0, len(USERS)),  # len(USERS): the first unhealthy borrower
         liquidator=st.integers(0, len(LIQUIDATORS) + len(USERS) - 1),
         size=LIQUIDATION_SIZE,
         receive_atoken=st.booleans(),
@@ -391,13 +393,14 @@ class AavePoolDifferential(RuleBasedStateMachine):
     ) -> None:
         """Any pair of reserves, or (``held``) a collateral and a debt the borrower has."""
         self.prelude(pre)
+        user = USERS[borrower] if borrower < len(USERS) else None
         if held:
-            user = self.liquidatable_borrower(borrower)
+            user = self.liquidatable_borrower(borrower % len(USERS))
             mine = self.held(user)
             owed = self.owed(user)
             collateral = mine[collateral % len(mine)] if mine else collateral
             debt = owed[debt % len(owed)] if owed else debt
-        self._liquidate(collateral, debt, borrower, liquidator, size, receive_atoken)
+        self._liquidate(collateral, debt, user, liquidator, size, receive_atoken)
 
     def liquidatable_borrower(self, start: int) -> str:
         """The first user from ``start`` (cyclically) with debt and HF < 1, else with debt."""
@@ -417,7 +420,11 @@ class AavePoolDifferential(RuleBasedStateMachine):
         return [i for i, s in enumerate(SYMBOLS) if self.position(user, s)["v_balance"]]
 
     @rule(
-        crash=st.sampled_from([700, 800, 900, 950]),
+        # a fall in per-mille, or ("hf", h): the fall that takes the borrower's HF to about h/1000
+        crash=st.one_of(
+            st.sampled_from([700, 800, 900, 950]),
+            st.integers(900, 999).map(lambda h: ("hf", h)),
+        ),
         borrower=USER,
         liquidator=st.integers(0, len(LIQUIDATORS) - 1),
         size=LIQUIDATION_SIZE,
@@ -426,7 +433,7 @@ class AavePoolDifferential(RuleBasedStateMachine):
     )
     def crash_and_liquidate(
         self,
-        crash: int,
+        crash: int | tuple[str, int],
         borrower: int,
         liquidator: int,
         size: tuple[str, int],
@@ -439,8 +446,15 @@ class AavePoolDifferential(RuleBasedStateMachine):
         owed = self.owed(user) or [2]
         collateral = held[pick % len(held)]
         debt = owed[(pick >> 8) % len(owed)]
+        if isinstance(crash, tuple):
+            # HF is linear in one collateral's price when it is the only one and not the debt:
+            # otherwise this lands somewhere near the target, which is fine too.
+            health = self.account(user)[6]
+            crash = (
+                min(1000, max(1, crash[1] * 10**18 // max(health, 1))) if health < 2**255 else 700
+            )
         self.prelude(("price", crash, collateral))
-        self._liquidate(collateral, debt, USERS.index(user), liquidator, size, receive_atoken)
+        self._liquidate(collateral, debt, user, liquidator, size, receive_atoken)
 
     def teardown(self) -> None:
         # The contract's logs through softliq's decoder and AaveLedger, after every call
