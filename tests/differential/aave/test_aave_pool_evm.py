@@ -32,7 +32,7 @@ from . import known_gaps
 from .harness import POSITION_FIELDS, AaveHarness, finish_sequence, liquidation_returns
 from .market import EMODE, LIQUIDATORS, MAX_UINT, RESERVES, USERS
 
-STEPS = int(os.environ.get("SOFTLIQ_AAVE_STEPS", "60"))
+STEPS = int(os.environ.get("SOFTLIQ_AAVE_STEPS", "70"))
 settings.register_profile(
     "aave-evm-ci",
     # per shard, two shards: >= 100 sequences of >= 50 calls
@@ -43,7 +43,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "aave-evm-long",
-    max_examples=int(os.environ.get("SOFTLIQ_AAVE_EXAMPLES", "2600")),
+    max_examples=int(os.environ.get("SOFTLIQ_AAVE_EXAMPLES", "2800")),
     stateful_step_count=STEPS,
     deadline=None,
     suppress_health_check=list(HealthCheck),
