@@ -16,6 +16,11 @@ CREATE OR REPLACE VIEW lake_morpho_events AS
                       fee_shares::HUGEINT AS fee_shares)
     FROM read_parquet('{lake}/morpho_events/**/*.parquet', hive_partitioning = true);
 
+-- Aave V3 events (Pool, aToken / variable debt token, PoolConfigurator, AaveOracle); uint256 columns
+-- stay exact decimal strings (cast with ::HUGEINT where they fit).
+CREATE OR REPLACE VIEW lake_aave_events AS
+    SELECT * FROM read_parquet('{lake}/aave_events/**/*.parquet', hive_partitioning = true, union_by_name = true);
+
 CREATE OR REPLACE VIEW lake_oracle_rounds AS
     SELECT * FROM read_parquet('{lake}/oracle_rounds/**/*.parquet', hive_partitioning = true);
 

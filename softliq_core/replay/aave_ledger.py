@@ -89,9 +89,8 @@ class AaveLedger:
         elif event == "ReserveInitialized":
             asset = row["asset"]
             config = ReserveConfig(0, 0, 0, self.decimals[asset])
-            self.pool.init_reserve(
-                asset, config, None, row["a_token"], row["variable_debt_token"], row["timestamp"]
-            )
+            # lastUpdateTimestamp stays 0 until the reserve's first updateState, as on chain.
+            self.pool.init_reserve(asset, config, None, row["a_token"], row["variable_debt_token"])
             self.tokens[row["a_token"]] = (asset, False)
             self.tokens[row["variable_debt_token"]] = (asset, True)
         elif event in _CONFIG_FIELDS:

@@ -32,6 +32,7 @@ LAKE_VIEWS = {
     "lake_raw_logs": "raw_logs",
     "lake_blocks": "blocks",
     "lake_morpho_events": "morpho_events",
+    "lake_aave_events": "aave_events",
     "lake_oracle_rounds": "oracle_rounds",
     "lake_quarantine": "quarantine",
     "lake_markets": "markets",

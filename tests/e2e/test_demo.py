@@ -94,7 +94,9 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     (raw,) = con.execute("SELECT count(*) FROM lake_raw_logs").fetchone()  # type: ignore[misc]
     (events,) = con.execute("SELECT count(*) FROM lake_morpho_events").fetchone()  # type: ignore[misc]
     (rounds,) = con.execute("SELECT count(*) FROM lake_oracle_rounds").fetchone()  # type: ignore[misc]
-    assert raw == events + rounds
+    (aave,) = con.execute("SELECT count(*) FROM lake_aave_events").fetchone()  # type: ignore[misc]
+    assert aave > 0
+    assert raw == events + aave + rounds
     con.close()
 
     # re-running gives the same rows, never duplicates

@@ -111,7 +111,10 @@ def test_malformed_logs_are_quarantined_not_dropped(
     assert out.quarantine.height == 1
     assert reason in out.quarantine["reason"][0]
     assert json.loads(out.quarantine["raw"][0])["log_index"] == logs["log_index"][index]
-    assert out.morpho_events.height + out.oracle_rounds.height + 1 == logs.height
+    assert (
+        out.morpho_events.height + out.aave_events.height + out.oracle_rounds.height + 1
+        == logs.height
+    )
 
 
 def test_dirty_address_padding_is_quarantined(chain: SyntheticChain) -> None:

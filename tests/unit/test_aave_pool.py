@@ -257,3 +257,15 @@ def test_withdraw_max_disables_collateral_and_receive_atoken() -> None:
     assert WETH in pool.user_config(LIQUIDATOR).collateral
     assert pool.withdraw(WETH, MAX_UINT, LIQUIDATOR, T0) == outcome.collateral_to_liquidator
     assert WETH not in pool.user_config(LIQUIDATOR).collateral
+
+
+def test_checked_arithmetic_reverts_as_the_contract_does() -> None:
+    """Found by tests/differential: Solidity 0.8's checks and SafeCast, in the contract's order."""
+    pool = worked_example("3.0")
+    pool.set_price(WETH, 2000 * 10**8)  # healthy, so the borrow reaches the amount's value
+    # validateBorrow: price × amount overflows uint256 -> Panic(0x11), not '36'.
+    assert _code(lambda: pool.borrow(USDC, 2**250, ALICE, T0)) == "Panic(0x11)"
+    # _mintScaled: the scaled amount past uint128 -> SafeCast; a balance past it -> Panic(0x11).
+    assert _code(lambda: pool.supply(WSTETH, 2**128, BOB, T0)).startswith("SafeCast")
+    pool.supply(WSTETH, 2**127, BOB, T0)
+    assert _code(lambda: pool.supply(WSTETH, 2**127, BOB, T0)) == "Panic(0x11)"

@@ -420,8 +420,11 @@ class AavePool:
             data.health_factor > HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
             "HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD",
         )
-        amount_base = self.prices[asset] * amount // unit
-        needed = percent_div(data.total_debt_base + amount_base, data.ltv)
+        # Solidity 0.8 checked arithmetic: price × amount, then debt + amount (Panic 0x11).
+        value = self.prices[asset] * amount
+        if value > UINT256_MAX or data.total_debt_base + value // unit > UINT256_MAX:
+            raise self._revert(PANIC_UNDERFLOW)
+        needed = percent_div(data.total_debt_base + value // unit, data.ltv)
         self._require(needed <= data.total_collateral_base, "COLLATERAL_CANNOT_COVER_NEW_BORROW")
         index = reserve.variable_borrow_index
         first = reserve.v_token.mint(

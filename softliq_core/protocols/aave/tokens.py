@@ -87,9 +87,15 @@ class ScaledToken:
             scaled, self.previous_index.get(user, 0)
         )
 
-    def _set(self, user: str, scaled: int, index: int) -> None:
-        if index > UINT128_MAX or scaled > UINT128_MAX:
+    def _check_uint128(self, index: int, scaled_amount: int, *balances: int) -> None:
+        """The contract's order: index.toUint128() and amountScaled.toUint128() (SafeCast), then
+        the uint128 balance arithmetic, checked (Panic 0x11 on under- or overflow)."""
+        if index > UINT128_MAX or scaled_amount > UINT128_MAX:
             raise AaveRevert(SAFECAST_OVERFLOW, self.version)
+        if any(not 0 <= b <= UINT128_MAX for b in balances):
+            raise AaveRevert(PANIC_UNDERFLOW, self.version)
+
+    def _set(self, user: str, scaled: int, index: int) -> None:
         self.previous_index[user] = index
         self.total += scaled - self.scaled_balance(user)
         self.balances[user] = scaled
@@ -103,6 +109,7 @@ class ScaledToken:
         before = self.scaled_balance(on_behalf_of)
         old_index = self.previous_index.get(on_behalf_of, 0)
         balance_increase = self._balance_increase(on_behalf_of, index)
+        self._check_uint128(index, scaled_amount, before + scaled_amount)
         self._set(on_behalf_of, before + scaled_amount, index)
         if self.version.directional_rounding:
             value = self._upscaled(before + scaled_amount, index) - self._upscaled(
@@ -126,10 +133,9 @@ class ScaledToken:
         if scaled_amount == 0:
             raise AaveRevert("INVALID_BURN_AMOUNT", self.version)
         before = self.scaled_balance(user)
-        if scaled_amount > before:
-            raise AaveRevert(PANIC_UNDERFLOW, self.version)
         old_index = self.previous_index.get(user, 0)
         balance_increase = self._balance_increase(user, index)
+        self._check_uint128(index, scaled_amount, before - scaled_amount)
         self._set(user, before - scaled_amount, index)
         if self.version.directional_rounding:
             net = self._upscaled(before - scaled_amount, index) - self._upscaled(before, old_index)
@@ -161,10 +167,12 @@ class ScaledToken:
     ) -> None:
         """aToken _transfer at ``index``: interest notices, the move, then BalanceTransfer (scaled)."""
         sender_before = self.scaled_balance(sender)
-        if scaled_amount > sender_before:
-            raise AaveRevert(PANIC_UNDERFLOW, self.version)
         sender_increase = self._balance_increase(sender, index)
         recipient_increase = self._balance_increase(recipient, index)
+        recipient_after = self.scaled_balance(recipient) + (
+            scaled_amount if sender != recipient else 0
+        )
+        self._check_uint128(index, scaled_amount, sender_before - scaled_amount, recipient_after)
         self._set(sender, sender_before - scaled_amount, index)
         self._set(recipient, self.scaled_balance(recipient) + scaled_amount, index)
         notices = [(sender, sender_increase)]

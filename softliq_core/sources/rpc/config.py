@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from softliq_core.abi import CONTRACT_KINDS, event_specs
+from softliq_core.abi import AAVE_KINDS, CONTRACT_KINDS, event_specs
 from softliq_core.sources.rpc.client import ClientSettings
 from softliq_core.sources.rpc.errors import RpcError
 
@@ -19,10 +19,10 @@ MORPHO_BLUE_DEPLOY_BLOCK = 18_883_124
 
 
 def known_topic0s() -> tuple[str, ...]:
-    """topic0 of every event the decoder knows (Morpho Blue, IRM, pre-liquidation, Chainlink)."""
-    return tuple(
-        sorted({"0x" + spec.topic0.hex() for kind in CONTRACT_KINDS for spec in event_specs(kind)})
-    )
+    """topic0 of every event the decoder knows (Morpho Blue, IRM, pre-liquidation, Chainlink,
+    Aave V3)."""
+    kinds = CONTRACT_KINDS + AAVE_KINDS
+    return tuple(sorted({"0x" + spec.topic0.hex() for kind in kinds for spec in event_specs(kind)}))
 
 
 def _address(value: str) -> str:
