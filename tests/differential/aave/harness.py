@@ -37,7 +37,6 @@ from softliq_core.replay.aave_ledger import AaveLedger, history
 from softliq_core.tables import BLOCKS, RAW_LOGS
 
 from . import stats as aave_stats
-from .known_gaps import GAP_LEDGER_LAST_UPDATE
 from .market import (
     EMODE,
     LIQUIDATORS,
@@ -580,9 +579,7 @@ def _check_case(
                 diff = {
                     f: (s, e)
                     for f, s, e in zip(fields, stored, ours, strict=True)
-                    if s != e
-                    and f != "accrued_to_treasury"
-                    and not (GAP_LEDGER_LAST_UPDATE and f == "last_update" and s == 0)
+                    if s != e and f != "accrued_to_treasury"
                 }
                 if diff:
                     raise Mismatch(

@@ -28,7 +28,6 @@ pytest.importorskip(
     "softliq_core.protocols.aave.pool", reason="softliq's Aave engine (AavePool) is not built yet"
 )
 
-from . import known_gaps
 from .harness import POSITION_FIELDS, AaveHarness, finish_sequence, liquidation_returns
 from .market import EMODE, LIQUIDATORS, MAX_UINT, RESERVES, USERS
 
@@ -224,8 +223,6 @@ class AavePoolDifferential(RuleBasedStateMachine):
         amount = scale(self.usd_to_units(symbol, 50_000 * 10**8), size)
         if amount == MAX_UINT:
             amount = 2**128
-        if known_gaps.GAP_UINT128_ORDER and amount >= 2**120:
-            amount = 2**100  # keep clear of the known gap 2 (see known_gaps.py)
         self.call(
             "supply",
             lambda: self.m.supply(sender, symbol, amount, on_behalf),
@@ -253,8 +250,6 @@ class AavePoolDifferential(RuleBasedStateMachine):
         symbol, owner = SYMBOLS[i], USERS[user]
         room = self.usd_to_units(symbol, self.account(owner)[3])
         amount = scale(room, size)
-        if known_gaps.GAP_BORROW_OVERFLOW and amount > 2**128:
-            amount = 2**128  # keep clear of the known gap 1 (see known_gaps.py)
         self.call(
             "borrow",
             lambda: self.m.borrow(owner, symbol, amount),

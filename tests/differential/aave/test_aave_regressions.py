@@ -1,9 +1,19 @@
 """Mismatches the Aave differential suite found, each kept with its minimal sequence (hypothesis'
-shrink, then trimmed by hand), replayed on the real Pool and on softliq's engine.
+shrink, then trimmed by hand), replayed on the real Pool and on softliq's engine. All three were
+fixed in the engine (``softliq_core/protocols/aave``, the commit "Aave engine: the contract's
+checked-arithmetic order, found by the EVM differential harness"); before, each test failed.
 
-The ones still open in the engine (``known_gaps.py``) are strict ``xfail``s: they fail now, and
-pass — failing the suite as XPASS — once the engine is fixed, when the mark and the flag in
-``known_gaps.py`` are to be removed together.
+1. ``borrow`` of an amount whose value overflows: ValidationLogic.validateBorrow computes
+   ``getAssetPrice(asset) * amount`` (and ``userDebtInBaseCurrency + amountInBaseCurrency``) in
+   checked arithmetic, so the Pool panics (0x11); the engine refused with '36' (or '', from
+   percentDiv's overflow guard).
+2. The order of the uint128 checks in the scaled tokens: ``_mintScaled``/``_burnScaled``/
+   ``_transfer`` cast the scaled amount with SafeCast.toUint128, then add it to / subtract it from
+   the uint128 balance in checked arithmetic. The engine checked the resulting balance: SafeCast
+   where the Pool panics (a supply whose new balance passes 2^128 − 1), and in burn/transfer the
+   underflow before the cast (Panic where the Pool reverts SafeCast).
+3. AaveLedger set a reserve's last update at ReserveInitialized; the Pool keeps 0 until the
+   reserve's first updateState (no effect on any amount: the rates are 0 until then).
 """
 
 from __future__ import annotations
@@ -16,8 +26,6 @@ pytest.importorskip(
 
 from .harness import AaveHarness
 from .market import MAX_UINT, USERS
-
-OPEN = "open engine gap (known_gaps.py); fixed in softliq_core/protocols/aave -> remove this mark"
 
 
 def _book(h: AaveHarness) -> None:
@@ -44,9 +52,8 @@ def _book(h: AaveHarness) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN)
 def test_borrow_whose_value_overflows_panics() -> None:
-    """Gap 1. Shrunk: open_book(...); borrow(WETH, size=max). validateBorrow's
+    """1. Shrunk: open_book(...); borrow(WETH, size=max). validateBorrow's
     ``getAssetPrice(asset) * amount`` overflows: Panic(0x11), not COLLATERAL_CANNOT_COVER_NEW_BORROW.
     """
     h = AaveHarness()
@@ -61,9 +68,8 @@ def test_borrow_whose_value_overflows_panics() -> None:
     assert out.reason == "Panic(0x11)"
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN)
 def test_supply_whose_new_scaled_balance_overflows_uint128_panics() -> None:
-    """Gap 2, mint side. Shrunk: a day of interest on WBTC, then supply(WBTC, 2**128) by a holder
+    """2, mint side. Shrunk: a day of interest on WBTC, then supply(WBTC, 2**128) by a holder
     of 2**127 aWBTC: the scaled amount 2**128 / index fits in 128 bits (no SafeCast), the uint128
     balance += overflows: Panic(0x11), where the engine reverted SafeCast."""
     h = AaveHarness()
@@ -89,9 +95,8 @@ def test_supply_whose_new_scaled_balance_overflows_uint128_panics() -> None:
     assert out.reason == "Panic(0x11)"
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN)
 def test_liquidation_of_more_than_uint128_scaled_collateral_reverts_safecast() -> None:
-    """Gap 2, burn/transfer side: a scaled amount past 2**128 − 1 reverts SafeCast before the
+    """2, burn/transfer side: a scaled amount past 2**128 − 1 reverts SafeCast before the
     balance is checked. A user whose aWETH balance is below 2**128 cannot reach it through the
     Pool (withdraw checks the balance first, liquidations are capped by it), so the engine's
     ScaledToken is called as the Pool would call it with such an amount."""
@@ -105,16 +110,8 @@ def test_liquidation_of_more_than_uint128_scaled_collateral_reverts_safecast() -
     assert caught.value.name == SAFECAST_OVERFLOW
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN)
 def test_ledger_keeps_last_update_zero_until_the_first_action() -> None:
-    """Gap 3. Shrunk: the deployment alone: the ledger folds ReserveInitialized with the block's
-    timestamp as lastUpdateTimestamp; the Pool keeps 0 until the reserve's first updateState."""
-    from . import harness
-
+    """3. Shrunk: the deployment alone, then its replay."""
     h = AaveHarness()
-    flag = harness.GAP_LEDGER_LAST_UPDATE
-    harness.GAP_LEDGER_LAST_UPDATE = False
-    try:
-        h.check_replay()
-    finally:
-        harness.GAP_LEDGER_LAST_UPDATE = flag
+    assert h.m.reserve_data("WETH").last_update_timestamp == 0
+    h.check_replay()
