@@ -361,7 +361,27 @@ def contract_events(outcome: Outcome, engine_contracts: set[str]) -> list[dict[s
     return found
 
 
-def compare_events(mine: list[dict[str, Any]], theirs: list[dict[str, Any]], where: str) -> None:
+# An open engine mismatch (test_aave_regressions.py, strict xfail): in AToken.transfer the Pool's
+# finalizeTransfer (ReserveUsedAsCollateralEnabled/Disabled) runs before the aToken emits
+# BalanceTransfer; AavePool.transfer_atokens emits BalanceTransfer first. Until it is fixed, the
+# random run compares that call's events as a multiset (each event still field by field).
+TRANSFER_EVENT_ORDER_GAP = True
+# Open engine mismatch 5 (test_aave_regressions.py, strict xfail): AToken.transfer casts the
+# (unscaled) amount with SafeCast.toUint128 first, so 2^128 or more reverts SafeCast; the engine
+# casts only the scaled amount, which after any interest is below 2^128, and then underflows
+# (Panic). Until it is fixed, the random run sends at most 2^128 − 1.
+TRANSFER_UINT128_GAP = True
+
+
+def _order_key(event: dict[str, Any]) -> tuple[str, str]:
+    return (event["event"], str(event.get("contract", "")).lower())
+
+
+def compare_events(
+    mine: list[dict[str, Any]], theirs: list[dict[str, Any]], where: str, ordered: bool = True
+) -> None:
+    if not ordered:
+        mine, theirs = sorted(mine, key=_order_key), sorted(theirs, key=_order_key)
     names = [e["event"] for e in mine], [e["event"] for e in theirs]
     if names[0] != names[1]:
         raise Mismatch(f"{where}: engine events {names[0]}, contract logs {names[1]}")
@@ -389,6 +409,7 @@ class AaveHarness:
             t.address for t in [*self.m.a_tokens.values(), *self.m.v_tokens.values()]
         }
         self.stats: Counter[str] = Counter()
+        self.aborted = False
         self.last: Snapshot | None = None
         # (block, timestamp, contract snapshot) after every call, for the replay check
         self.snapshots: list[tuple[int, int, Snapshot]] = []
@@ -411,8 +432,10 @@ class AaveHarness:
         contract: Callable[[], Outcome],
         engine: Callable[[], Any],
         returns: Callable[[Outcome], Any] | None = None,
+        events_in_order: bool = True,
     ) -> Outcome:
         """One call on both sides: same result or same refusal, same events, same state."""
+        self.aborted = True  # until the call's checks are done (a failing sequence is not replayed)
         self.stats["calls"] += 1
         self.stats[f"call:{name}"] += 1
         outcome = contract()
@@ -449,9 +472,11 @@ class AaveHarness:
                 self.engine.events[n_events:],
                 contract_events(outcome, self.contracts),
                 where,
+                ordered=events_in_order,
             )
             self.stats["events"] += len(self.engine.events) - n_events
         self.compare_state(where)
+        self.aborted = False
         return outcome
 
     def compare_state(self, where: str) -> None:

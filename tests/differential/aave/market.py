@@ -520,6 +520,14 @@ class AaveMarket:
             receive_atoken,
         )
 
+    def transfer_atokens(self, sender: str, symbol: str, to: str, amount: int) -> Outcome:
+        """AToken.transfer (the Pool's finalizeTransfer checks the sender's health)."""
+        return self.transact(sender, self.a_tokens[symbol], "transfer", to, amount)
+
+    def mint_to_treasury(self, sender: str, symbols: list[str]) -> Outcome:
+        """Pool.mintToTreasury: the reserves' accruedToTreasury becomes the treasury's aTokens."""
+        return self.transact(sender, self.pool, "mintToTreasury", [self.asset(s) for s in symbols])
+
     def warp(self, seconds: int) -> None:
         self.chain.warp(seconds)
 
