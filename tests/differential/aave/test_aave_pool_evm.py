@@ -49,7 +49,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "aave-evm-long",
-    max_examples=int(os.environ.get("SOFTLIQ_AAVE_EXAMPLES", "2550")),
+    max_examples=int(os.environ.get("SOFTLIQ_AAVE_EXAMPLES", "2950")),
     stateful_step_count=STEPS,
     deadline=None,
     suppress_health_check=list(HealthCheck),
