@@ -42,7 +42,7 @@ STEPS = int(os.environ.get("SOFTLIQ_AAVE_STEPS", "70"))
 settings.register_profile(
     "aave-evm-ci",
     # per shard, two shards: >= 100 sequences of >= 50 calls
-    max_examples=int(os.environ.get("SOFTLIQ_AAVE_EXAMPLES", "60")),
+    max_examples=int(os.environ.get("SOFTLIQ_AAVE_EXAMPLES", "65")),
     stateful_step_count=STEPS,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
