@@ -56,10 +56,11 @@ def main() -> None:
     chain = timed(
         "synthetic chain", rows, lambda: generate_chain(config), lambda c: c.raw_logs.height, "logs"
     )
+    feeds = chain.feeds_table()
     decoded = timed(
         "decode",
         rows,
-        lambda: decode_logs(chain.raw_logs, chain.blocks),
+        lambda: decode_logs(chain.raw_logs, chain.blocks, feeds),
         lambda d: chain.raw_logs.height,
         "logs",
     )
@@ -71,10 +72,17 @@ def main() -> None:
         "events",
     )
     markets = build_markets(decoded.morpho_events, chain.tokens_table(), chain.oracles_table())
+    rates = timed(
+        "rate samples (event-less oracle inputs)",
+        rows,
+        chain.rate_samples,
+        lambda r: r.height,
+        "samples",
+    )
     prices = timed(
         "oracle prices",
         rows,
-        lambda: oracle_prices(decoded.oracle_rounds, markets),
+        lambda: oracle_prices(decoded.oracle_rounds, markets, feeds, chain.blocks, rates),
         lambda p: p.height,
         "prices",
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets.lake import decode_assets, ingest_assets
+from pipelines.assets.lake import decode_assets, feeds, ingest_assets
 from pipelines.assets.replay import (
     baseline_validation,
     governance_report,
+    history_conserves_shares_and_collateral,
     markets,
     oracle_prices,
+    rate_samples,
     scenario_outcomes,
 )
 from pipelines.resources import (
@@ -18,6 +20,7 @@ from pipelines.resources import (
     WarehouseResource,
     chain_source_resource,
 )
+from pipelines.schedules import ingest_yesterday_schedule
 from pipelines.settings import Settings
 
 INGEST_JOB = "ingest_daily"
@@ -26,41 +29,48 @@ REPLAY_JOB = "replay_scenarios"
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     daily = dg.DailyPartitionsDefinition(
-        start_date=settings.start_date.isoformat(), end_date=settings.end_date.isoformat()
+        start_date=settings.start_date.isoformat(),
+        end_date=settings.end_date.isoformat() if settings.end_date else None,
     )
-    lake_assets = [ingest_assets(daily), decode_assets(daily)]
+    lake_assets = [feeds, ingest_assets(daily), decode_assets(daily)]
     ingest_job = dg.define_asset_job(
         INGEST_JOB,
         selection=dg.AssetSelection.assets(*lake_assets),
         description="Ingest and decode days of chain history into the lake",
     )
+    replay_assets = [
+        markets,
+        rate_samples,
+        oracle_prices,
+        scenario_outcomes,
+        baseline_validation,
+        governance_report,
+    ]
     replay_job = dg.define_asset_job(
         REPLAY_JOB,
-        selection=dg.AssetSelection.assets(
-            markets, oracle_prices, scenario_outcomes, baseline_validation, governance_report
-        ),
+        selection=dg.AssetSelection.assets(*replay_assets),
         description="Reference tables, oracle prices, the scenario replay, the DuckDB outcomes and the report",
     )
     return dg.Definitions(
-        assets=[
-            *lake_assets,
-            markets,
-            oracle_prices,
-            scenario_outcomes,
-            baseline_validation,
-            governance_report,
-        ],
+        assets=[*lake_assets, *replay_assets],
+        asset_checks=[history_conserves_shares_and_collateral],
         jobs=[ingest_job, replay_job],
-        schedules=[
-            dg.build_schedule_from_partitioned_job(ingest_job, hour_of_day=1, minute_of_hour=0)
-        ],
+        schedules=[ingest_yesterday_schedule(ingest_job, daily)],
         resources={
             "source": chain_source_resource(settings),
             "lake": LakeResource(root=settings.lake_root),
             "warehouse": WarehouseResource(path=settings.duckdb_path),
-            "scenarios": ScenarioSetResource(path=settings.scenario_file),
+            "scenarios": ScenarioSetResource(
+                path=settings.scenario_file, chunks=settings.scenario_chunks
+            ),
         },
     )
 
 
 defs = build_definitions(Settings.from_env())
+
+
+def replay_job() -> dg.JobDefinition:
+    """The replay job, rebuilt from the environment in each process that runs a step: what
+    ``dg.reconstructable`` needs for the multiprocess executor outside a code location."""
+    return build_definitions(Settings.from_env()).resolve_job_def(REPLAY_JOB)

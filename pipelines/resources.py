@@ -7,19 +7,20 @@ import dagster as dg
 from pipelines.settings import Settings
 from softliq_core.replay.scenario import Scenario, load_scenarios
 from softliq_core.sources.base import ChainSource
+from softliq_core.sources.files import FilesConfig, FileSource
 from softliq_core.sources.rpc import ClientSettings, RpcConfig, RpcSource
 from softliq_core.sources.rpc.config import MORPHO_BLUE_DEPLOY_BLOCK
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
 from softliq_core.store.warehouse import Warehouse
 
-SOURCE_KINDS = ("synthetic", "rpc")
+SOURCE_KINDS = ("synthetic", "rpc", "files")
 
 
 class ChainSourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where raw logs come from. ``synthetic`` is the embedded, deterministic default chain; ``rpc``
     an archive node (``rpc_*`` fields; the URL from ``SOFTLIQ_RPC_URL`` unless ``rpc_url`` is set,
-    and it is never logged)."""
+    and it is never logged); ``files`` exported files (``files_*``: a path, directory or glob)."""
 
     kind: str = "synthetic"
     seed: int = 7
@@ -42,6 +43,14 @@ class ChainSourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     rpc_confirmations: int = 64
     rpc_min_block: int = 0
     rpc_markets_from_block: int = MORPHO_BLUE_DEPLOY_BLOCK
+    rpc_finalized: bool = False  # wait for the node's finalized block instead of confirmations
+    # kind "files"
+    files_logs: str = ""  # cryo logs Parquet, Dune-style CSV/Parquet
+    files_blocks: str = ""  # cryo blocks output; empty: blocks from the logs' rows
+    files_tokens: str = ""  # address, symbol, decimals
+    files_oracles: str = ""  # the oracles table (oracle, kind, feeds, vaults, scale_factor)
+    files_feeds: str = ""  # the feeds table: Chainlink proxies and their phases
+    files_rates: str = ""  # rate_samples rows for event-less oracle inputs
 
     def rpc_config(self) -> RpcConfig:
         extra = {"addresses": tuple(self.rpc_addresses)} if self.rpc_addresses else {}
@@ -52,6 +61,7 @@ class ChainSourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             markets_from_block=self.rpc_markets_from_block,
             min_block=self.rpc_min_block,
             confirmations=self.rpc_confirmations,
+            finalized=self.rpc_finalized,
             log_chunk_blocks=self.rpc_chunk_blocks,
             client=ClientSettings(
                 timeout=self.rpc_timeout,
@@ -69,6 +79,20 @@ class ChainSourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             raise dg.Failure(f"source kind {self.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
         if self.kind == "rpc":
             return RpcSource(self.rpc_config())
+        if self.kind == "files":
+            if not self.files_logs:
+                raise dg.Failure("source kind 'files' needs files_logs (SOFTLIQ_FILES_LOGS)")
+            return FileSource(
+                FilesConfig(
+                    logs=self.files_logs,
+                    blocks=self.files_blocks or None,
+                    chain_id=self.chain_id,
+                    tokens=self.files_tokens or None,
+                    oracles=self.files_oracles or None,
+                    feeds=self.files_feeds or None,
+                    rates=self.files_rates or None,
+                )
+            )
         return SyntheticSource(
             SyntheticChainConfig(
                 seed=self.seed,
@@ -95,9 +119,11 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class ScenarioSetResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The scenario set file (TOML) the replay runs; validated before any work."""
+    """The scenario set file (TOML) the replay runs, validated before any work, and the number
+    of chunks it is replayed in (parallel steps under the multiprocess executor)."""
 
     path: str
+    chunks: int = 2
 
     def load(self) -> list[Scenario]:
         return load_scenarios(self.path)
@@ -118,6 +144,9 @@ def chain_source_resource(settings: Settings) -> ChainSourceResource:
         }
         if settings.rpc_markets_from_block is not None:
             rpc["rpc_markets_from_block"] = settings.rpc_markets_from_block
+        rpc["rpc_finalized"] = settings.rpc_finalized
+    if settings.source == "files":
+        rpc = {"chain_id": settings.chain_id, **settings.files}
     return ChainSourceResource(
         kind=settings.source,
         seed=settings.seed,

@@ -7,8 +7,8 @@ configuring. The partition range must be known when definitions load, hence envi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -23,8 +23,10 @@ class Settings:
     days: int
     seed: int
     borrowers_per_market: int
-    # The chain source: "synthetic" (default) or "rpc" (an archive node; the URL is read from
-    # SOFTLIQ_RPC_URL when the source opens, so it never enters Dagster's config or run storage).
+    scenario_chunks: int = 2  # parallel replay steps (one per core here)
+    # The chain source: "synthetic" (default), "rpc" (an archive node; the URL is read from
+    # SOFTLIQ_RPC_URL when the source opens, so it never enters Dagster's config or run storage) or
+    # "files" (exports: SOFTLIQ_FILES_LOGS, _BLOCKS, _TOKENS, _ORACLES, _FEEDS, _RATES).
     source: str = "synthetic"
     chain_id: int = 1
     # empty: Morpho Blue, AdaptiveCurveIrm, PreLiquidationFactory
@@ -35,10 +37,21 @@ class Settings:
     rpc_confirmations: int = 64
     rpc_min_block: int = 0
     rpc_markets_from_block: int | None = None  # None: Morpho Blue's deployment block
+    rpc_finalized: bool = False  # a day is final once below the node's `finalized` block
+    # "files": files_logs, files_blocks, files_tokens, files_oracles, files_feeds, files_rates
+    # (paths or globs)
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
-    def end_date(self) -> date:  # exclusive
-        return self.start_date + timedelta(days=self.days)
+    def end_date(self) -> date | None:
+        """The first day after the partitions (exclusive); None when ``days`` is 0: the days run
+        to yesterday (UTC) and grow by one every day, for the daily schedule."""
+        return self.start_date + timedelta(days=self.days) if self.days else None
+
+    @property
+    def last_day(self) -> date:
+        end = self.end_date or datetime.now(UTC).date()
+        return end - timedelta(days=1)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,6 +66,7 @@ class Settings:
             days=int(env("SOFTLIQ_DAYS", "10")),
             seed=int(env("SOFTLIQ_SEED", "7")),
             borrowers_per_market=int(env("SOFTLIQ_BORROWERS_PER_MARKET", "80")),
+            scenario_chunks=int(env("SOFTLIQ_SCENARIO_CHUNKS", "2")),
             source=env("SOFTLIQ_SOURCE", "synthetic"),
             chain_id=int(env("SOFTLIQ_CHAIN_ID", "1")),
             rpc_addresses=tuple(
@@ -63,6 +77,12 @@ class Settings:
             rpc_batch_size=int(env("SOFTLIQ_RPC_BATCH_SIZE", "100")),
             rpc_confirmations=int(env("SOFTLIQ_RPC_CONFIRMATIONS", "64")),
             rpc_min_block=int(env("SOFTLIQ_RPC_MIN_BLOCK", "0")),
+            rpc_finalized=env("SOFTLIQ_RPC_FINALIZED", "") in ("1", "true", "yes"),
+            files={
+                f"files_{part}": env(f"SOFTLIQ_FILES_{part.upper()}", "")
+                for part in ("logs", "blocks", "tokens", "oracles", "feeds", "rates")
+                if env(f"SOFTLIQ_FILES_{part.upper()}")
+            },
             rpc_markets_from_block=(
                 int(env("SOFTLIQ_RPC_MARKETS_FROM_BLOCK", ""))
                 if env("SOFTLIQ_RPC_MARKETS_FROM_BLOCK")

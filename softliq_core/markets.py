@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import polars as pl
 
+from softliq_core.protocols.morpho.oracle import ORACLE_KINDS
 from softliq_core.tables import MARKETS
 
 TOKENS_SCHEMA = {"address": pl.String, "symbol": pl.String, "decimals": pl.UInt8}
+# One row per oracle: its shape (``oracle_kind``: MorphoChainlinkOracleV2, ChainlinkOracle for V1,
+# or "unknown" when the source could not read either set of immutables) and its immutables.
 ORACLES_SCHEMA = {
     "oracle": pl.String,
+    "oracle_kind": pl.String,
     "base_feed_1": pl.String,
     "base_feed_2": pl.String,
     "quote_feed_1": pl.String,
     "quote_feed_2": pl.String,
+    "base_vault": pl.String,
+    "base_vault_conversion_sample": pl.String,
+    "quote_vault": pl.String,
+    "quote_vault_conversion_sample": pl.String,
     "scale_factor": pl.String,
 }
 
@@ -54,9 +62,14 @@ def build_markets(
         for what, column, probe in (
             ("loan token", "loan_token", "loan_decimals"),
             ("collateral token", "collateral_token", "collateral_decimals"),
-            ("oracle", "oracle", "scale_factor"),
+            ("oracle", "oracle", "oracle_kind"),
         )
         if row[probe] is None
+    ] + [
+        f"market {row['market_id']}: oracle {row['oracle']} has an unknown shape (neither "
+        f"{' nor '.join(ORACLE_KINDS)}: {row['oracle_kind']})"
+        for row in markets.iter_rows(named=True)
+        if row["oracle_kind"] is not None and row["oracle_kind"] not in ORACLE_KINDS
     ]
     if problems:
         raise MarketReferenceError("; ".join(problems))

@@ -1,52 +1,148 @@
-"""``oracle_prices``: each market's IOracle.price() after every round of one of its feeds.
+"""``oracle_prices``: each market's IOracle.price() every time one of its inputs changed.
 
-The price is the recipe's exact integer ``mulDiv`` over the latest answer of each feed, in force
-from the log that published the round (block number, log index) until the next one.
+A recipe's inputs (``protocols/morpho/oracle.py``) are of two kinds:
+
+* a feed that is a Chainlink proxy in ``feeds``: its answer as the proxy returns it
+  (``feeds.feed_updates``: each in-force round from its log, each aggregator switch from the start
+  of its block);
+* a vault term or an event-less adapter feed: its sampled series (``rate_samples``), each change in
+  force from the start of the block after the one it was read at.
+
+The price is the recipe's exact integer ``mulDiv`` over the latest value of every input, in force
+from that (block number, log index) until the next row; changes "from the start of a block" carry
+log index 0 and come before a log of that block. Several changes at one (block, log index) give one
+row, the price after all of them. A market whose oracle has an unknown shape, or an input with no
+history (not a proxy with rounds, not a sampled rate), is an error naming the market and the input.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import polars as pl
 
+from softliq_core.feeds import START_OF_BLOCK, FeedError, feed_updates
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE
 from softliq_core.protocols.morpho.oracle import ChainlinkOracleRecipe, OracleError
+from softliq_core.rate_samples import rate_inputs, rate_updates
 from softliq_core.tables import ORACLE_PRICES
 
 _FEEDS = ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2")
 
 
-def recipe_of(market: dict[str, object]) -> ChainlinkOracleRecipe:
-    return ChainlinkOracleRecipe(
-        oracle=str(market["oracle"]),
-        scale_factor=int(str(market["scale_factor"])),
-        **{f: str(market[f] or "") for f in _FEEDS},
-    )
+def recipe_of(market: Mapping[str, object]) -> ChainlinkOracleRecipe:
+    try:
+        return ChainlinkOracleRecipe(
+            oracle=str(market["oracle"]),
+            scale_factor=int(str(market["scale_factor"])),
+            **{f: str(market[f] or "") for f in _FEEDS},
+            base_vault=str(market["base_vault"] or ""),
+            base_vault_conversion_sample=int(str(market["base_vault_conversion_sample"] or 1)),
+            quote_vault=str(market["quote_vault"] or ""),
+            quote_vault_conversion_sample=int(str(market["quote_vault_conversion_sample"] or 1)),
+            kind=str(market["oracle_kind"]),
+        )
+    except OracleError as error:
+        raise OracleError(f"market {market['market_id']}: {error}") from None
 
 
-def oracle_prices(oracle_rounds: pl.DataFrame, markets: pl.DataFrame) -> pl.DataFrame:
-    rows = []
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One input's new value from (block_number, log_index) on."""
+
+    key: str  # the recipe input
+    block_number: int
+    log_index: int
+    timestamp: int | None  # None: from the start of the block (looked up in blocks)
+    value: int
+    round_id: int | None
+    cause: str  # round | phase_switch | rate
+
+
+def input_changes(
+    recipe: ChainlinkOracleRecipe,
+    oracle_rounds: pl.DataFrame,
+    feeds: pl.DataFrame,
+    rate_samples: pl.DataFrame,
+) -> dict[str, list[_Change]]:
+    """Each input of the recipe and its changes, in order. Raises ``OracleError`` (without the
+    market) for an input with no history."""
+    proxies = set(feeds["feed"].to_list())
+    changes: dict[str, list[_Change]] = {}
+    for feed in recipe.feeds:
+        if feed in proxies:
+            try:
+                updates = feed_updates(feed, oracle_rounds, feeds)
+            except FeedError as error:
+                raise OracleError(str(error)) from None
+            changes[feed] = [
+                _Change(feed, u.block_number, u.log_index, u.timestamp, u.answer, u.round_id,
+                        u.cause)
+                for u in updates
+            ]  # fmt: skip
+            if not changes[feed]:
+                raise OracleError(f"oracle {recipe.oracle} reads feed {feed}: no round in the lake")
+    for rate in rate_inputs(recipe, proxies):
+        what = f"vault {rate.contract}" if rate.sample is not None else f"feed {rate.contract}"
+        changes[rate.key] = [
+            _Change(rate.key, block, START_OF_BLOCK, None, value, None, "rate")
+            for block, value in rate_updates(rate_samples, rate)
+        ]
+        if not changes[rate.key]:
+            raise OracleError(
+                f"oracle {recipe.oracle} reads {what}: not a Chainlink proxy in feeds, and no "
+                f"{rate.call} samples in rate_samples"
+            )
+    return changes
+
+
+def oracle_prices(
+    oracle_rounds: pl.DataFrame,
+    markets: pl.DataFrame,
+    feeds: pl.DataFrame,
+    blocks: pl.DataFrame,
+    rate_samples: pl.DataFrame,
+) -> pl.DataFrame:
+    timestamps = dict(blocks.select("block_number", "timestamp").iter_rows())
+    last_block = max(timestamps, default=-1)
+    rows: list[tuple[object, ...]] = []
     for market in markets.iter_rows(named=True):
         recipe = recipe_of(market)
-        rounds = oracle_rounds.filter(pl.col("feed").is_in(recipe.feeds)).sort(
-            "block_number", "log_index"
+        try:
+            per_input = input_changes(recipe, oracle_rounds, feeds, rate_samples)
+        except OracleError as error:
+            raise OracleError(f"market {market['market_id']}: {error}") from None
+        changes = sorted(
+            (c for cs in per_input.values() for c in cs),
+            key=lambda c: (c.block_number, c.log_index, c.timestamp is not None),
         )
-        missing = set(recipe.feeds) - set(rounds["feed"].unique())
-        if missing:
-            raise OracleError(
-                f"market {market['market_id']}: no rounds from feed(s) {', '.join(sorted(missing))}"
-            )
         # Human price: loan tokens per collateral token.
         to_float = 10 ** (int(market["collateral_decimals"]) - int(market["loan_decimals"]))
-        answers: dict[str, int] = {}
-        for block, log_index, timestamp, feed, answer in rounds.select(
-            "block_number", "log_index", "timestamp", "feed", "answer"
-        ).iter_rows():
-            answers[feed] = int(answer)
-            if len(answers) < len(recipe.feeds):
+        values: dict[str, int] = {}
+        market_rows: dict[tuple[int, int], tuple[object, ...]] = {}
+        for c in changes:
+            values[c.key] = c.value
+            if len(values) < len(per_input):
                 continue
-            price = recipe.price(answers)
-            rows.append(
-                (market["chain_id"], market["market_id"], block, log_index, timestamp, str(price),
-                 price * to_float / ORACLE_PRICE_SCALE)
+            timestamp = c.timestamp if c.timestamp is not None else timestamps.get(c.block_number)
+            if timestamp is None:
+                if c.block_number > last_block:
+                    continue  # from a block past the lake's last: not in force within the data
+                raise OracleError(
+                    f"market {market['market_id']}: {c.cause} of {c.key} at block "
+                    f"{c.block_number}, which is not in blocks"
+                )
+            try:
+                price = recipe.price(values)
+            except OracleError as error:
+                raise OracleError(
+                    f"market {market['market_id']}: at block {c.block_number}: {error}"
+                ) from None
+            market_rows[(c.block_number, c.log_index)] = (
+                market["chain_id"], market["market_id"], c.block_number, c.log_index, timestamp,
+                str(price), price * to_float / ORACLE_PRICE_SCALE, c.key.split("/")[0],
+                str(c.round_id) if c.round_id is not None else None, c.cause,
             )  # fmt: skip
+        rows.extend(market_rows.values())
     return pl.DataFrame(rows, schema=pl.Schema(ORACLE_PRICES), orient="row")

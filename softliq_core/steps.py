@@ -5,6 +5,7 @@ Dagster assets (``pipelines/``) call these one to one; a notebook can call them 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -13,23 +14,42 @@ from pathlib import Path
 import polars as pl
 
 from softliq_core.decode import decode_logs
+from softliq_core.feeds import FeedError, check_phases
 from softliq_core.markets import build_markets
-from softliq_core.oracle_prices import oracle_prices
+from softliq_core.oracle_checks import (
+    DEFAULT_JUMP_THRESHOLD,
+    DEFAULT_STALE_GRACE,
+    price_jumps,
+    recipe_problems,
+    stale_intervals,
+)
+from softliq_core.oracle_prices import oracle_prices, recipe_of
+from softliq_core.protocols.morpho.oracle import OracleError
+from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET, sample_rates
+from softliq_core.reorgs import broken_links, partition_record, stale_partitions
 from softliq_core.replay.baseline_validation import baseline_validation
-from softliq_core.replay.inputs import MarketHistory, market_histories
-from softliq_core.replay.run import Outcomes, run_scenarios
-from softliq_core.replay.scenario import Scenario, load_scenarios
+from softliq_core.replay.inputs import MarketHistory, market_histories, market_refs
+from softliq_core.replay.run import Outcomes, concat_outcomes, run_scenarios
+from softliq_core.replay.scenario import (
+    Scenario,
+    load_scenarios,
+    scenario_chunks,
+    validate_scenarios,
+)
 from softliq_core.report.governance import build_report
-from softliq_core.sources.base import ChainSource
+from softliq_core.sources.base import ChainSource, RejectsRows
 from softliq_core.store.lake import Lake
 from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
     BLOCKS,
+    FEEDS,
     MARKETS,
     MORPHO_EVENTS,
     ORACLE_PRICES,
     ORACLE_ROUNDS,
+    PARTITION_BLOCKS,
+    RATE_SAMPLES,
     RAW_LOGS,
 )
 
@@ -41,10 +61,13 @@ class DayCounts:
     last_block: int | None
     logs: int
     blocks: int
+    seconds: float = 0.0
 
 
 def ingest_day(source: ChainSource, lake: Lake, day: date) -> DayCounts:
-    """Copy one UTC day of logs and blocks from the source into the lake's raw layer."""
+    """Copy one UTC day of logs and blocks from the source into the lake's raw layer, and record the
+    blocks at its ends in ``partition_blocks`` (written last: a day with a record is whole)."""
+    started = time.perf_counter()
     block_range = source.day_block_range(day)
     if block_range is None:
         logs = pl.DataFrame(schema=pl.Schema(RAW_LOGS))
@@ -54,15 +77,84 @@ def ingest_day(source: ChainSource, lake: Lake, day: date) -> DayCounts:
         blocks = source.blocks(*block_range)
     lake.write("raw_logs", logs, source.chain_id, day)
     lake.write("blocks", blocks, source.chain_id, day)
+    record = partition_record(source.chain_id, day, blocks, logs.height)
+    lake.write("partition_blocks", record, source.chain_id, day)
     first, last = block_range if block_range else (None, None)
-    return DayCounts(day, first, last, logs.height, blocks.height)
+    return DayCounts(day, first, last, logs.height, blocks.height, time.perf_counter() - started)
+
+
+def record_rejected_rows(source: ChainSource, lake: Lake) -> int:
+    """Write the rows a file source refused to ``import_quarantine`` (one table per chain); 0 and
+    nothing written for a source that refuses none by construction."""
+    if not isinstance(source, RejectsRows):
+        return 0
+    rejected = source.rejected()
+    lake.write("import_quarantine", rejected, source.chain_id, None)
+    return rejected.height
+
+
+@dataclass(frozen=True)
+class ReorgRepair:
+    broken_links: list[tuple[date, date]]  # (earlier day, later day) found not chaining
+    reingested: list[date]
+    remaining: list[tuple[date, date]]  # links still broken after the repair
+
+
+def repair_reorgs(source: ChainSource, lake: Lake, days: Sequence[date]) -> ReorgRepair:
+    """Ingest and decode again every partition a reorg replaced since it was written.
+
+    Suspects are ``days``, the newest partition, and both sides of every broken link between
+    consecutive partitions; a suspect whose end blocks are not the source's canonical ones is
+    ingested again, which may break its link to the day before: that day is checked next, and so on
+    back to where the chain forked.
+    """
+
+    def canonical(number: int) -> tuple[bytes, bytes] | None:
+        block = source.blocks(number, number)
+        if block.is_empty():
+            return None
+        return block["block_hash"][0], block["parent_hash"][0]
+
+    chain_id = source.chain_id
+    records = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)
+    suspects: set[date] = set(days) | set(records.sort("date")["date"].tail(1))
+    checked: set[date] = set()
+    found: list[tuple[date, date]] = []
+    reingested: list[date] = []
+    while True:
+        links = broken_links(records)
+        found += [link for link in links if link not in found]
+        suspects |= {day for link in links for day in link}
+        if not suspects - checked:
+            break
+        stale = stale_partitions(records, suspects - checked, canonical)
+        checked |= suspects
+        for day in stale:
+            ingest_day(source, lake, day)
+            decode_day(lake, chain_id, day)
+            reingested.append(day)
+        records = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)
+    return ReorgRepair(found, sorted(reingested), links)
+
+
+def build_feeds(source: ChainSource, lake: Lake) -> pl.DataFrame:
+    """The ``feeds`` reference table (proxies and their phases) from the source."""
+    feeds = source.feeds()
+    problems = check_phases(feeds)
+    if problems:
+        raise FeedError("; ".join(problems))
+    lake.write("feeds", feeds, source.chain_id, None)
+    return feeds
 
 
 def decode_day(lake: Lake, chain_id: int, day: date) -> dict[str, int]:
-    """Decode one day of raw logs into morpho_events, aave_events, oracle_rounds and quarantine."""
+    """Decode one day of raw logs into morpho_events, aave_events, oracle_rounds and quarantine.
+
+    ``oracle_round_logs`` counts the logs behind ``oracle_rounds`` (an aggregator serving two
+    proxies gives two rows for one log)."""
     raw = lake.read("raw_logs", RAW_LOGS, chain_id, [day])
     blocks = lake.read("blocks", BLOCKS, chain_id, [day])
-    decoded = decode_logs(raw, blocks)
+    decoded = decode_logs(raw, blocks, lake.read("feeds", FEEDS, chain_id))
     lake.write("morpho_events", decoded.morpho_events, chain_id, day)
     lake.write("aave_events", decoded.aave_events, chain_id, day)
     lake.write("oracle_rounds", decoded.oracle_rounds, chain_id, day)
@@ -72,6 +164,9 @@ def decode_day(lake: Lake, chain_id: int, day: date) -> dict[str, int]:
         "morpho_events": decoded.morpho_events.height,
         "aave_events": decoded.aave_events.height,
         "oracle_rounds": decoded.oracle_rounds.height,
+        "oracle_round_logs": decoded.oracle_rounds.select("block_number", "log_index")
+        .unique()
+        .height,
         "quarantine": decoded.quarantine.height,
     }
 
@@ -90,12 +185,68 @@ def build_reference(source: ChainSource, lake: Lake) -> pl.DataFrame:
     return markets
 
 
-def build_oracle_prices(lake: Lake, chain_id: int) -> pl.DataFrame:
-    """Every market's oracle price after each round of its feeds, partitioned by day."""
+def build_rate_samples(
+    source: ChainSource,
+    lake: Lake,
+    cadence: int = DEFAULT_CADENCE,
+    refine_budget: int = DEFAULT_REFINE_BUDGET,
+) -> pl.DataFrame:
+    """Sample every event-less oracle input the markets' recipes read (vault terms, adapter feeds)
+    over the lake's block range, by historical eth_call (``rate_samples.py``)."""
+    markets = lake.read("markets", MARKETS, source.chain_id)
+    blocks = lake.read("blocks", BLOCKS, source.chain_id)["block_number"]
+    table = sample_rates(
+        lambda rate, at: source.rate_at(rate.contract, rate.call, rate.sample, at),
+        [recipe_of(m) for m in markets.iter_rows(named=True)],
+        set(lake.read("feeds", FEEDS, source.chain_id)["feed"].to_list()),
+        int(blocks.min() or 0),  # type: ignore[arg-type]
+        int(blocks.max() or 0),  # type: ignore[arg-type]
+        source.chain_id, cadence, refine_budget,
+    )  # fmt: skip
+    lake.write("rate_samples", table, source.chain_id, None)
+    return table
+
+
+@dataclass(frozen=True)
+class OraclePrices:
+    """``oracle_prices`` as built, what kept markets out of it, and what the checks flag."""
+
+    prices: pl.DataFrame
+    unpriced: dict[str, str]  # market id -> why it has no prices (unknown shape, no history)
+    stale: pl.DataFrame  # oracle_checks.stale_intervals
+    jumps: pl.DataFrame  # oracle_checks.price_jumps
+
+
+def build_oracle_prices(
+    lake: Lake,
+    chain_id: int,
+    strict: bool = True,
+    jump_threshold: float = DEFAULT_JUMP_THRESHOLD,
+    stale_grace_seconds: int = DEFAULT_STALE_GRACE,
+) -> OraclePrices:
+    """Every market's oracle price at each change of its inputs, partitioned by day.
+
+    A market whose oracle shape is unknown or which reads an input with no history raises
+    ``OracleError`` naming the market and the input; with ``strict`` False it is left out of the
+    table instead and named in ``unpriced`` (the Dagster check fails on it and blocks the replay).
+    """
     markets = lake.read("markets", MARKETS, chain_id)
-    prices = oracle_prices(lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id), markets)
+    rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id)
+    feeds = lake.read("feeds", FEEDS, chain_id)
+    blocks = lake.read("blocks", BLOCKS, chain_id).select("block_number", "timestamp")
+    rates = lake.read("rate_samples", RATE_SAMPLES, chain_id)
+    unpriced = recipe_problems(markets, rounds, feeds, rates)
+    if unpriced and strict:
+        raise OracleError("; ".join(unpriced.values()))
+    priced = markets.filter(~pl.col("market_id").is_in(list(unpriced)))
+    prices = oracle_prices(rounds, priced, feeds, blocks, rates)
     lake.write_by_day("oracle_prices", _with_date(prices), chain_id)
-    return prices
+    return OraclePrices(
+        prices,
+        unpriced,
+        stale_intervals(rounds, feeds, blocks, stale_grace_seconds),
+        price_jumps(prices, jump_threshold),
+    )
 
 
 def load_histories(lake: Lake, chain_id: int) -> list[MarketHistory]:
@@ -120,8 +271,21 @@ def validate_baseline(lake: Lake, chain_id: int, warehouse_path: str | Path) -> 
     return table
 
 
-def store_outcomes(outcomes: Outcomes, warehouse_path: str | Path, lake: Lake) -> None:
-    Warehouse(warehouse_path).write_outcomes(outcomes, lake.root)
+def plan_scenario_chunks(
+    lake: Lake, chain_id: int, scenarios: Sequence[Scenario], chunks: int
+) -> list[list[Scenario]]:
+    """Check the whole set against the lake's markets (before any work), then split it into
+    chunks that replay in parallel, each on its own process or machine."""
+    validate_scenarios(scenarios, market_refs(lake.read("markets", MARKETS, chain_id)))
+    return scenario_chunks(scenarios, chunks)
+
+
+def store_outcomes(
+    outcomes: Outcomes | Sequence[Outcomes], warehouse_path: str | Path, lake: Lake
+) -> None:
+    """Write the outcomes (or every chunk's) to DuckDB in one transaction: the single writer."""
+    whole = outcomes if isinstance(outcomes, Outcomes) else concat_outcomes(outcomes)
+    Warehouse(warehouse_path).write_outcomes(whole, lake.root)
 
 
 def write_governance_report(

@@ -46,6 +46,36 @@ BLOCKS = pa.schema(
     ]
 )
 
+# One row per ingested day partition: the blocks at its two ends, so consecutive partitions can be
+# checked to chain (the first block's parent is the previous partition's last block) and a reorg that
+# replaced already ingested blocks is found (softliq_core/reorgs.py).
+PARTITION_BLOCKS = pa.schema(
+    [
+        ("chain_id", pa.uint64()),
+        ("date", pa.date32()),
+        ("first_block", pa.uint32()),
+        ("last_block", pa.uint32()),
+        ("first_block_hash", pa.binary()),
+        ("first_parent_hash", pa.binary()),
+        ("last_block_hash", pa.binary()),
+        ("blocks", pa.uint32()),
+        ("logs", pa.uint32()),
+    ]
+)
+
+# A row of an imported file (softliq_core/sources/files) that could not become a raw_logs or blocks
+# row: kept whole with the reason, which names the column at fault. One table per chain.
+IMPORT_QUARANTINE = pa.schema(
+    [
+        ("chain_id", pa.uint64()),
+        ("table", pa.string()),  # raw_logs or blocks: what the row was imported as
+        ("file", pa.string()),
+        ("row", pa.uint64()),  # 0-based, in the file
+        ("reason", pa.string()),
+        ("raw", pa.string()),  # the row as JSON (binary values as 0x-hex)
+    ]
+)
+
 # Columns every decoded event carries, identifying the log it came from.
 LOG_KEY = [
     ("chain_id", pa.uint64()),
@@ -84,13 +114,44 @@ MORPHO_EVENTS = pa.schema([*LOG_KEY, ("event", pa.string()), *_event_columns(MOR
 # debt tokens share Mint/Burn: ``contract`` tells them apart (aave_tokens registry).
 AAVE_EVENTS = pa.schema([*LOG_KEY, ("event", pa.string()), *_event_columns(AAVE_KINDS)])
 
+# Chainlink feeds by proxy, one row per phase (softliq_core/feeds.py).
+FEEDS = pa.schema(
+    [
+        ("chain_id", pa.uint64()),
+        ("feed", ADDRESS),  # the proxy: what oracles and price sources name
+        ("description", pa.string()),
+        ("decimals", pa.uint8()),
+        ("heartbeat", pa.uint32()),  # seconds; null when not configured
+        ("phase_id", pa.uint16()),
+        ("aggregator", ADDRESS),  # the contract that emits this phase's AnswerUpdated
+        ("first_block", pa.uint32()),  # first block it served the proxy (or the first searched)
+    ]
+)
+
+# One AnswerUpdated of a phase aggregator, mapped to its proxy. Key (chain_id, feed, round_id).
 ORACLE_ROUNDS = pa.schema(
     [
         *LOG_KEY[:-1],
-        ("feed", ADDRESS),
-        ("round_id", pa.uint64()),
+        ("feed", ADDRESS),  # the proxy
+        ("phase_id", pa.uint16()),
+        ("aggregator", ADDRESS),  # the emitter of the log
+        ("aggregator_round_id", pa.uint64()),
+        ("round_id", UINT256),  # the proxy's: phase_id << 64 | aggregator_round_id
         ("answer", UINT256),
         ("updated_at", pa.uint64()),
+        ("in_force", pa.bool_()),  # published while its aggregator served the proxy
+    ]
+)
+
+# An oracle input that emits no event, read by historical eth_call (softliq_core/rate_samples.py).
+RATE_SAMPLES = pa.schema(
+    [
+        ("chain_id", pa.uint64()),
+        ("contract", ADDRESS),  # an ERC-4626 vault, or a feed-interface adapter
+        ("call", pa.string()),  # convertToAssets | latestRoundData
+        ("sample", UINT256),  # the shares converted (vaults); null for adapters
+        ("block_number", pa.uint32()),  # read at this block: in force from the next one's start
+        ("value", UINT256),  # assets for the sample / the adapter's answer
     ]
 )
 
@@ -121,10 +182,15 @@ MARKETS = pa.schema(
         ("oracle", ADDRESS),
         ("irm", ADDRESS),
         ("lltv", UINT256),
+        ("oracle_kind", pa.string()),  # MorphoChainlinkOracleV2 | ChainlinkOracle (V1)
         ("base_feed_1", ADDRESS),
         ("base_feed_2", ADDRESS),
         ("quote_feed_1", ADDRESS),
         ("quote_feed_2", ADDRESS),
+        ("base_vault", ADDRESS),  # ERC-4626: the price reads convertToAssets(sample)
+        ("base_vault_conversion_sample", UINT256),
+        ("quote_vault", ADDRESS),
+        ("quote_vault_conversion_sample", UINT256),
         ("scale_factor", UINT256),
     ]
 )
@@ -134,9 +200,12 @@ ORACLE_PRICES = pa.schema(
         ("chain_id", pa.uint64()),
         ("market_id", HASH),
         ("block_number", pa.uint32()),
-        ("log_index", pa.uint32()),  # of the feed round that set this price
+        ("log_index", pa.uint32()),  # of the round that set this price; 0 = from the block's start
         ("timestamp", pa.uint32()),
         ("price", UINT256),  # IOracle.price(): loan base units per collateral base unit × 1e36
         ("price_float", pa.float64()),  # loan tokens per collateral token, for reading only
+        ("feed", ADDRESS),  # the input that changed: a feed proxy, a vault or an adapter
+        ("round_id", UINT256),  # the proxy round id now in force (null for a sampled rate)
+        ("cause", pa.string()),  # round | phase_switch | rate
     ]
 )

@@ -21,8 +21,24 @@ CREATE OR REPLACE VIEW lake_morpho_events AS
 CREATE OR REPLACE VIEW lake_aave_events AS
     SELECT * FROM read_parquet('{lake}/aave_events/**/*.parquet', hive_partitioning = true, union_by_name = true);
 
+-- One AnswerUpdated of a phase aggregator, mapped to the feed proxy; round_id is the proxy's
+-- (phase_id << 64 | aggregator_round_id); in_force: published while its aggregator served the proxy.
 CREATE OR REPLACE VIEW lake_oracle_rounds AS
-    SELECT * FROM read_parquet('{lake}/oracle_rounds/**/*.parquet', hive_partitioning = true);
+    SELECT * REPLACE (round_id::HUGEINT AS round_id, answer::HUGEINT AS answer)
+    FROM read_parquet('{lake}/oracle_rounds/**/*.parquet', hive_partitioning = true);
+
+-- Chainlink feeds by proxy, one row per phase: the aggregator and the first block it served the
+-- proxy (until the next phase's first block).
+CREATE OR REPLACE VIEW lake_feeds AS
+    SELECT *, lead(first_block) OVER (PARTITION BY feed ORDER BY phase_id) AS until_block
+    FROM read_parquet('{lake}/feeds/**/*.parquet', hive_partitioning = true);
+
+-- Oracle inputs that emit no event, read by historical eth_call at block_number (the state after
+-- it): in force from block_number + 1. call: convertToAssets (a vault, for sample shares) or
+-- latestRoundData (an adapter feed's answer).
+CREATE OR REPLACE VIEW lake_rate_samples AS
+    SELECT * REPLACE (sample::HUGEINT AS sample, value::HUGEINT AS value)
+    FROM read_parquet('{lake}/rate_samples/**/*.parquet', hive_partitioning = true);
 
 CREATE OR REPLACE VIEW lake_quarantine AS
     SELECT * FROM read_parquet('{lake}/quarantine/**/*.parquet', hive_partitioning = true);
@@ -31,8 +47,12 @@ CREATE OR REPLACE VIEW lake_markets AS
     SELECT *, collateral_symbol || '/' || loan_symbol AS label
     FROM read_parquet('{lake}/markets/**/*.parquet', hive_partitioning = true);
 
+-- Each market's IOracle.price() from (block_number, log_index) until the next row; cause says what
+-- changed: a feed round (from its log), an aggregator switch or a sampled rate (log_index 0: from
+-- the start of the block). price stays VARCHAR: it can exceed HUGEINT (cbBTC/USDC at $100k is 1e39).
 CREATE OR REPLACE VIEW lake_oracle_prices AS
-    SELECT * FROM read_parquet('{lake}/oracle_prices/**/*.parquet', hive_partitioning = true);
+    SELECT * REPLACE (round_id::HUGEINT AS round_id)
+    FROM read_parquet('{lake}/oracle_prices/**/*.parquet', hive_partitioning = true);
 
 -- The summary in token units with market labels: what the demo prints.
 CREATE OR REPLACE VIEW scenario_market_summary_tokens AS

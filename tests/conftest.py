@@ -9,9 +9,7 @@ import pytest
 
 from softliq_core import steps
 from softliq_core.decode import DecodedLogs, decode_logs
-from softliq_core.markets import build_markets
-from softliq_core.oracle_prices import oracle_prices
-from softliq_core.replay.inputs import MarketHistory, market_histories
+from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.scenario import load_scenarios
 from softliq_core.sources.synthetic import (
     SyntheticChain,
@@ -20,6 +18,7 @@ from softliq_core.sources.synthetic import (
     generate_chain,
 )
 from softliq_core.store.lake import Lake
+from tests.support.pipeline import InMemory, run_in_memory
 
 SMALL_CHAIN = SyntheticChainConfig(seed=11, days=4, borrowers_per_market=25, crash_day=2)
 
@@ -31,14 +30,17 @@ def chain() -> SyntheticChain:
 
 @pytest.fixture(scope="session")
 def decoded(chain: SyntheticChain) -> DecodedLogs:
-    return decode_logs(chain.raw_logs, chain.blocks)
+    return decode_logs(chain.raw_logs, chain.blocks, chain.feeds_table())
 
 
 @pytest.fixture(scope="session")
-def histories(chain: SyntheticChain, decoded: DecodedLogs) -> list[MarketHistory]:
-    markets = build_markets(decoded.morpho_events, chain.tokens_table(), chain.oracles_table())
-    prices = oracle_prices(decoded.oracle_rounds, markets)
-    return market_histories(decoded.morpho_events, prices, markets, chain.blocks)
+def in_memory(chain: SyntheticChain, decoded: DecodedLogs) -> InMemory:
+    return run_in_memory(chain, decoded)
+
+
+@pytest.fixture(scope="session")
+def histories(in_memory: InMemory) -> list[MarketHistory]:
+    return in_memory.histories
 
 
 REPORT_SCENARIOS = Path(__file__).parent / "data" / "report_scenarios.toml"
@@ -60,10 +62,12 @@ def outcome_store(tmp_path_factory: pytest.TempPathFactory) -> OutcomeStore:
         SyntheticChainConfig(seed=5, days=3, borrowers_per_market=15, crash_day=1)
     )
     lake = Lake(root / "lake")
+    steps.build_feeds(source, lake)
     for day in source.days():
         steps.ingest_day(source, lake, day)
         steps.decode_day(lake, source.chain_id, day)
     steps.build_reference(source, lake)
+    steps.build_rate_samples(source, lake)
     steps.build_oracle_prices(lake, source.chain_id)
     outcomes = steps.replay_scenarios(lake, source.chain_id, load_scenarios(REPORT_SCENARIOS))
     steps.store_outcomes(outcomes, root / "softliq.duckdb", lake)

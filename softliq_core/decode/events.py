@@ -16,7 +16,8 @@ import pyarrow as pa
 
 from softliq_core.abi import AAVE_KINDS, MORPHO_KINDS, EventSpec, event_specs
 from softliq_core.decode.words import CONVERTERS
-from softliq_core.tables import AAVE_EVENTS, MORPHO_EVENTS, ORACLE_ROUNDS, QUARANTINE, RAW_LOGS
+from softliq_core.feeds import map_rounds
+from softliq_core.tables import AAVE_EVENTS, FEEDS, MORPHO_EVENTS, QUARANTINE, RAW_LOGS
 
 _TOPICS = ("topic1", "topic2", "topic3")
 _U64_MAX = 2**64 - 1
@@ -128,11 +129,18 @@ def _decode_spec(spec: EventSpec, logs: pl.DataFrame) -> tuple[pl.DataFrame, pl.
     return decoded.filter(~dirty), quarantined
 
 
-def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
+def decode_logs(
+    raw_logs: pl.DataFrame, blocks: pl.DataFrame, feeds: pl.DataFrame | None = None
+) -> DecodedLogs:
     """Decode Morpho Blue, AdaptiveCurveIrm, PreLiquidation(Factory), Aave V3 and Chainlink logs.
 
-    ``raw_logs`` has cryo's logs schema; ``blocks`` gives each log its block timestamp.
+    ``raw_logs`` has cryo's logs schema; ``blocks`` gives each log its block timestamp; ``feeds``
+    (the feeds table) maps each aggregator's ``AnswerUpdated`` to its proxy and phase: without it,
+    every ``AnswerUpdated`` is quarantined. An aggregator that serves two proxies gives two
+    ``oracle_rounds`` rows for one log.
     """
+    if feeds is None:
+        feeds = _empty(FEEDS)
     logs = raw_logs.join(blocks.select("block_number", "timestamp"), on="block_number", how="left")
     quarantined = [_quarantine(logs.filter(pl.col("timestamp").is_null()), "block not in blocks")]
     logs = logs.filter(pl.col("timestamp").is_not_null())
@@ -148,10 +156,19 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
         )
     )
 
+    # One pass to group logs by event; an event type absent from the batch costs nothing (a day
+    # holds a handful of the ~100 known types, and each decode has a fixed polars cost).
+    by_topic0 = logs.partition_by("topic0", as_dict=True)
+
+    def logs_of(spec: EventSpec) -> pl.DataFrame:
+        return by_topic0.get((spec.topic0,), logs.clear())
+
     def event_table(specs: list[EventSpec], schema: pa.Schema) -> pl.DataFrame:
         frames = []
         for spec in specs:
-            decoded, bad = _decode_spec(spec, logs.filter(pl.col("topic0") == spec.topic0))
+            if (spec.topic0,) not in by_topic0:
+                continue
+            decoded, bad = _decode_spec(spec, logs_of(spec))
             frames.append(decoded)
             quarantined.append(bad)
         return (
@@ -163,9 +180,7 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
     morpho_events = event_table(morpho_specs, MORPHO_EVENTS)
     aave_events = event_table(aave_specs, AAVE_EVENTS)
 
-    rounds, bad = _decode_spec(
-        answer_updated, logs.filter(pl.col("topic0") == answer_updated.topic0)
-    )
+    rounds, bad = _decode_spec(answer_updated, logs_of(answer_updated))
     quarantined.append(bad)
     # Aggregator round ids are uint32 in practice; anything past u64 is not a round we understand.
     round_too_big = rounds["round_id"].cast(pl.UInt128) > _U64_MAX
@@ -175,25 +190,15 @@ def decode_logs(raw_logs: pl.DataFrame, blocks: pl.DataFrame) -> DecodedLogs:
             _quarantine(logs.join(keys, on=["block_number", "log_index"]), "round_id exceeds u64")
         )
         rounds = rounds.filter(~round_too_big)
-    oracle_rounds = rounds.select(
-        *[
-            c
-            for c in ORACLE_ROUNDS.names
-            if c
-            in (
-                "chain_id",
-                "block_number",
-                "timestamp",
-                "transaction_hash",
-                "transaction_index",
-                "log_index",
+    oracle_rounds, unknown = map_rounds(rounds, feeds)
+    if unknown.height:
+        keys = unknown.select("block_number", "log_index")
+        quarantined.append(
+            _quarantine(
+                logs.join(keys, on=["block_number", "log_index"]),
+                "AnswerUpdated from an aggregator that no feed's phase names",
             )
-        ],
-        pl.col("contract").alias("feed"),
-        pl.col("round_id").cast(pl.UInt64),
-        pl.col("current").alias("answer"),
-        pl.col("updated_at").cast(pl.UInt64),
-    ).cast(pl.Schema(ORACLE_ROUNDS))
+        )
 
     return DecodedLogs(
         morpho_events.sort("block_number", "log_index"),

@@ -31,9 +31,10 @@ AAVE_LIQUIDATION_CHECKS = {
 
 
 def validate_aave_liquidations(
-    ledger: AaveLedger, aave_events: pl.DataFrame, oracle_rounds: pl.DataFrame
+    ledger: AaveLedger, aave_events: pl.DataFrame, prices: pl.DataFrame
 ) -> pl.DataFrame:
-    """One row per historical LiquidationCall: the engine's verdict and amounts beside history's."""
+    """One row per historical LiquidationCall: the engine's verdict and amounts beside history's
+    (``prices``: ``aave_ledger.price_updates``)."""
     calls = {
         row["transaction_hash"]: row
         for row in aave_events.filter(pl.col("event") == "LiquidationCall").iter_rows(named=True)
@@ -45,7 +46,7 @@ def validate_aave_liquidations(
         if call is not None:
             checks.append(_check(state, call))
 
-    replay(ledger, aave_events, oracle_rounds, before_transaction=check)
+    replay(ledger, aave_events, prices, before_transaction=check)
     return pl.DataFrame(checks, schema=AAVE_LIQUIDATION_CHECKS)
 
 

@@ -1,5 +1,6 @@
-"""The Aave V3 position ledger, event-sourced: decoded ``aave_events`` and ``oracle_rounds`` folded
-into an ``AavePool`` (scaled balances, indexes and rates as emitted, collateral bits, eMode,
+"""The Aave V3 position ledger, event-sourced: decoded ``aave_events`` and the price sources' inputs
+(``price_updates``: feed proxies' answers from ``oracle_rounds`` and ``feeds``, event-less adapters'
+from ``rate_samples``) folded into an ``AavePool`` (scaled balances, indexes and rates as emitted, collateral bits, eMode,
 configuration, prices), so the Pool's own views — account data, ``plan_liquidation`` — answer
 questions about history exactly.
 
@@ -17,12 +18,14 @@ from typing import Any
 
 import polars as pl
 
+from softliq_core.feeds import feed_updates
 from softliq_core.protocols.aave.account import UserConfig
 from softliq_core.protocols.aave.math import ray_div
 from softliq_core.protocols.aave.oracle import PriceSource
 from softliq_core.protocols.aave.pool import AavePool
 from softliq_core.protocols.aave.reserve import EModeCategory, ReserveConfig
 from softliq_core.protocols.aave.version import VersionSchedule
+from softliq_core.rate_samples import ADAPTER_CALL, RateInput, rate_updates
 
 Row = Mapping[str, Any]
 _CONFIG_FIELDS = {
@@ -62,7 +65,7 @@ class AaveLedger:
     def apply_round(self, feed: str, answer: int) -> None:
         self.answers[feed] = answer
         for asset, source in self.asset_source.items():
-            if feed in (source.feed, source.ratio_feed):
+            if feed in source.inputs:
                 self._price(asset, source)
 
     def _price(self, asset: str, source: PriceSource) -> None:
@@ -185,39 +188,63 @@ def _value(word: Any) -> Any:
     return int(word) if isinstance(word, str) else word
 
 
+def price_updates(
+    oracle_rounds: pl.DataFrame, feeds: pl.DataFrame, rate_samples: pl.DataFrame
+) -> pl.DataFrame:
+    """(block_number, log_index, feed, answer) each time an input of a price source changed, in
+    chain order: a proxy's answer as it returns it (``feeds.feed_updates``: in-force rounds at
+    their log, aggregator switches from the start of their block, log index 0), an event-less
+    adapter's sampled answer from the start of the block after its read (``rate_samples``)."""
+    rows = [
+        (u.block_number, u.log_index, u.feed, str(u.answer))
+        for feed in feeds["feed"].unique(maintain_order=True)
+        for u in feed_updates(feed, oracle_rounds, feeds)
+    ]
+    adapters = rate_samples.filter(pl.col("call") == ADAPTER_CALL)["contract"].unique()
+    rows += [
+        (block, 0, contract, str(value))
+        for contract in adapters
+        for block, value in rate_updates(rate_samples, RateInput(contract, ADAPTER_CALL))
+    ]
+    schema = {"block_number": pl.UInt32, "log_index": pl.UInt32, "feed": pl.String,
+              "answer": pl.String}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("block_number", "log_index")
+
+
 def history(
-    aave_events: pl.DataFrame, oracle_rounds: pl.DataFrame
+    aave_events: pl.DataFrame, prices: pl.DataFrame
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Aave events and feed rounds merged in chain order: ("aave" | "round", row)."""
+    """Aave events and price updates merged in chain order: ("aave" | "price", row); an update
+    from the start of a block comes before the block's first log."""
     keys = pl.concat(
         [
             frame.select(
-                "block_number",
-                "log_index",
+                pl.col("block_number").cast(pl.UInt32),
+                pl.col("log_index").cast(pl.UInt32),
                 pl.lit(stream).alias("stream"),
                 pl.int_range(pl.len()).alias("i"),
             )
-            for stream, frame in (("aave", aave_events), ("round", oracle_rounds))
+            for stream, frame in (("price", prices), ("aave", aave_events))
         ]
-    ).sort("block_number", "log_index")
+    ).sort("block_number", "log_index", "stream", descending=[False, False, True])
     event_rows = aave_events.rows(named=True)
-    round_rows = oracle_rounds.rows(named=True)
+    price_rows = prices.rows(named=True)
     for stream, i in keys.select("stream", "i").iter_rows():
-        yield stream, (event_rows[i] if stream == "aave" else round_rows[i])
+        yield stream, (event_rows[i] if stream == "aave" else price_rows[i])
 
 
 def replay(
     ledger: AaveLedger,
     aave_events: pl.DataFrame,
-    oracle_rounds: pl.DataFrame,
+    prices: pl.DataFrame,
     before_transaction: Callable[[AaveLedger, dict[str, Any]], None] | None = None,
     after_event: Callable[[AaveLedger, dict[str, Any]], None] | None = None,
 ) -> AaveLedger:
-    """Fold history into ``ledger``; the callbacks see it before each Aave transaction's first log
-    and after each Aave event."""
+    """Fold history into ``ledger`` (``prices``: ``price_updates``); the callbacks see it before
+    each Aave transaction's first log and after each Aave event."""
     transaction = None
-    for source, row in history(aave_events, oracle_rounds):
-        if source == "round":
+    for source, row in history(aave_events, prices):
+        if source == "price":
             ledger.apply_round(row["feed"], int(row["answer"]))
             continue
         ledger.at_block(row["block_number"])

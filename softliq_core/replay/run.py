@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import polars as pl
 
@@ -49,6 +49,11 @@ class Outcomes:
     clipped_actions: pl.DataFrame
     position_outcomes: pl.DataFrame
     scenario_market_summary: pl.DataFrame
+
+
+def concat_outcomes(parts: Sequence[Outcomes]) -> Outcomes:
+    """The outcomes of scenario chunks replayed apart, as one set (each table is per scenario)."""
+    return Outcomes(*(pl.concat([getattr(p, f.name) for p in parts]) for f in fields(Outcomes)))
 
 
 def scenarios_table(scenarios: Sequence[Scenario]) -> pl.DataFrame:

@@ -313,6 +313,14 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
         return parse_scenarios(tomllib.load(file))
 
 
+def scenario_chunks(scenarios: Sequence[Scenario], chunks: int) -> list[list[Scenario]]:
+    """Split a scenario set into at most ``chunks`` parts of near-equal size, replayed in parallel
+    (a chunk's outcome rows do not depend on the other chunks)."""
+    if chunks < 1:
+        raise ScenarioError([f"scenario chunks: {chunks} must be at least 1"])
+    return [list(scenarios[i::chunks]) for i in range(min(chunks, len(scenarios)))]
+
+
 def validate_scenarios(scenarios: Iterable[Scenario], markets: Iterable[MarketRef]) -> None:
     """Refuse, before any work, a scenario whose parameters are invalid on a market in its scope."""
     markets = list(markets)

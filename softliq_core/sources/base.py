@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import polars as pl
+
+
+class DayNotFinalError(Exception):
+    """The day is not final yet (not ``confirmations`` blocks below the head, or above the node's
+    finalized block): ingesting it now could write blocks a reorg replaces. Run it again later."""
 
 
 class ChainSource(Protocol):
     chain_id: int
 
     def day_block_range(self, day: date) -> tuple[int, int] | None:
-        """First and last block whose timestamp falls on ``day`` (UTC), None if there are none."""
+        """First and last block whose timestamp falls on ``day`` (UTC), None if there are none;
+        raises ``DayNotFinalError`` while the day may still change."""
         ...
 
     def logs(self, first_block: int, last_block: int) -> pl.DataFrame:
@@ -29,4 +36,34 @@ class ChainSource(Protocol):
 
     def oracles(self) -> pl.DataFrame:
         """The markets' oracle immutables (feeds, scale factor)."""
+        ...
+
+    def feeds(self) -> pl.DataFrame:
+        """The Chainlink feeds (proxies) the oracles name, one row per phase (``FEEDS``)."""
+        ...
+
+    def rate_at(
+        self, contract: str, call: str, sample: int | None, blocks: Sequence[int]
+    ) -> list[int]:
+        """An oracle input that emits no event (``rate_samples.py``: a vault's
+        ``convertToAssets(sample)``, an adapter's ``latestRoundData()`` answer) as ``eth_call``
+        at each block returns it: the state after that block."""
+        ...
+
+
+@runtime_checkable
+class KnowsOraclePrices(Protocol):
+    """A source that knows the price its oracles returned (the synthetic chain): ground truth."""
+
+    def oracle_truth(self) -> pl.DataFrame:
+        """(block_number, log_index, market_id, kind, price) of every oracle read of history."""
+        ...
+
+
+@runtime_checkable
+class RejectsRows(Protocol):
+    """A source that imports rows it may refuse (files): the refused rows, with their reasons."""
+
+    def rejected(self) -> pl.DataFrame:
+        """``import_quarantine`` rows."""
         ...

@@ -34,6 +34,8 @@ LAKE_VIEWS = {
     "lake_morpho_events": "morpho_events",
     "lake_aave_events": "aave_events",
     "lake_oracle_rounds": "oracle_rounds",
+    "lake_feeds": "feeds",
+    "lake_rate_samples": "rate_samples",
     "lake_quarantine": "quarantine",
     "lake_markets": "markets",
     "lake_oracle_prices": "oracle_prices",

@@ -11,9 +11,15 @@ import polars as pl
 
 from softliq_core.decode import DecodedLogs
 from softliq_core.replay.aave_baseline_validation import validate_aave_liquidations
-from softliq_core.replay.aave_ledger import AaveLedger, replay
+from softliq_core.replay.aave_ledger import AaveLedger, price_updates, replay
 from softliq_core.sources.synthetic import SyntheticChain
 from softliq_core.sources.synthetic.aave import AAVE_POOL, AAVE_TREASURY
+
+
+def _prices(chain: SyntheticChain, decoded: DecodedLogs) -> pl.DataFrame:
+    """The price sources' inputs as the lake gives them: proxies' rounds and switches, and the
+    wstETH/stETH exchange rate sampled by eth_call."""
+    return price_updates(decoded.oracle_rounds, chain.feeds_table(), chain.rate_samples())
 
 
 def _ledger(chain: SyntheticChain) -> AaveLedger:
@@ -43,7 +49,9 @@ def test_ledger_equals_the_chain_after_every_event(
             assert token.scaled_balance(want["user"]) == int(want["scaled_balance"]), want
             checked.append(want)
 
-    ledger = replay(_ledger(chain), decoded.aave_events, decoded.oracle_rounds, after_event=compare)
+    ledger = replay(
+        _ledger(chain), decoded.aave_events, _prices(chain, decoded), after_event=compare
+    )
     assert len(checked) == truth.height
     # The whole final state too: every balance, index and collateral bit.
     final = chain.aave.pool
@@ -66,7 +74,9 @@ def test_ledger_equals_the_chain_after_every_event(
 def test_every_historical_liquidation_is_reproduced(
     chain: SyntheticChain, decoded: DecodedLogs
 ) -> None:
-    checks = validate_aave_liquidations(_ledger(chain), decoded.aave_events, decoded.oracle_rounds)
+    checks = validate_aave_liquidations(
+        _ledger(chain), decoded.aave_events, _prices(chain, decoded)
+    )
     calls = decoded.aave_events.filter(pl.col("event") == "LiquidationCall")
     assert checks.height == calls.height > 0
     assert checks["liquidatable"].all(), checks.filter(~pl.col("liquidatable"))
@@ -87,5 +97,5 @@ def test_a_wrong_amount_is_reported(chain: SyntheticChain, decoded: DecodedLogs)
         .otherwise(pl.col("liquidated_collateral_amount"))
         .alias("liquidated_collateral_amount")
     )
-    checks = validate_aave_liquidations(_ledger(chain), forged, decoded.oracle_rounds)
+    checks = validate_aave_liquidations(_ledger(chain), forged, _prices(chain, decoded))
     assert checks.filter(~pl.col("equal"))["block_number"].to_list() == [first["block_number"]]

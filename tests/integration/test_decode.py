@@ -107,7 +107,7 @@ def test_malformed_logs_are_quarantined_not_dropped(
     supply = specs_by_name()["Supply"].topic0
     index = logs["topic0"].to_list().index(supply)
     bad = _tamper(logs, index, **change)
-    out = decode_logs(bad, chain.blocks)
+    out = decode_logs(bad, chain.blocks, chain.feeds_table())
     assert out.quarantine.height == 1
     assert reason in out.quarantine["reason"][0]
     assert json.loads(out.quarantine["raw"][0])["log_index"] == logs["log_index"][index]
@@ -122,13 +122,15 @@ def test_dirty_address_padding_is_quarantined(chain: SyntheticChain) -> None:
     supply = specs_by_name()["Supply"].topic0
     index = logs["topic0"].to_list().index(supply)
     topic2 = logs["topic2"][index]
-    out = decode_logs(_tamper(logs, index, topic2=b"\x01" + topic2[1:]), chain.blocks)
+    out = decode_logs(
+        _tamper(logs, index, topic2=b"\x01" + topic2[1:]), chain.blocks, chain.feeds_table()
+    )
     assert out.quarantine["reason"].to_list() == ["Supply: a word is not a clean ABI encoding"]
 
 
 def test_log_without_its_block_is_quarantined(chain: SyntheticChain) -> None:
     blocks = chain.blocks.filter(pl.col("block_number") != chain.raw_logs["block_number"][-1])
-    out = decode_logs(chain.raw_logs, blocks)
+    out = decode_logs(chain.raw_logs, blocks, chain.feeds_table())
     assert set(out.quarantine["reason"]) == {"block not in blocks"}
     assert (
         out.quarantine.height
@@ -147,3 +149,19 @@ def test_uint256_beyond_128_bits_stays_exact() -> None:
     signed = [0, -1, 2**127 - 1, -(2**127), 2**200, -(2**200)]
     words = pl.Series([v.to_bytes(32, "big", signed=True) for v in signed], dtype=pl.Binary)
     assert int256(words)[0].to_list() == [str(v) for v in signed]
+
+
+def test_answer_updated_of_an_aggregator_no_feed_names_is_quarantined(
+    chain: SyntheticChain,
+) -> None:
+    feeds = chain.feeds_table()
+    dropped = feeds.filter(pl.col("phase_id") == 2)["aggregator"][0]
+    out = decode_logs(chain.raw_logs, chain.blocks, feeds.filter(pl.col("phase_id") == 1))
+    emitted = chain.raw_logs.filter(pl.col("address") == bytes.fromhex(dropped[2:])).height
+    assert emitted > 0
+    assert out.quarantine.height == emitted
+    assert set(out.quarantine["reason"]) == {
+        "AnswerUpdated from an aggregator that no feed's phase names"
+    }
+    assert set(out.quarantine["address"]) == {dropped}
+    assert dropped not in set(out.oracle_rounds["aggregator"])

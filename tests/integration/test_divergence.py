@@ -8,14 +8,11 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from softliq_core.decode import decode_logs
-from softliq_core.markets import build_markets
-from softliq_core.oracle_prices import oracle_prices
 from softliq_core.replay.engine import diverging_borrowers, replay_market
-from softliq_core.replay.inputs import market_histories
 from softliq_core.replay.run import HISTORY, Outcomes, run_scenarios
 from softliq_core.replay.scenario import parse_scenarios
 from softliq_core.sources.synthetic import SyntheticChainConfig, generate_chain
+from tests.support.pipeline import run_in_memory
 
 SCENARIOS = parse_scenarios(
     tomllib.loads(
@@ -69,11 +66,7 @@ def _sorted(outcomes: Outcomes) -> dict[str, pl.DataFrame]:
 def test_divergence_driven_replay_equals_the_full_replay(seed: int, crash_day: int) -> None:
     config = SyntheticChainConfig(seed=seed, days=2, borrowers_per_market=12, crash_day=crash_day)
     chain = generate_chain(config)
-    decoded = decode_logs(chain.raw_logs, chain.blocks)
-    markets = build_markets(decoded.morpho_events, chain.tokens_table(), chain.oracles_table())
-    histories = market_histories(
-        decoded.morpho_events, oracle_prices(decoded.oracle_rounds, markets), markets, chain.blocks
-    )
+    histories = run_in_memory(chain).histories
     fast = _sorted(run_scenarios(histories, SCENARIOS, divergence_driven=True))
     full = _sorted(run_scenarios(histories, SCENARIOS, divergence_driven=False))
     for name, frame in full.items():

@@ -157,10 +157,22 @@ def test_each_fault_kind_still_gives_the_same_lake(
     assert not server.faults.scheduled  # every scheduled fault was served
 
 
+@pytest.mark.parametrize(
+    ("range_style", "results_style"),
+    [("alchemy", "infura"), ("plain", "plain")],
+    ids=["limits-with-suggested-ranges", "limits-without"],
+)
 def test_hundreds_of_random_faults_still_give_the_same_lake(
-    chain: SyntheticChain, expected: Lake, tmp_path: Path
+    chain: SyntheticChain, expected: Lake, tmp_path: Path, range_style: str, results_style: str
 ) -> None:
-    limits = Limits(max_range=400, max_results=80)
+    # (a provider cannot refuse a single block: the limit stays above the busiest block's logs)
+    busiest = int(chain.raw_logs["block_number"].value_counts()["count"].max())  # type: ignore[arg-type]
+    limits = Limits(
+        max_range=400,
+        max_results=max(30, busiest + 1),
+        range_style=range_style,
+        results_style=results_style,
+    )
     kinds = ("429", "rpc_rate", "500", "502", "503", "timeout", "reset", "garbage", "partial")
     faults = Faults(rate=0.4, kinds=kinds, seed=2024, retry_after="0", timeout_sleep=0.3)
     with serving(chain, limits, faults) as server:
@@ -171,6 +183,7 @@ def test_hundreds_of_random_faults_still_give_the_same_lake(
     assert injected >= 200, server.stats
     assert {k for k in server.stats if k.startswith("fault:")} >= {f"fault:{k}" for k in kinds}
     assert source.client.stats["retries"] >= 150
+    assert server.stats["refused:range"] >= 1 and server.stats["refused:results"] >= 1
 
 
 def test_retry_after_is_honoured_and_backoff_grows() -> None:

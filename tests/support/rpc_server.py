@@ -2,7 +2,10 @@
 
 It answers eth_chainId, eth_blockNumber, eth_getBlockByNumber (single and batch), eth_getLogs
 (address and topic filters, fromBlock/toBlock) and eth_call for the tokens' ``symbol()``/``decimals()``
-and the oracles' MorphoChainlinkOracleV2 immutables, from a ``SyntheticChain``.
+and the oracles' MorphoChainlinkOracleV2 immutables, from a ``SyntheticChain``; and, at any block
+(archive ``eth_call``), the Chainlink proxies' ``phaseId()``, ``phaseAggregators(uint16)``,
+``aggregator()``, ``description()`` and ``decimals()`` (empty before the proxy exists, as a chain
+answers for an address without code) and the rate adapters' ``latestRoundData()``.
 
 Limits (always applied when set): a block range per eth_getLogs (refused with or without a suggested
 range, Alchemy's or an Ankr-like wording), a result count (Infura's wording, with or without the
@@ -26,10 +29,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import polars as pl
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from softliq_core.sources.synthetic import SyntheticChain
+from softliq_core.tables import BLOCKS, RAW_LOGS
 
 FAULT_KINDS = ("429", "rpc_rate", "500", "502", "503", "timeout", "reset", "garbage", "partial")
 
@@ -95,7 +101,8 @@ class ChainRpcServer:
                 "miner": "0x" + "00" * 20,
                 "transactions": [],
             }
-        self.head = max(self._blocks)
+        self.head = max(self._blocks)  # tests lower it to serve a chain that has not grown yet
+        self.finalized_lag = 0  # blocks between the head and the `finalized`/`safe` tags
         self._logs: list[dict[str, Any]] = []
         for row in chain.raw_logs.sort("block_number", "log_index").iter_rows(named=True):
             topics = [_hex(row[f"topic{i}"]) for i in range(4) if row[f"topic{i}"] is not None]
@@ -121,16 +128,19 @@ class ChainRpcServer:
             self._calls[(token.address, _selector("decimals()"))] = abi_encode(
                 ["uint8"], [token.decimals]
             ).hex()
-        for row in chain.oracles_table().iter_rows(named=True):
-            for name in ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2"):
-                feed = row[name] or "0x" + "00" * 20
-                self._calls[(row["oracle"], _selector(f"{name.upper()}()"))] = abi_encode(
-                    ["address"], [feed]
-                ).hex()
-            self._calls[(row["oracle"], _selector("SCALE_FACTOR()"))] = abi_encode(["uint256"], [int(row["scale_factor"])]).hex()  # fmt: skip
+        for row in chain.oracles_table().iter_rows(named=True):  # MorphoChainlinkOracleV2s
+            for name in ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2", "base_vault", "quote_vault"):  # fmt: skip
+                self.add_call(row["oracle"], f"{name.upper()}()", "address", row[name] or "0x" + "00" * 20)  # fmt: skip
+            for name in ("base_vault_conversion_sample", "quote_vault_conversion_sample", "scale_factor"):  # fmt: skip
+                self.add_call(row["oracle"], f"{name.upper()}()", "uint256", int(row[name]))
+        self._proxies = {p.address: p for p in chain.proxies.values()}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.on_request: Callable[[int], None] | None = None  # called with the request count
+
+    def add_call(self, to: str, signature: str, abi_type: str, value: Any) -> None:
+        """Answer ``eth_call`` of a getter without arguments with ``value`` at every block."""
+        self._calls[(to, _selector(signature))] = abi_encode([abi_type], [value]).hex()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -163,8 +173,63 @@ class ChainRpcServer:
 
     # -- the chain --------------------------------------------------------------------------------
 
+    def reorg(self, first_block: int, new_head: int | None = None) -> None:
+        """Replace every block from ``first_block`` on, as a reorg does: new hashes (each block's
+        parent the new previous block), and the logs of every odd transaction index gone (log
+        indexes renumbered within each block). ``new_head`` then lets the chain grow past it."""
+        previous = self._blocks[first_block - 1]["hash"]
+        for number in range(first_block, max(self._blocks) + 1):
+            block = dict(self._blocks[number])
+            block["hash"] = "0x" + keccak(b"reorg" + bytes.fromhex(block["hash"][2:])).hex()
+            block["parentHash"] = previous
+            self._blocks[number] = block
+            previous = block["hash"]
+        kept, counters = [], Counter[int]()
+        for item in self._logs:
+            number = int(item["blockNumber"], 16)
+            if number >= first_block:
+                if int(item["transactionIndex"], 16) % 2:
+                    continue
+                item = {**item, "blockHash": self._blocks[number]["hash"]}
+                item["logIndex"] = hex(counters[number])
+                counters[number] += 1
+            kept.append(item)
+        self._logs = kept
+        self._log_blocks = [int(item["blockNumber"], 16) for item in self._logs]
+        if new_head is not None:
+            self.head = new_head
+
+    def served(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The chain as served now, up to the head: ``raw_logs`` and ``blocks`` rows (lake schema)."""
+        blocks = pl.DataFrame(
+            [
+                (n, bytes.fromhex(b["hash"][2:]), bytes.fromhex(b["parentHash"][2:]),
+                 int(b["timestamp"], 16), int(b["baseFeePerGas"], 16), self.chain_id)
+                for n, b in sorted(self._blocks.items()) if n <= self.head
+            ],
+            schema=pl.Schema(BLOCKS),
+            orient="row",
+        )  # fmt: skip
+        logs = pl.DataFrame(
+            [
+                (
+                    int(i["blockNumber"], 16), bytes.fromhex(i["blockHash"][2:]),
+                    int(i["transactionIndex"], 16), int(i["logIndex"], 16),
+                    bytes.fromhex(i["transactionHash"][2:]), bytes.fromhex(i["address"][2:]),
+                    *[bytes.fromhex(t[2:]) for t in i["topics"]], *[None] * (4 - len(i["topics"])),
+                    bytes.fromhex(i["data"][2:]), len(i["data"]) // 2 - 1, self.chain_id,
+                )
+                for i in self._logs if int(i["blockNumber"], 16) <= self.head
+            ],
+            schema=pl.Schema(RAW_LOGS),
+            orient="row",
+        )  # fmt: skip
+        return logs, blocks
+
     def _block_number(self, tag: Any) -> int:
-        if tag in ("latest", "safe", "finalized", "pending"):
+        if tag in ("safe", "finalized"):
+            return self.head - self.finalized_lag
+        if tag in ("latest", "pending"):
             return self.head
         if tag == "earliest":
             return min(self._blocks)
@@ -172,7 +237,7 @@ class ChainRpcServer:
 
     def _get_logs(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
         first = self._block_number(flt.get("fromBlock", "latest"))
-        last = self._block_number(flt.get("toBlock", "latest"))
+        last = min(self.head, self._block_number(flt.get("toBlock", "latest")))
         if last < first:
             raise _Error(-32602, "invalid block range params")
         limits = self.limits
@@ -216,9 +281,39 @@ class ChainRpcServer:
             raise _Error(-32005, message)
         return found
 
-    def _eth_call(self, call: dict[str, Any]) -> str:
+    def _proxy_call(self, proxy: Any, data: str, block: int) -> str:
+        phases = [(p, agg.address) for p, agg, first in proxy.phases if first <= block]
+        if not phases:
+            return "0x"  # no code yet
+        selector, args = data[:8], bytes.fromhex(data[8:])
+        if selector == _selector("phaseId()"):
+            return "0x" + abi_encode(["uint16"], [phases[-1][0]]).hex()
+        if selector == _selector("aggregator()"):
+            return "0x" + abi_encode(["address"], [phases[-1][1]]).hex()
+        if selector == _selector("phaseAggregators(uint16)"):
+            (wanted,) = abi_decode(["uint16"], args)
+            known = dict(phases)
+            return "0x" + abi_encode(["address"], [known.get(wanted, "0x" + "00" * 20)]).hex()
+        if selector == _selector("description()"):
+            return "0x" + abi_encode(["string"], [proxy.spec.name]).hex()
+        if selector == _selector("decimals()"):
+            return "0x" + abi_encode(["uint8"], [proxy.spec.decimals]).hex()
+        raise _Error(3, "execution reverted")
+
+    def _eth_call(self, call: dict[str, Any], tag: Any = "latest") -> str:
         to = str(call.get("to", "")).lower()
         data = str(call.get("data") or call.get("input") or "")[2:10]
+        if to in self.chain.adapters and data == _selector("latestRoundData()"):
+            block = self._block_number(tag)
+            answer = self.chain.adapters[to].answer_after(block)
+            types = ["uint80", "int256", "uint256", "uint256", "uint80"]
+            return "0x" + abi_encode(types, [0, answer, 0, 0, 0]).hex()
+        if to in self._proxies:
+            block = self._block_number(tag)
+            if block > self.head:
+                raise _Error(-32000, f"header not found for block {block}")
+            payload = str(call.get("data") or call.get("input") or "")[2:]
+            return self._proxy_call(self._proxies[to], payload, block)
         answer = self._calls.get((to, data))
         if answer is None:
             raise _Error(3, "execution reverted")
@@ -236,7 +331,7 @@ class ChainRpcServer:
         if method == "eth_getLogs":
             return self._get_logs(params[0])
         if method == "eth_call":
-            return self._eth_call(params[0])
+            return self._eth_call(params[0], params[1] if len(params) > 1 else "latest")
         raise _Error(-32601, f"the method {method} does not exist/is not available")
 
     def _one(self, request: dict[str, Any], rate_limit_item: bool = False) -> dict[str, Any]:

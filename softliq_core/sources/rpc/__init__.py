@@ -1,9 +1,9 @@
 """The RPC source: Morpho Blue and Chainlink history from an archive node's JSON-RPC."""
 
+from softliq_core.sources.base import DayNotFinalError
 from softliq_core.sources.rpc.client import ClientSettings, RpcClient
 from softliq_core.sources.rpc.config import URL_ENV, RpcConfig, known_topic0s
 from softliq_core.sources.rpc.errors import (
-    DayNotFinalError,
     RpcBatchTooLargeError,
     RpcError,
     RpcRangeError,

@@ -49,8 +49,13 @@ class RpcConfig:
     markets_from_block: int = MORPHO_BLUE_DEPLOY_BLOCK
     tokens: tuple[str, ...] = ()  # described in addition to the discovered ones
     oracles: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()  # Chainlink proxies described besides those the oracles name
+    feed_heartbeats: tuple[tuple[str, int], ...] = ()  # (proxy, seconds); see rpc/feeds.py
     min_block: int = 0  # the earliest block day boundaries are searched from
     confirmations: int = 64  # a day is ingested once its last block is this far below the head
+    finalized: bool = (
+        False  # instead: once its last block is at or below the node's `finalized` tag
+    )
     log_chunk_blocks: int = 2_000  # first eth_getLogs range; bisected when the provider refuses
     discovery_chunk_blocks: int = 100_000  # first range of the CreateMarket scan (sparse)
     client: ClientSettings = field(default_factory=ClientSettings)
@@ -63,6 +68,10 @@ class RpcConfig:
         object.__setattr__(self, "addresses", tuple(_address(a) for a in self.addresses))
         object.__setattr__(self, "tokens", tuple(_address(a) for a in self.tokens))
         object.__setattr__(self, "oracles", tuple(_address(a) for a in self.oracles))
+        object.__setattr__(self, "feeds", tuple(_address(a) for a in self.feeds))
+        object.__setattr__(
+            self, "feed_heartbeats", tuple((_address(a), int(s)) for a, s in self.feed_heartbeats)
+        )
         object.__setattr__(self, "morpho", _address(self.morpho))
 
     def resolved_url(self) -> str:

@@ -54,10 +54,6 @@ class RpcRetriesExhaustedError(RpcError):
     """A call kept failing transiently past the configured number of attempts."""
 
 
-class DayNotFinalError(RpcError):
-    """The day is not yet ``confirmations`` blocks below the head: ingesting it now would be partial."""
-
-
 # -- redaction ------------------------------------------------------------------------------------
 
 _SECRETS: set[str] = set()

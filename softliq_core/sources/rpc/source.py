@@ -10,8 +10,10 @@
 * ``day_block_range``: the first block at or after midnight UTC, found by interpolation steps and
   bisection on block timestamps (every fetched timestamp is cached, so consecutive days cost a few
   calls); a day whose end is not ``confirmations`` blocks below the head is refused.
-* ``tokens`` / ``oracles``: ``symbol()``/``decimals()`` and MorphoChainlinkOracleV2's immutables
-  via ``eth_call``, for the tokens and oracles named by Morpho's ``CreateMarket`` logs.
+* ``tokens`` / ``oracles``: ``symbol()``/``decimals()`` and the Morpho oracles' immutables (V2 or
+  V1, ``rpc/oracles.py``) via ``eth_call``, for the tokens and oracles named by Morpho's
+  ``CreateMarket`` logs; ``rate_at``: their event-less inputs by archive ``eth_call``.
+* ``feeds``: the Chainlink proxies those oracles name, and their phases (``rpc/feeds.py``).
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ from eth_abi.abi import decode as abi_decode
 from eth_utils.crypto import keccak
 
 from softliq_core.abi import specs_by_name
-from softliq_core.markets import ORACLES_SCHEMA, TOKENS_SCHEMA
+from softliq_core.markets import TOKENS_SCHEMA
+from softliq_core.sources.base import DayNotFinalError
 from softliq_core.sources.rpc.client import RpcClient
 from softliq_core.sources.rpc.config import RpcConfig
-from softliq_core.sources.rpc.errors import DayNotFinalError, RpcError, RpcRangeError
+from softliq_core.sources.rpc.errors import RpcError, RpcRangeError
+from softliq_core.sources.rpc.feeds import discover_feeds
+from softliq_core.sources.rpc.oracles import read_oracles, read_rates
 from softliq_core.tables import BLOCKS, RAW_LOGS
 
 log = logging.getLogger("softliq_core.sources.rpc")
-
-ZERO_ADDRESS = "0x" + "00" * 20
-ORACLE_IMMUTABLES = ("BASE_FEED_1", "BASE_FEED_2", "QUOTE_FEED_1", "QUOTE_FEED_2", "SCALE_FACTOR")
 
 
 def selector(signature: str) -> str:
@@ -85,9 +87,20 @@ class RpcSource:
         self._chain_checked = True
 
     def safe_head(self) -> int:
-        """The newest block at least ``confirmations`` below the head."""
+        """The newest block a reorg should not replace: the node's ``finalized`` block when so
+        configured, else the head minus ``confirmations``."""
         self._check_chain()
+        if self.config.finalized:
+            header = self.client.call("eth_getBlockByNumber", ["finalized", False])
+            if not isinstance(header, dict):
+                raise RpcError("the node has no finalized block (eth_getBlockByNumber 'finalized')")
+            return int(header["number"], 16)
         return int(self.client.call("eth_blockNumber", []), 16) - self.config.confirmations
+
+    def _finality(self) -> str:
+        if self.config.finalized:
+            return "the node's finalized block"
+        return f"head minus {self.config.confirmations} confirmations"
 
     # -- day boundaries ---------------------------------------------------------------------------
 
@@ -154,7 +167,7 @@ class RpcSource:
         if after is None:
             raise DayNotFinalError(
                 f"{day} is not final: no block of the next day at or below block {head} "
-                f"(head minus {self.config.confirmations} confirmations)"
+                f"({self._finality()})"
             )
         first = self.first_block_at(start, head)
         if first is None or first >= after:
@@ -404,22 +417,28 @@ class RpcSource:
     def oracles(self) -> pl.DataFrame:
         self._check_chain()
         addresses = sorted({oracle for *_, oracle in self.markets()} | set(self.config.oracles))
-        calls = [(a, selector(f"{name}()")) for a in addresses for name in ORACLE_IMMUTABLES]
-        results = self._eth_calls(calls)
-        rows = []
-        n = len(ORACLE_IMMUTABLES)
-        for i, address in enumerate(addresses):
-            answers = results[n * i : n * (i + 1)]
-            if any(isinstance(a, RpcError) or not a or a == "0x" for a in answers):
-                log.warning(
-                    "oracle %s is not a MorphoChainlinkOracleV2 (an immutable reverts); left out",
-                    address,
-                )
-                continue
-            feeds = [abi_decode(["address"], _bytes(a) or b"")[0].lower() for a in answers[:4]]
-            scale = abi_decode(["uint256"], _bytes(answers[4]) or b"")[0]
-            rows.append((address, *(None if f == ZERO_ADDRESS else f for f in feeds), str(scale)))
-        return pl.DataFrame(rows, schema=ORACLES_SCHEMA, orient="row")
+        return read_oracles(self.client, addresses)
+
+    def rate_at(
+        self, contract: str, call: str, sample: int | None, blocks: Sequence[int]
+    ) -> list[int]:
+        self._check_chain()
+        return read_rates(self.client, contract, call, sample, blocks)
+
+    def feeds(self) -> pl.DataFrame:
+        oracles = self.oracles()
+        named = {
+            f
+            for column in ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2")
+            for f in oracles[column].drop_nulls().to_list()
+        }
+        found = discover_feeds(
+            self.client, named | set(self.config.feeds), self.config.min_block, self.safe_head(),
+            self.chain_id, dict(self.config.feed_heartbeats),
+        )  # fmt: skip
+        if found.not_proxies:
+            log.info("not Chainlink proxies (no phaseId()): %s", ", ".join(found.not_proxies))
+        return found.feeds
 
 
 def _decode_symbol(raw: str) -> str:

@@ -65,7 +65,8 @@ class SyntheticAave:
     n_blocks: int
     n_borrowers: int
     tokens: dict[str, tuple[str, int]]  # symbol -> (address, decimals)
-    feeds: dict[str, Any]  # feed name -> Feed (address, answer)
+    feeds: dict[str, Any]  # feed name -> FeedProxy (address, answer, round_id): what sources name
+    rates: dict[str, Any]  # adapter name -> RateAdapter (address, answer): no rounds, no logs
     address: Callable[[str, int], str]
     transact: Callable[[list[dict[str, Any]]], int]  # writes one tx's logs; its last log index
     outage: tuple[int, int] | None
@@ -164,14 +165,17 @@ class SyntheticAave:
                 self._conf("EModeAssetCategoryChanged", asset=self.tokens[symbol][0],
                            old_category_id=0, new_category_id=ETH_EMODE)
             )  # fmt: skip
-        feed = {name: f.address for name, f in self.feeds.items()}
+        feed = {name: f.address for name, f in (self.feeds | self.rates).items()}
         adapter = self.address("aave-wsteth-adapter", 0)
         self.sources = {
             "WETH": PriceSource(feed["ETH"], feed["ETH"]),
             "WBTC": PriceSource(feed["BTC"], feed["BTC"]),
             "USDC": PriceSource(feed["USDC"], feed["USDC"]),
             "USDT": PriceSource(feed["USDT"], feed["USDT"]),
-            "wstETH": PriceSource(adapter, feed["ETH"], feed["WSTETH_ETH"], 18),
+            # ETH/USD × stETH/ETH × the wstETH/stETH exchange rate (read from state, no event)
+            "wstETH": PriceSource(
+                adapter, feed["ETH"], ((feed["STETH_ETH"], 18), (feed["WSTETH_STETH"], 18))
+            ),
         }
         for symbol, source in self.sources.items():
             events.append(
@@ -183,7 +187,7 @@ class SyntheticAave:
         self._plan()
 
     def _refresh_prices(self) -> None:
-        answers = {f.address: f.answer for f in self.feeds.values()}
+        answers = {f.address: f.answer for f in (*self.feeds.values(), *self.rates.values())}
         for symbol, source in self.sources.items():
             self.pool.set_price(self.tokens[symbol][0], source.price(answers))
 
@@ -231,7 +235,9 @@ class SyntheticAave:
             self._liquidate(user, block, timestamp)
         for kind, actor in self.plans.pop(offset, []):
             self._act(kind, actor, block, timestamp)
+        # the rounds the proxies forward (an aggregator switch too), and the exchange rate's moves
         rounds = {f.address: f.round_id for f in self.feeds.values()}
+        rounds |= {r.address: r.answer for r in self.rates.values()}
         if rounds != self.last_rounds:
             self.last_rounds = rounds
             self._schedule(offset, timestamp)

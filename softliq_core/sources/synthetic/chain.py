@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import polars as pl
 from eth_utils.crypto import keccak
 
 from softliq_core.abi import encode_log
+from softliq_core.feeds import feeds_table
 from softliq_core.markets import ORACLES_SCHEMA, TOKENS_SCHEMA
 from softliq_core.protocols.morpho.accrual import expected_market
 from softliq_core.protocols.morpho.blue import MorphoBlue
@@ -34,13 +36,16 @@ from softliq_core.protocols.morpho.pre_liquidation import (
     pre_liquidate,
     pre_liquidation_terms,
 )
+from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET, sample_rates
 from softliq_core.sources.synthetic.aave import SyntheticAave
 from softliq_core.sources.synthetic.prices import (
     BLOCK_TIME,
     BLOCKS_PER_DAY,
     CrashSpec,
     Feed,
+    FeedProxy,
     FeedSpec,
+    RateAdapter,
     price_paths,
 )
 from softliq_core.tables import BLOCKS, RAW_LOGS
@@ -53,9 +58,17 @@ class SyntheticChainConfig:
     start_date: date = date(2024, 3, 1)
     borrowers_per_market: int = 80
     size: int = 1  # multiplies borrowers (benchmarks); 1 is the demo
+    # Benchmarks at scale: each of the four market templates is created this many times (each
+    # copy with its own oracle contract, hence its own market id), and borrowers act this often.
+    market_copies: int = 1
+    attentive_actions_per_day: float = 2.0
+    casual_actions_per_day: float = 0.15
     chain_id: int = 1
     first_block: int = 19_300_000
     crash_day: int | None = None  # default: the middle day
+    # ETH/USD's proxy switches to a new aggregator at this fraction of the history (None: never;
+    # also never when that leaves less than two hours before it for the new aggregator to report).
+    aggregator_switch: float | None = 0.3
 
     @property
     def n_blocks(self) -> int:
@@ -93,7 +106,12 @@ class SyntheticChain:
     truth_markets: pl.DataFrame  # market totals after each transaction that touched the market
     truth_positions: pl.DataFrame  # each touched position after each transaction
     morpho_address: str
-    feeds: dict[str, Feed] = field(default_factory=dict)
+    proxies: dict[str, FeedProxy] = field(default_factory=dict)  # by proxy address
+    adapters: dict[str, RateAdapter] = field(default_factory=dict)  # by address
+    # (block_number, log_index, market_id, kind, price): the oracle price every transaction that
+    # read its market's oracle used (kind: its last event: Borrow, WithdrawCollateral, Liquidate,
+    # PreLiquidate), at that event's log
+    truth_prices: pl.DataFrame = field(default_factory=pl.DataFrame)
     aave: SyntheticAave | None = None  # the Aave V3 pool's history (sources/synthetic/aave.py)
 
     def tokens_table(self) -> pl.DataFrame:
@@ -104,17 +122,52 @@ class SyntheticChain:
             orient="row",
         )
 
+    def feeds_table(self) -> pl.DataFrame:
+        """The proxies and their phases: what an RPC source discovers with phaseId() calls."""
+        return feeds_table(
+            (self.config.chain_id, p.address, p.spec.name, p.spec.decimals, p.spec.heartbeat,
+             phase_id, aggregator.address, first_block)
+            for p in self.proxies.values()
+            for phase_id, aggregator, first_block in p.phases
+        )  # fmt: skip
+
     def oracles_table(self) -> pl.DataFrame:
         """What an RPC source reads from each oracle's immutables."""
         return pl.DataFrame(
             [
-                (r.oracle, r.base_feed_1 or None, r.base_feed_2 or None, r.quote_feed_1 or None,
-                 r.quote_feed_2 or None, str(r.scale_factor))
+                (r.oracle, r.kind, r.base_feed_1 or None, r.base_feed_2 or None,
+                 r.quote_feed_1 or None, r.quote_feed_2 or None, r.base_vault or None,
+                 str(r.base_vault_conversion_sample), r.quote_vault or None,
+                 str(r.quote_vault_conversion_sample), str(r.scale_factor))
                 for r in (m.recipe for m in self.markets)
             ],
             schema=ORACLES_SCHEMA,
             orient="row",
         )  # fmt: skip
+
+    def rate_samples(
+        self, cadence: int = DEFAULT_CADENCE, refine_budget: int = DEFAULT_REFINE_BUDGET
+    ) -> pl.DataFrame:
+        """The ``rate_samples`` table the pipeline builds from this chain (``rate_samples.py``)."""
+        return sample_rates(
+            lambda rate, blocks: [
+                self.rate_at(rate.contract, rate.call, rate.sample, b) for b in blocks
+            ],
+            [m.recipe for m in self.markets],
+            set(self.proxies),
+            self.config.first_block,
+            self.config.first_block + self.config.n_blocks - 1,
+            self.config.chain_id,
+            cadence,
+            refine_budget,
+        )
+
+    def rate_at(self, contract: str, call: str, sample: int | None, block: int) -> int:
+        """An event-less oracle input as ``eth_call`` at ``block`` returns it (state after it)."""
+        adapter = self.adapters.get(contract)
+        if adapter is None or call != "latestRoundData":
+            raise ValueError(f"the synthetic chain has no {call} on {contract}")
+        return adapter.answer_after(block)
 
 
 def _address(seed: int, role: str, index: int = 0) -> str:
@@ -126,13 +179,19 @@ PRE_LIQUIDATION_FACTORY = "0x6ff33615e792e35ed1026ea7cacccf43d6f0f3f7"
 PRE_LIQUIDATION_BOT_MIN_USD = 20.0  # the historical pre-liquidation bot skips smaller incentives
 ADAPTIVE_CURVE_IRM = "0x870ac11d48b15db9a138cf899d20f13f79ba00bc"
 
+SWITCHED_FEED = "ETH"
 FEED_SPECS = {
     "ETH": FeedSpec("ETH / USD", 8, 0.005, 3_600),
     "BTC": FeedSpec("BTC / USD", 8, 0.005, 3_600),
     "USDC": FeedSpec("USDC / USD", 8, 0.0025, 86_400),
     "USDT": FeedSpec("USDT / USD", 8, 0.0025, 86_400),
-    "WSTETH_ETH": FeedSpec("wstETH / ETH exchange rate", 18, 0.005, 86_400),
+    "STETH_ETH": FeedSpec("stETH / ETH", 18, 0.005, 86_400),
 }
+# Feed-interface adapters that read state and emit nothing (Morpho's wstETH/stETH exchange-rate
+# adapter); Lido's oracle report moves the rate once a day, as the last transaction of its block.
+ADAPTER_SPECS = {"WSTETH_STETH": FeedSpec("wstETH / stETH exchange rate", 18, 0.0, 86_400)}
+LIDO_REPORT_HOUR = 12
+SAME_BLOCK_PROBABILITY = 0.3  # a round shares its block with an adjustment of a market reading it
 
 
 class _Builder:
@@ -144,10 +203,24 @@ class _Builder:
         seed = config.seed
         self.owner = _address(seed, "owner")
         self.fee_recipient = _address(seed, "fee-recipient")
-        self.feeds = {
-            name: Feed(spec, _address(seed, "aggregator", i))
-            for i, (name, spec) in enumerate(FEED_SPECS.items())
+        self.adapters = {
+            name: RateAdapter(spec, _address(seed, "rate-adapter", i))
+            for i, (name, spec) in enumerate(ADAPTER_SPECS.items())
         }
+        self.proxies: dict[str, FeedProxy] = {}
+        self.live: list[tuple[str, Feed]] = []  # aggregators reporting, with their feed's name
+        for i, (name, spec) in enumerate(FEED_SPECS.items()):
+            proxy = FeedProxy(spec, _address(seed, "feed-proxy", i))
+            proxy.confirm(Feed(spec, _address(seed, "aggregator", i)), config.first_block)
+            self.proxies[name] = proxy
+            self.live.append((name, proxy.aggregator))
+        # The switch: the new aggregator reports for two hours before the proxy confirms it, and
+        # the old one goes on reporting for an hour after (as on mainnet); the proxy emits nothing.
+        self.switch: tuple[int, int, int, Feed] | None = None  # deploy, confirm, retire offsets
+        confirm = int(config.n_blocks * (config.aggregator_switch or 0))
+        if config.aggregator_switch is not None and 600 < confirm < config.n_blocks:
+            new = Feed(FEED_SPECS[SWITCHED_FEED], _address(seed, "aggregator", len(FEED_SPECS)))
+            self.switch = (confirm - 600, confirm, confirm + 300, new)
         self.tokens = {
             "WETH": Token("0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", "WETH", 18, "ETH"),
             "WBTC": Token("0x2260fac5e5542a773aa44fbcfedf7c193bc2c599", "WBTC", 8, "BTC"),
@@ -155,11 +228,16 @@ class _Builder:
             "USDC": Token("0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", "USDC", 6, "USDC"),
             "USDT": Token("0xdac17f958d2ee523a2206206994597c13d831ec7", "USDT", 6, "USDT"),
         }
+        templates = [
+            ("WETH", "USDC", 860, ("ETH",), ("USDC",)),
+            ("WBTC", "USDC", 860, ("BTC",), ("USDC",)),
+            ("wstETH", "WETH", 945, ("WSTETH_STETH", "STETH_ETH"), ()),
+            ("WETH", "USDT", 915, ("ETH",), ("USDT",)),
+        ]
         self.markets = [
-            self._market("WETH", "USDC", 860, ("ETH",), ("USDC",), 0),
-            self._market("WBTC", "USDC", 860, ("BTC",), ("USDC",), 1),
-            self._market("wstETH", "WETH", 945, ("WSTETH_ETH",), (), 2),
-            self._market("WETH", "USDT", 915, ("ETH",), ("USDT",), 3),
+            self._market(*template, copy * len(templates) + i)
+            for copy in range(config.market_copies)
+            for i, template in enumerate(templates)
         ]
         self.oracles = {m.params.oracle: m.recipe for m in self.markets}
         # One PreLiquidation contract (blue-sdk default parameters) on each 86 % market.
@@ -171,10 +249,16 @@ class _Builder:
             for i, m in enumerate(self.markets)
             if m.params.lltv == 860 * WAD // 1000
         }
-        self.morpho = MorphoBlue(MORPHO, self.owner, self._oracle_price)
+        self.morpho = MorphoBlue(MORPHO, self.owner, self._read_oracle)
+        self.oracle_reads: list[tuple[str, int]] = []  # IOracle.price() calls of the current tx
+        self.market_of_oracle = {m.params.oracle: m.params.id for m in self.markets}
         crash_day = config.crash_day if config.crash_day is not None else config.days // 2
         self.crash = CrashSpec(day=crash_day) if 0 <= crash_day < config.days else None
         self.paths = price_paths(config.n_blocks, self.rng, self.crash).usd
+        for name, adapter in self.adapters.items():  # the state before the first block
+            adapter.set(self._adapter_answer(name, 0), config.first_block - 1)
+        # The oracle price every transaction read (liquidations, borrows, withdrawals): ground truth.
+        self.truth_prices: list[tuple[Any, ...]] = []
         # Liquidation bots go down for the middle of the crash (congestion, failed bundles): the
         # positions they find afterwards are deep under water and liquidating them realises bad debt.
         self.outage: tuple[int, int] | None = None
@@ -182,7 +266,8 @@ class _Builder:
             start = int((self.crash.day * 24 + self.crash.start_hour + 1) * 3600 / BLOCK_TIME)
             self.outage = (start, start + int(3 * 3600 / BLOCK_TIME))
         self.logs: list[tuple[Any, ...]] = []
-        self.blocks: list[tuple[Any, ...]] = []
+        self.users_by_market: dict[str, list[str]] = {}
+        self.indexed_positions = 0
         self.truth_markets: list[tuple[Any, ...]] = []
         self.truth_positions: list[tuple[Any, ...]] = []
         self.block_number = config.first_block
@@ -196,7 +281,8 @@ class _Builder:
             n_blocks=config.n_blocks,
             n_borrowers=max(config.borrowers_per_market, 4) * config.size,
             tokens={t.symbol: (t.address, t.decimals) for t in self.tokens.values()},
-            feeds=self.feeds,
+            feeds=self.proxies,
+            rates=self.adapters,
             address=lambda role, i: _address(config.seed, role, i),
             transact=self._aave_transaction,
             outage=self.outage,
@@ -215,16 +301,27 @@ class _Builder:
     ) -> SyntheticMarket:
         c, q = self.tokens[collateral], self.tokens[loan]
         oracle = _address(self.config.seed, "oracle", index)
+        specs = FEED_SPECS | ADAPTER_SPECS
+        contracts = {n: p.address for n, p in self.proxies.items()} | {
+            n: a.address for n, a in self.adapters.items()
+        }
+
+        def decimals(names: tuple[str, ...]) -> tuple[int, int]:
+            padded = [specs[n].decimals for n in names] + [0, 0]
+            return padded[0], padded[1]
+
+        def address(names: tuple[str, ...], i: int) -> str:
+            return contracts[names[i]] if len(names) > i else ""
+
         recipe = ChainlinkOracleRecipe(
             oracle=oracle,
             scale_factor=scale_factor(
-                c.decimals,
-                q.decimals,
-                tuple(FEED_SPECS[f].decimals for f in base_feeds) + (0,) * (2 - len(base_feeds)),  # type: ignore[arg-type]
-                tuple(FEED_SPECS[f].decimals for f in quote_feeds) + (0,) * (2 - len(quote_feeds)),  # type: ignore[arg-type]
+                c.decimals, q.decimals, decimals(base_feeds), decimals(quote_feeds)
             ),
-            base_feed_1=self.feeds[base_feeds[0]].address,
-            quote_feed_1=self.feeds[quote_feeds[0]].address if quote_feeds else "",
+            base_feed_1=address(base_feeds, 0),
+            base_feed_2=address(base_feeds, 1),
+            quote_feed_1=address(quote_feeds, 0),
+            quote_feed_2=address(quote_feeds, 1),
         )
         params = MarketParams(
             q.address, c.address, oracle, ADAPTIVE_CURVE_IRM, lltv_permille * WAD // 1000
@@ -232,11 +329,18 @@ class _Builder:
         return SyntheticMarket(params, q, c, recipe)
 
     def _oracle_price(self, oracle: str) -> int:
-        return self.oracles[oracle].price({f.address: f.answer for f in self.feeds.values()})
+        return self.oracles[oracle].price(
+            {p.address: p.answer for p in self.proxies.values()}
+            | {a.address: a.answer for a in self.adapters.values()}
+        )
+
+    def _adapter_answer(self, name: str, offset: int) -> int:
+        return round(float(self.paths[name][offset]) * 10.0 ** ADAPTER_SPECS[name].decimals)
 
     def _usd(self, token: Token, block: int) -> float:
         if token.usd_path == "WSTETH":
-            return float(self.paths["WSTETH_ETH"][block] * self.paths["ETH"][block])
+            rate = self.adapters["WSTETH_STETH"].answer / 10**18
+            return float(rate * self.paths["STETH_ETH"][block] * self.paths["ETH"][block])
         return float(self.paths[token.usd_path][block])
 
     # -- writing logs --------------------------------------------------------------------------
@@ -245,19 +349,29 @@ class _Builder:
         self.block_number = self.config.first_block + offset
         self.timestamp = self.config.genesis_timestamp + offset * BLOCK_TIME
         self.morpho.timestamp = self.timestamp
-        parent = self.block_hash or keccak(text=f"softliq:{self.config.seed}:genesis-parent")
-        self.block_hash = keccak(text=f"softliq:{self.config.seed}:block:{self.block_number}")
+        self.block_hash = self._block_hash(self.block_number)
         self.log_index = 0
         self.tx_index = 0
-        self.blocks.append(
-            (
-                self.block_number,
-                self.block_hash,
-                parent,
-                self.timestamp,
-                self._base_fee(offset),
-                self.config.chain_id,
-            )
+
+    def _block_hash(self, block_number: int) -> bytes:
+        return keccak(text=f"softliq:{self.config.seed}:block:{block_number}")
+
+    def _blocks(self) -> pl.DataFrame:
+        """Every block's row, the idle ones included: the chain has no gaps."""
+        cfg = self.config
+        numbers = range(cfg.first_block, cfg.first_block + cfg.n_blocks)
+        hashes = [self._block_hash(n) for n in numbers]
+        genesis_parent = keccak(text=f"softliq:{cfg.seed}:genesis-parent")
+        return pl.DataFrame(
+            {
+                "block_number": numbers,
+                "block_hash": hashes,
+                "parent_hash": [genesis_parent, *hashes[:-1]],
+                "timestamp": [cfg.genesis_timestamp + i * BLOCK_TIME for i in range(cfg.n_blocks)],
+                "base_fee_per_gas": [self._base_fee(i) for i in range(cfg.n_blocks)],
+                "chain_id": [cfg.chain_id] * cfg.n_blocks,
+            },
+            schema=pl.Schema(BLOCKS),
         )
 
     def _base_fee(self, offset: int) -> int:
@@ -300,6 +414,7 @@ class _Builder:
     def _transact(self, call: Any, *args: Any) -> bool:
         """One transaction: run a MorphoBlue call; on revert nothing is written (failed tx)."""
         before = len(self.morpho.events)
+        self.oracle_reads = []
         try:
             call(*args)
         except MorphoRevert:
@@ -308,8 +423,20 @@ class _Builder:
         for event in new_events:
             self._write(event["contract"], event["event"], event)
         self._record_truth(new_events)
+        for oracle, price in dict.fromkeys(self.oracle_reads):
+            # the price this transaction read, at its last log (the call's own event)
+            self.truth_prices.append(
+                (self.block_number, self.log_index - 1, self.market_of_oracle[oracle],
+                 new_events[-1]["event"], str(price))
+            )  # fmt: skip
         self.tx_index += 1
         return True
+
+    def _read_oracle(self, oracle: str) -> int:
+        """IOracle.price() as a contract calls it: recorded as ground truth for the checks."""
+        price = self._oracle_price(oracle)
+        self.oracle_reads.append((oracle, price))
+        return price
 
     def _record_truth(self, events: list[dict[str, Any]]) -> None:
         log_index = self.log_index - 1
@@ -359,7 +486,7 @@ class _Builder:
         cfg = self.config
         rng = self.rng
         self._begin_block(0)
-        for name, feed in self.feeds.items():
+        for name, feed in self.live:
             feed.publish(self._feed_price(name, 0), self.timestamp)
             self._publish_round(feed)
         m = self.morpho
@@ -391,9 +518,18 @@ class _Builder:
         liquidator_queue: dict[int, list[tuple[str, SyntheticMarket, str]]] = {}
         liquidators = [_address(cfg.seed, "liquidator", i) for i in range(3)]
         fee_block = cfg.n_blocks // 3
+        watching = {  # attentive borrowers by the feed proxies their market's oracle reads
+            feed: [b for b in borrowers if b["attentive"] and feed in b["market"].recipe.feeds]
+            for feed in (p.address for p in self.proxies.values())
+        }
 
+        # Every block is visited: a live aggregator may be due at any block (is_due over the paths),
+        # the ETH/USD switch, the daily Lido report and the Aave pool's actions have their own
+        # offsets, and busy blocks draw from rng; `_finish` writes every block's row.
         for offset in range(1, cfg.n_blocks):
             self._begin_block(offset)
+            self._aggregator_switch(offset, liquidator_queue)
+            # (after a switch: the Aave pool prices from the proxies at the block's start)
             self.aave.on_block(offset, self.block_number, self.timestamp)
             # Liquidators' transactions come first: they bid for the top of the block.
             for kind, market, borrower in liquidator_queue.pop(offset, []):
@@ -403,24 +539,62 @@ class _Builder:
                     self._historical_pre_liquidation(market, borrower, rng.choice(liquidators))
             txs: list[tuple[str, Any]] = [("user", a) for a in actions.get(offset, [])]
             txs += [
-                ("feed", name)
-                for name, feed in self.feeds.items()
+                ("feed", (name, feed))
+                for name, feed in self.live
                 if feed.is_due(self._feed_price(name, offset), self.timestamp)
             ]
+            # busy blocks: a round often shares its block with a borrower of a market that reads
+            # the feed, before or after it (the order inside the block matters to both)
+            for _, (name, feed) in [t for t in txs if t[0] == "feed"]:
+                watchers = watching[self.proxies[name].address]
+                forwarded = feed is self.proxies[name].aggregator
+                if watchers and forwarded and rng.random() < SAME_BLOCK_PROBABILITY:
+                    txs.append(("user", ("adjust", watchers[int(rng.integers(len(watchers)))])))
             if offset == fee_block:
                 txs.append(("fee", None))
             rng.shuffle(txs)
             for kind, payload in txs:
                 if kind == "feed":
-                    feed = self.feeds[payload]
-                    feed.publish(self._feed_price(payload, offset), self.timestamp)
+                    name, feed = payload
+                    feed.publish(self._feed_price(name, offset), self.timestamp)
                     self._publish_round(feed)
-                    self._schedule_liquidations(feed.address, offset, liquidator_queue)
+                    proxy = self.proxies[name]
+                    if feed is proxy.aggregator:  # a round the proxy forwards
+                        self._schedule_liquidations(proxy.address, offset, liquidator_queue)
                 elif kind == "fee":
                     self._transact(m.set_fee, self.owner, self.markets[0].params, WAD // 10)
                 else:
                     self._user_action(*payload)
+            if offset % BLOCKS_PER_DAY == LIDO_REPORT_HOUR * 3600 // BLOCK_TIME:
+                self._lido_report(offset, liquidator_queue)
         return self._finish(borrowers)
+
+    def _lido_report(
+        self, offset: int, queue: dict[int, list[tuple[str, SyntheticMarket, str]]]
+    ) -> None:
+        """The rate adapters' state moves (the block's last transaction, no log we watch)."""
+        for name, adapter in self.adapters.items():
+            adapter.set(self._adapter_answer(name, offset), self.block_number)
+            self.tx_index += 1
+            self._schedule_liquidations(adapter.address, offset, queue)
+
+    def _aggregator_switch(
+        self, offset: int, queue: dict[int, list[tuple[str, SyntheticMarket, str]]]
+    ) -> None:
+        if self.switch is None:
+            return
+        deploy, confirm, retire, new = self.switch
+        proxy = self.proxies[SWITCHED_FEED]
+        if offset == deploy:
+            self.live.append((SWITCHED_FEED, new))
+        elif offset == confirm:  # confirmAggregator: the block's first transaction, no log
+            old = proxy.aggregator
+            proxy.confirm(new, self.block_number)
+            self.tx_index += 1
+            if new.answer != old.answer:
+                self._schedule_liquidations(proxy.address, offset, queue)
+        elif offset == retire:
+            self.live = [(n, f) for n, f in self.live if f is not proxy.phases[-2][1]]
 
     def _feed_price(self, name: str, offset: int) -> float:
         return float(self.paths[name][offset])
@@ -476,7 +650,11 @@ class _Builder:
         for b in borrowers:
             opened = int(rng.integers(60, max(61, int(n_blocks * 0.4))))
             add(opened, "open", b)
-            rate_per_day = 2.0 if b["attentive"] else 0.15
+            rate_per_day = (
+                self.config.attentive_actions_per_day
+                if b["attentive"]
+                else self.config.casual_actions_per_day
+            )
             count = rng.poisson(rate_per_day * (n_blocks - opened) / BLOCKS_PER_DAY)
             for offset in rng.integers(opened + 1, n_blocks, size=count):
                 add(offset, "adjust", b)
@@ -613,8 +791,9 @@ class _Builder:
             price = self._oracle_price(market.params.oracle)
             state = m.markets[market.params.id]
             pre = self.pre_liquidations.get(market.params.id)
-            for (market_id, user), position in m.positions.items():
-                if market_id != market.params.id or position.borrow_shares == 0:
+            for user in self._users_of(market.params.id):
+                position = m.positions[(market.params.id, user)]
+                if position.borrow_shares == 0:
                     continue
                 kind = None
                 if not is_healthy(position, state, price, market.params.lltv):
@@ -630,6 +809,17 @@ class _Builder:
                     if self.outage is not None and self.outage[0] <= when < self.outage[1]:
                         when = self.outage[1] + int(self.rng.integers(0, 50))
                     queue.setdefault(when, []).append((kind, market, user))
+
+    def _users_of(self, market_id: str) -> list[str]:
+        """The market's position holders in the order MorphoBlue created the positions, indexed
+        as they appear: scanning every market's positions after each round is quadratic at scale."""
+        positions = self.morpho.positions
+        added = len(positions) - self.indexed_positions
+        if added:
+            for key_market, user in list(islice(reversed(positions), added))[::-1]:
+                self.users_by_market.setdefault(key_market, []).append(user)
+            self.indexed_positions = len(positions)
+        return self.users_by_market.get(market_id, [])
 
     def _historical_liquidation(self, market: SyntheticMarket, borrower: str, caller: str) -> None:
         m = self.morpho
@@ -680,6 +870,7 @@ class _Builder:
             return  # not worth the gas
 
         def call() -> None:
+            self._read_oracle(params.oracle)  # PreLiquidation reads its oracle first
             m.accrue_interest(params)
             m.repay(contract, params, 0, result.repaid_shares, borrower)
             m.withdraw_collateral(contract, params, result.seized_assets, borrower, liquidator)
@@ -707,7 +898,7 @@ class _Builder:
 
     def _finish(self, borrowers: list[dict[str, Any]]) -> SyntheticChain:
         raw_logs = pl.DataFrame(self.logs, schema=pl.Schema(RAW_LOGS), orient="row")
-        blocks = pl.DataFrame(self.blocks, schema=pl.Schema(BLOCKS), orient="row")
+        blocks = self._blocks()
         truth_markets = pl.DataFrame(
             self.truth_markets,
             schema=[
@@ -746,7 +937,19 @@ class _Builder:
             truth_markets=truth_markets,
             truth_positions=truth_positions,
             morpho_address=MORPHO,
-            feeds={f.address: f for f in self.feeds.values()},
+            proxies={p.address: p for p in self.proxies.values()},
+            adapters={a.address: a for a in self.adapters.values()},
+            truth_prices=pl.DataFrame(
+                self.truth_prices,
+                schema={
+                    "block_number": pl.UInt32,
+                    "log_index": pl.UInt32,
+                    "market_id": pl.String,
+                    "kind": pl.String,
+                    "price": pl.String,
+                },
+                orient="row",
+            ),
             aave=self.aave,
         )
 

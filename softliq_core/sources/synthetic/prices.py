@@ -6,9 +6,12 @@ more than the deviation threshold, or when the heartbeat has elapsed since the l
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from softliq_core.feeds import proxy_round_id
 
 BLOCK_TIME = 12
 BLOCKS_PER_DAY = 86_400 // BLOCK_TIME
@@ -45,6 +48,56 @@ class Feed:
         self.updated_at = now
 
 
+@dataclass(slots=True)
+class FeedProxy:
+    """An EACAggregatorProxy: the address oracles name. It forwards to the aggregator of its latest
+    phase and emits nothing when it switches (``confirmAggregator``)."""
+
+    spec: FeedSpec
+    address: str
+    phases: list[tuple[int, Feed, int]] = field(default_factory=list)  # (phase id, agg, 1st block)
+
+    @property
+    def aggregator(self) -> Feed:
+        return self.phases[-1][1]
+
+    @property
+    def answer(self) -> int:
+        return self.aggregator.answer
+
+    @property
+    def round_id(self) -> int:
+        """The round id the proxy returns: its phase and the aggregator's round."""
+        phase_id, aggregator, _ = self.phases[-1]
+        return proxy_round_id(phase_id, aggregator.round_id)
+
+    def confirm(self, aggregator: Feed, block: int) -> None:
+        self.phases.append((len(self.phases) + 1, aggregator, block))
+
+
+@dataclass(slots=True)
+class RateAdapter:
+    """A contract with the feed interface whose answer is read from state, emitting no event (e.g.
+    Morpho's wstETH/stETH exchange-rate adapter: ``getPooledEthByShares(1e18)``). ``history``:
+    (block, answer from the end of that block on)."""
+
+    spec: FeedSpec
+    address: str
+    answer: int = 0
+    history: list[tuple[int, int]] = field(default_factory=list)
+
+    def set(self, answer: int, block: int) -> None:
+        self.answer = answer
+        self.history.append((block, answer))
+
+    def answer_after(self, block: int) -> int:
+        """What ``latestRoundData()`` returns by eth_call at ``block`` (the state after it)."""
+        index = bisect.bisect_right(self.history, (block, 2**256)) - 1
+        if index < 0:
+            raise ValueError(f"adapter {self.address}: no state before block {block}")
+        return self.history[index][1]
+
+
 @dataclass(frozen=True, slots=True)
 class CrashSpec:
     day: int  # day index of the crash
@@ -58,7 +111,8 @@ class CrashSpec:
 
 @dataclass
 class PricePaths:
-    """Per-block prices: USD prices of ETH, BTC, USDC, USDT and the wstETH/ETH ratio."""
+    """Per-block prices: USD prices of ETH, BTC, USDC, USDT, the stETH/ETH market ratio and the
+    wstETH/stETH exchange rate."""
 
     usd: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -99,6 +153,8 @@ def price_paths(n_blocks: int, rng: np.random.Generator, crash: CrashSpec | None
     paths.usd["BTC"] = 65_000.0 * np.exp(btc)
     paths.usd["USDC"] = 1.0 + 0.0004 * np.sin(np.arange(n_blocks) / 3_000.0)
     paths.usd["USDT"] = 1.0 - 0.0006 * np.sin(np.arange(n_blocks) / 4_100.0)
-    # wstETH/ETH = stETH/ETH market ratio × the wstETH exchange rate, which grows ~3 % a year.
-    paths.usd["WSTETH_ETH"] = np.exp(steth) * 1.17 * np.exp(0.03 * years)
+    # stETH/ETH: the market ratio (the depeg); wstETH/stETH: the exchange rate, ~3 % a year, which
+    # Lido's daily report moves in steps (the chain samples this path at each report).
+    paths.usd["STETH_ETH"] = np.exp(steth)
+    paths.usd["WSTETH_STETH"] = 1.17 * np.exp(0.03 * years)
     return paths

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -53,3 +54,14 @@ class SyntheticSource:
 
     def oracles(self) -> pl.DataFrame:
         return self.chain.oracles_table()
+
+    def feeds(self) -> pl.DataFrame:
+        return self.chain.feeds_table()
+
+    def oracle_truth(self) -> pl.DataFrame:
+        return self.chain.truth_prices
+
+    def rate_at(
+        self, contract: str, call: str, sample: int | None, blocks: Sequence[int]
+    ) -> list[int]:
+        return [self.chain.rate_at(contract, call, sample, b) for b in blocks]

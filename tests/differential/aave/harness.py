@@ -27,15 +27,17 @@ import polars as pl
 from eth_utils.crypto import keccak
 
 from softliq_core.decode.events import decode_logs
+from softliq_core.feeds import feeds_table
 from softliq_core.protocols.aave.errors import AaveRevert
 from softliq_core.protocols.aave.math import RAY
 from softliq_core.protocols.aave.pool import AavePool
 from softliq_core.protocols.aave.rates import RateStrategy
 from softliq_core.protocols.aave.reserve import EModeCategory, ReserveConfig
 from softliq_core.protocols.aave.version import V3_0, VersionSchedule
-from softliq_core.replay.aave_ledger import AaveLedger, history
-from softliq_core.tables import BLOCKS, RAW_LOGS
+from softliq_core.replay.aave_ledger import AaveLedger, history, price_updates
+from softliq_core.tables import BLOCKS, RATE_SAMPLES, RAW_LOGS
 
+from ..evm import CHAIN_ID
 from . import stats as aave_stats
 from .market import (
     EMODE,
@@ -536,9 +538,19 @@ def check_replays(cases: list[ReplayCase]) -> list[int]:
         offset = i * _BLOCK_OFFSET
         logs += [{**log, "block_number": log["block_number"] + offset} for log in case.m.chain.logs]
         blocks += [{**b, "block_number": b["block_number"] + offset} for b in case.m.chain.blocks]
+    # Each MockAggregator is its own feed (AaveOracle reads it directly, no proxy): one phase,
+    # from the start. Sequences deploy at the same addresses, so the table is their union.
+    feeds = feeds_table(
+        (CHAIN_ID, feed, "mock", 8, None, 1, feed, 0)
+        for feed in sorted({feed for case in cases for feed in case.m.feeds})
+    )
     decoded = decode_logs(
         pl.DataFrame(logs, schema=pl.Schema(RAW_LOGS)),  # type: ignore[arg-type]
         pl.DataFrame(blocks, schema=pl.Schema(BLOCKS)),  # type: ignore[arg-type]
+        feeds,
+    )
+    prices = price_updates(
+        decoded.oracle_rounds, feeds, pl.DataFrame(schema=pl.Schema(RATE_SAMPLES))
     )
 
     def split(frame: pl.DataFrame, i: int) -> pl.DataFrame:
@@ -553,7 +565,7 @@ def check_replays(cases: list[ReplayCase]) -> list[int]:
                 _check_case(
                     case,
                     split(decoded.aave_events, i),
-                    split(decoded.oracle_rounds, i),
+                    split(prices, i),
                     split(decoded.quarantine, i),
                 )
             )
@@ -564,7 +576,7 @@ def check_replays(cases: list[ReplayCase]) -> list[int]:
 
 
 def _check_case(
-    case: ReplayCase, events: pl.DataFrame, rounds: pl.DataFrame, quarantine: pl.DataFrame
+    case: ReplayCase, events: pl.DataFrame, prices: pl.DataFrame, quarantine: pl.DataFrame
 ) -> int:
     m = case.m
     aave = {m.pool.address, m.configurator.address, m.oracle.address} | {
@@ -581,13 +593,13 @@ def _check_case(
         {m.asset(spec.symbol): spec.decimals for spec in RESERVES},
         {},
     )
-    rows = list(history(events, rounds))
+    rows = list(history(events, prices))
     i = folded = 0
     for block, timestamp, snapshot in case.snapshots:
         while i < len(rows) and rows[i][1]["block_number"] <= block:
             stream, row = rows[i]
             i += 1
-            if stream == "round":
+            if stream == "price":
                 ledger.apply_round(row["feed"], int(row["answer"]))
                 continue
             ledger.at_block(row["block_number"])

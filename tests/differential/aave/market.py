@@ -274,7 +274,8 @@ class AaveMarket:
         self.configurator = self._at("PoolConfigurator", configurator, "PoolConfigurator")
 
         self.tokens: dict[str, Contract] = {}
-        self.aggregators: dict[str, Contract] = {}
+        self.aggregators: dict[str, Contract] = {}  # each asset's current source
+        self.feeds: list[str] = []  # every MockAggregator deployed, in order
         for spec in self.specs.values():
             token = deploy(
                 "MintableERC20",
@@ -287,6 +288,7 @@ class AaveMarket:
             self.aggregators[spec.symbol] = deploy(
                 "MockAggregator", ("int256", spec.price), label=f"{spec.symbol}/USD"
             )
+            self.feeds.append(self.aggregators[spec.symbol].address.lower())
             self.prices[spec.symbol] = spec.price
         self.oracle = deploy(
             "AaveOracle",
@@ -541,6 +543,7 @@ class AaveMarket:
             "MockAggregator", ("int256", price), label=f"{symbol}/USD"
         )
         self.aggregators[symbol] = aggregator
+        self.feeds.append(aggregator.address.lower())
         self.trace.append(f"t={self.chain.timestamp} price {symbol} = {price}")
         outcome = self.transact(
             OWNER, self.oracle, "setAssetSources", [self.asset(symbol)], [aggregator.address]

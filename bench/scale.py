@@ -1,0 +1,166 @@
+"""The sweep benchmark at realistic scale (issue 7): a synthetic chain of two years, 20 markets and
+10,000 borrowers (over a million Morpho events), the baseline replay and a 1,000-scenario
+pre-liquidation sweep, divergence-driven against full replays, serial and in processes.
+
+    .venv/bin/python bench/scale.py                        # the full size (chain cached in .cache/bench)
+    .venv/bin/python bench/scale.py --days 60 --borrowers-per-market 100   # a quick look
+
+Only a sample of the 1,000 scenarios is replayed (``--sample``, evenly spaced over the grid) and
+the time is extrapolated linearly: scenarios are independent, so the sweep costs the sum of its
+scenarios. Prints one table and the peak memory of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import resource
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from softliq_core.decode import decode_logs
+from softliq_core.markets import build_markets
+from softliq_core.oracle_prices import oracle_prices
+from softliq_core.replay.engine import replay_market
+from softliq_core.replay.inputs import MarketHistory, market_histories
+from softliq_core.replay.run import HISTORY, run_scenarios
+from softliq_core.replay.scenario import Scenario, load_scenarios, scenario_chunks
+from softliq_core.sources.synthetic import SyntheticChainConfig, generate_chain
+
+ROOT = Path(__file__).parents[1]
+SCENARIOS = ROOT / "data" / "scenarios" / "sweep_1000.toml"
+CACHE = ROOT / ".cache" / "bench"
+
+
+def cached_chain(config: SyntheticChainConfig) -> dict[str, pl.DataFrame]:
+    """The chain's raw tables and reference inputs, generated once per configuration."""
+    key = hashlib.sha256(json.dumps(asdict(config), default=str).encode()).hexdigest()[:12]
+    directory = CACHE / key
+    names = ("raw_logs", "blocks", "tokens", "oracles")
+    if not all((directory / f"{n}.parquet").exists() for n in names):
+        chain = generate_chain(config)
+        directory.mkdir(parents=True, exist_ok=True)
+        frames = (chain.raw_logs, chain.blocks, chain.tokens_table(), chain.oracles_table())
+        for name, frame in zip(names, frames, strict=True):
+            frame.write_parquet(directory / f"{name}.parquet")
+    return {n: pl.read_parquet(directory / f"{n}.parquet") for n in names}
+
+
+def _replay_chunk(histories_file: str, chunk: Sequence[Scenario]) -> float:
+    histories = pickle.loads(Path(histories_file).read_bytes())
+    started = time.perf_counter()
+    run_scenarios(histories, chunk)
+    return time.perf_counter() - started
+
+
+def in_processes(
+    histories: list[MarketHistory], scenarios: Sequence[Scenario], processes: int
+) -> float:
+    """Wall seconds to replay ``scenarios`` split over ``processes`` spawned workers, each loading
+    the histories from one pickle (the load is excluded: a worker loads them once per sweep)."""
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as file:
+        file.write(pickle.dumps(histories))
+        file.flush()
+        chunks = scenario_chunks(scenarios, processes)
+        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+            return max(pool.map(_replay_chunk, [file.name] * len(chunks), chunks))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument("--market-copies", type=int, default=5, help="x 4 markets")
+    parser.add_argument("--borrowers-per-market", type=int, default=500)
+    parser.add_argument("--attentive-actions-per-day", type=float, default=0.12)
+    parser.add_argument("--casual-actions-per-day", type=float, default=0.02)
+    parser.add_argument("--scenarios", default=str(SCENARIOS))
+    parser.add_argument(
+        "--sample", type=int, default=20, help="scenarios replayed, divergence-driven"
+    )
+    parser.add_argument("--full-sample", type=int, default=2, help="scenarios replayed in full")
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+    config = SyntheticChainConfig(
+        days=args.days,
+        market_copies=args.market_copies,
+        borrowers_per_market=args.borrowers_per_market,
+        attentive_actions_per_day=args.attentive_actions_per_day,
+        casual_actions_per_day=args.casual_actions_per_day,
+    )
+    rows: list[tuple[str, float, str]] = []
+
+    def timed(
+        label: str, fn: Callable[[], Any], rate: Callable[[float], str] = lambda s: ""
+    ) -> Any:
+        started = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - started
+        rows.append((label, seconds, rate(seconds)))
+        return result
+
+    chain = timed("synthetic chain (generate or load)", lambda: cached_chain(config))
+    n_logs = chain["raw_logs"].height
+    decoded = timed(
+        "decode", lambda: decode_logs(chain["raw_logs"], chain["blocks"]),
+        lambda s: f"{n_logs / s:,.0f} logs/s",
+    )  # fmt: skip
+    n_events = decoded.morpho_events.height
+    markets = build_markets(decoded.morpho_events, chain["tokens"], chain["oracles"])
+    prices = timed("oracle prices", lambda: oracle_prices(decoded.oracle_rounds, markets))
+    histories = timed(
+        "market histories",
+        lambda: market_histories(decoded.morpho_events, prices, markets, chain["blocks"]),
+    )
+    timed(
+        "baseline replay (every market, history)",
+        lambda: [replay_market(h, HISTORY, None) for h in histories],
+        lambda s: f"{n_events / s:,.0f} events/s",
+    )
+    scenarios = [s for s in load_scenarios(args.scenarios) if not s.is_history]
+    total = len(scenarios)
+    step = max(1, total // args.sample)
+    sample = scenarios[::step][: args.sample]
+    per_sample = timed(
+        f"sweep, divergence-driven, {len(sample)} scenarios",
+        lambda: run_scenarios(histories, sample),
+        lambda s: f"{total} scenarios: {s / len(sample) * total:,.0f} s (extrapolated)",
+    )
+    full = sample[:: max(1, len(sample) // max(1, args.full_sample))][: args.full_sample]
+    timed(
+        f"sweep, full replay, {len(full)} scenarios",
+        lambda: run_scenarios(histories, full, divergence_driven=False),
+        lambda s: f"{total} scenarios: {s / len(full) * total:,.0f} s (extrapolated)",
+    )
+    parallel = in_processes(histories, sample, args.processes)
+    rows.append(
+        (
+            f"sweep, divergence-driven, {args.processes} processes",
+            parallel,
+            f"{total} scenarios: {parallel / len(sample) * total:,.0f} s (extrapolated)",
+        )
+    )
+    print(
+        f"chain: {args.days} days, {len(markets)} markets, "
+        f"{args.borrowers_per_market * len(markets)} borrowers, {n_logs:,} logs, "
+        f"{n_events:,} Morpho events, {decoded.oracle_rounds.height:,} oracle rounds; "
+        f"{per_sample.liquidation_actions.height:,} engine actions in the sample"
+    )
+    print(f"{'stage':48} {'seconds':>9}  rate")
+    for label, seconds, rate in rows:
+        print(f"{label:48} {seconds:9.2f}  {rate}")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (this process): {peak_mib:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
