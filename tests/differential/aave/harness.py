@@ -54,9 +54,8 @@ HOLDERS = [*USERS, *LIQUIDATORS, TREASURY]
 
 
 # Logs of the Pool, its tokens, configurator and oracle that softliq's decoder does not decode
-# (they carry nothing the ledger needs here): the tokens' proxy initialisation, and the
-# configurator's ReserveBorrowing (every reserve here has borrowing enabled, the ledger's default).
-UNDECODED = {"Initialized", "ReserveBorrowing"}
+# (they carry nothing the ledger needs): the tokens' proxy initialisation.
+UNDECODED = {"Initialized"}
 
 
 class Mismatch(AssertionError):
@@ -363,27 +362,7 @@ def contract_events(outcome: Outcome, engine_contracts: set[str]) -> list[dict[s
     return found
 
 
-# An open engine mismatch (test_aave_regressions.py, strict xfail): in AToken.transfer the Pool's
-# finalizeTransfer (ReserveUsedAsCollateralEnabled/Disabled) runs before the aToken emits
-# BalanceTransfer; AavePool.transfer_atokens emits BalanceTransfer first. Until it is fixed, the
-# random run compares that call's events as a multiset (each event still field by field).
-TRANSFER_EVENT_ORDER_GAP = True
-# Open engine mismatch 5 (test_aave_regressions.py, strict xfail): AToken.transfer casts the
-# (unscaled) amount with SafeCast.toUint128 first, so 2^128 or more reverts SafeCast; the engine
-# casts only the scaled amount, which after any interest is below 2^128, and then underflows
-# (Panic). Until it is fixed, the random run sends at most 2^128 − 1.
-TRANSFER_UINT128_GAP = True
-
-
-def _order_key(event: dict[str, Any]) -> tuple[str, str]:
-    return (event["event"], str(event.get("contract", "")).lower())
-
-
-def compare_events(
-    mine: list[dict[str, Any]], theirs: list[dict[str, Any]], where: str, ordered: bool = True
-) -> None:
-    if not ordered:
-        mine, theirs = sorted(mine, key=_order_key), sorted(theirs, key=_order_key)
+def compare_events(mine: list[dict[str, Any]], theirs: list[dict[str, Any]], where: str) -> None:
     names = [e["event"] for e in mine], [e["event"] for e in theirs]
     if names[0] != names[1]:
         raise Mismatch(f"{where}: engine events {names[0]}, contract logs {names[1]}")
@@ -434,7 +413,6 @@ class AaveHarness:
         contract: Callable[[], Outcome],
         engine: Callable[[], Any],
         returns: Callable[[Outcome], Any] | None = None,
-        events_in_order: bool = True,
     ) -> Outcome:
         """One call on both sides: same result or same refusal, same events, same state."""
         self.aborted = True  # until the call's checks are done (a failing sequence is not replayed)
@@ -474,7 +452,6 @@ class AaveHarness:
                 self.engine.events[n_events:],
                 contract_events(outcome, self.contracts),
                 where,
-                ordered=events_in_order,
             )
             self.stats["events"] += len(self.engine.events) - n_events
         self.compare_state(where)

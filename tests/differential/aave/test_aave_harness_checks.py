@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 
+import polars as pl
 import pytest
 
 pytest.importorskip(
     "softliq_core.protocols.aave.pool", reason="softliq's Aave engine (AavePool) is not built yet"
 )
 
+from softliq_core.decode.events import decode_logs
+from softliq_core.feeds import feeds_table
+from softliq_core.protocols.aave.version import V3_0, VersionSchedule
 from softliq_core.replay import aave_ledger
+from softliq_core.tables import BLOCKS, RATE_SAMPLES, RAW_LOGS
 
 from .harness import AaveHarness, Mismatch, liquidation_returns
-from .market import EMODE, LIQUIDATORS, MAX_UINT, TREASURY, USERS
+from .market import EMODE, LIQUIDATORS, MAX_UINT, OWNER, RESERVES, TREASURY, USERS
 
 LENDER, BORROWER, EMODE_USER = USERS[3], USERS[0], USERS[2]
 
@@ -179,3 +184,57 @@ def test_a_wrong_price_in_the_ledger_is_caught(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(aave_ledger, "PriceSource", OffByOne)
     with pytest.raises(Mismatch, match=r"health_factor|total_collateral_base"):
         h.check_replay()
+
+
+def test_liquidation_figures_use_the_hf_at_the_call() -> None:
+    """The reported StopIteration: the liquidation rule classified a successful liquidation by the
+    HF of the last snapshot, which a price move without a state check leaves at >= 1 (the bucket
+    search found no bucket). Now the HF is read at the call's block: a 30 % fall in WETH takes the
+    borrower below 0.95, so the liquidation counts at the 100 % close factor, in a bucket below 1."""
+    from .test_aave_pool_evm import AavePoolDifferential
+
+    machine = AavePoolDifferential()
+    machine.open_book(collateral=[0, 1], debt=[2, 2], loans=[1000, 1000, 1000])
+    user = USERS[0]  # WETH collateral, USDC debt
+    assert machine.account(user)[6] >= 10**18
+    weth = machine.m.prices["WETH"]
+    machine.h.set_price("WETH", weth * 7 // 10)  # no state check: the snapshot keeps HF >= 1
+    assert machine.account(user)[6] >= 10**18
+    health = machine.m.account_data(user).health_factor
+    assert health <= 95 * 10**16
+    machine._liquidate(0, 2, user, 0, ("permille", 100), False)
+    stats = machine.h.stats
+    assert stats["liquidations"] == 1
+    assert stats["liquidations:close_factor_100"] == 1
+    assert stats["liquidations:hf_not_below_1"] == 0
+    assert sum(v for k, v in stats.items() if k.startswith("liquidations:hf_below_")) == 1
+
+
+def test_reserve_borrowing_is_decoded_and_folded() -> None:
+    """The configurator's ReserveBorrowing, from the real contract's logs: decoded into
+    aave_events and folded by AaveLedger into the reserve's borrowing_enabled (the deployment
+    enables every reserve, then USDC's borrowing is switched off)."""
+    h = AaveHarness()
+    m = h.m
+    assert m.transact(OWNER, m.configurator, "setReserveBorrowing", m.asset("USDC"), False).ok
+    decoded = decode_logs(
+        pl.DataFrame(m.chain.logs, schema=pl.Schema(RAW_LOGS)),  # type: ignore[arg-type]
+        pl.DataFrame(m.chain.blocks, schema=pl.Schema(BLOCKS)),  # type: ignore[arg-type]
+    )
+    switches = decoded.aave_events.filter(pl.col("event") == "ReserveBorrowing")
+    assert switches["enabled"].to_list() == [True] * len(RESERVES) + [False]
+    ledger = aave_ledger.AaveLedger(
+        m.pool.address,
+        TREASURY,
+        VersionSchedule.single(V3_0),
+        {m.asset(spec.symbol): spec.decimals for spec in RESERVES},
+        {},
+    )
+    no_samples = pl.DataFrame(schema=pl.Schema(RATE_SAMPLES))
+    prices = aave_ledger.price_updates(decoded.oracle_rounds, feeds_table([]), no_samples)
+    aave_ledger.replay(ledger, decoded.aave_events, prices)
+    enabled = {
+        spec.symbol: ledger.pool.reserves[m.asset(spec.symbol)].config.borrowing_enabled
+        for spec in RESERVES
+    }
+    assert enabled == {spec.symbol: spec.symbol != "USDC" for spec in RESERVES}

@@ -1,7 +1,9 @@
 """Mismatches the Aave differential suite found, each kept with its minimal sequence (hypothesis'
-shrink, then trimmed by hand), replayed on the real Pool and on softliq's engine. All three were
-fixed in the engine (``softliq_core/protocols/aave``, the commit "Aave engine: the contract's
-checked-arithmetic order, found by the EVM differential harness"); before, each test failed.
+shrink, then trimmed by hand), replayed on the real Pool and on softliq's engine, each fixed in the
+engine (``softliq_core/protocols/aave``); before its fix, each test failed.
+
+Fixed in "Aave engine: the contract's checked-arithmetic order, found by the EVM differential
+harness":
 
 1. ``borrow`` of an amount whose value overflows: ValidationLogic.validateBorrow computes
    ``getAssetPrice(asset) * amount`` (and ``userDebtInBaseCurrency + amountInBaseCurrency``) in
@@ -15,19 +17,18 @@ checked-arithmetic order, found by the EVM differential harness"); before, each 
 3. AaveLedger set a reserve's last update at ReserveInitialized; the Pool keeps 0 until the
    reserve's first updateState (no effect on any amount: the rates are 0 until then).
 
-Open (a strict ``xfail``: it fails now, and once the engine is fixed it passes, failing the suite
-as XPASS, when the mark and the flag in ``harness`` (``TRANSFER_EVENT_ORDER_GAP``,
-``TRANSFER_UINT128_GAP``) are to be removed together):
+Fixed in "Aave engine: AToken.transfer's order":
 
-4. AToken.transfer: the aToken calls the Pool's finalizeTransfer (which emits
-   ReserveUsedAsCollateralEnabled for a recipient's first balance, or Disabled for a sender who
-   sends all) and only then emits BalanceTransfer; AavePool.transfer_atokens emits BalanceTransfer
-   (inside ScaledToken.transfer) before the Pool's collateral event. Balances, bits and the
-   ledger's fold are unaffected; the event stream's order differs.
+4. AToken.transfer: the aToken moves the balance (its Mint notices and Transfer), calls the Pool's
+   finalizeTransfer (which emits ReserveUsedAsCollateralDisabled for a sender who sends all, then
+   Enabled for a recipient's first balance), and only then emits BalanceTransfer;
+   AavePool.transfer_atokens emitted BalanceTransfer (inside ScaledToken.transfer) before the
+   Pool's collateral events. Balances, bits and the ledger's fold were unaffected; the event
+   stream's order differed.
 5. AToken.transfer of 2^128 or more: IncentivizedERC20.transfer casts the unscaled amount with
    SafeCast.toUint128 before anything else (revert "SafeCast: value doesn't fit in 128 bits");
-   AavePool.transfer_atokens casts only the scaled amount, which after any interest (index > 1
-   RAY) is below 2^128, and then panics (0x11) on the sender's balance.
+   AavePool.transfer_atokens cast only the scaled amount, which after any interest (index > 1
+   RAY) is below 2^128, and then panicked (0x11) on the sender's balance.
 """
 
 from __future__ import annotations
@@ -131,7 +132,6 @@ def test_ledger_keeps_last_update_zero_until_the_first_action() -> None:
     h.check_replay()
 
 
-@pytest.mark.xfail(strict=True, reason="open engine mismatch 4 (event order in AToken.transfer)")
 def test_atoken_transfer_emits_balance_transfer_after_the_collateral_event() -> None:
     """4. Shrunk: a lender sends aUSDC to a liquidator who holds none: the Pool enables it as the
     recipient's collateral (ReserveUsedAsCollateralEnabled), then the aToken emits
@@ -154,7 +154,6 @@ def test_atoken_transfer_emits_balance_transfer_after_the_collateral_event() -> 
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="open engine mismatch 5 (AToken.transfer's uint128 cast)")
 def test_atoken_transfer_of_2_128_reverts_safecast() -> None:
     """5. Shrunk: a second of interest on USDC, then a transfer of 2^128 aUSDC."""
     h = AaveHarness()
@@ -169,3 +168,29 @@ def test_atoken_transfer_of_2_128_reverts_safecast() -> None:
         returns=lambda out: None,
     )
     assert out.reason == "SafeCast: value doesn't fit in 128 bits"
+
+
+def test_atoken_transfer_of_everything_disables_then_enables_then_balance_transfer() -> None:
+    """4, both collateral events: the lender sends all its aWBTC to a liquidator who holds none:
+    finalizeTransfer disables the sender's collateral, then enables the recipient's, and the
+    aToken's BalanceTransfer is last (``h.call`` compares the engine's events in order)."""
+    from .market import LIQUIDATORS
+
+    h = AaveHarness()
+    _book(h)
+    h.warp(86_400)
+    m, e, lender, to = h.m, h.engine, USERS[3], LIQUIDATORS[0]
+    wbtc = m.asset("WBTC")
+    everything = e.collateral_balance(wbtc, lender, h.timestamp)
+    out = h.call(
+        "AToken.transfer",
+        lambda: m.transfer_atokens(lender, "WBTC", to, everything),
+        lambda: e.transfer_atokens(wbtc, lender, to, everything, h.timestamp),
+        returns=lambda out: None,
+    )
+    assert [log["event"] for log in out.logs][-4:] == [
+        "Transfer",
+        "ReserveUsedAsCollateralDisabled",
+        "ReserveUsedAsCollateralEnabled",
+        "BalanceTransfer",
+    ]
