@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test test-evm test-evm-long evm-artifacts lint ui clean
+.PHONY: install demo test test-evm test-evm-long test-evm-aave-long evm-artifacts lint ui clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -29,17 +29,22 @@ test: install  ## lint, types, and the whole test suite
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -n 2
 
-# Morpho Blue's real bytecode (npm, solc-js) against softliq's engine in pyrevm: tests/differential.
-# Needs node and npm; the artifacts are cached in .cache/evm/ (git-ignored). `make test` runs it too
-# (skipped, with the reason, when node is missing; SOFTLIQ_REQUIRE_EVM=1 makes that a failure).
-evm-artifacts: install  ## npm install + compile Morpho Blue and its mocks into .cache/evm/
+# Morpho Blue's real bytecode (npm, solc-js) and Aave V3's (npm @aave/core-v3, shipped bytecode)
+# against softliq's engines in pyrevm: tests/differential. Needs node and npm; the artifacts are
+# cached in .cache/evm/ (git-ignored). `make test` runs it too (skipped, with the reason, when node
+# is missing; SOFTLIQ_REQUIRE_EVM=1 makes that a failure).
+evm-artifacts: install  ## npm install + compile Morpho Blue, npm install Aave V3, into .cache/evm/
 	$(VENV)/bin/python -m tests.differential.artifacts
+	$(VENV)/bin/python -m tests.differential.aave.artifacts
 
-test-evm: install  ## the EVM differential suite alone (CI profile: >= 200 sequences)
+test-evm: install  ## the EVM differential suite alone (CI profile: Morpho >= 200, Aave >= 100 sequences)
 	SOFTLIQ_REQUIRE_EVM=1 $(VENV)/bin/pytest -n 2 tests/differential
 
-test-evm-long: install  ## the long run: >= 10,000 sequences (about an hour on 2 cores)
-	SOFTLIQ_REQUIRE_EVM=1 SOFTLIQ_EVM_PROFILE=evm-long SOFTLIQ_EVM_REPLAY_BATCH=50 $(VENV)/bin/pytest -n 2 tests/differential
+test-evm-long: install  ## the long runs of both: Morpho >= 10,000 and Aave >= 5,000 sequences (about two hours on 2 cores)
+	SOFTLIQ_REQUIRE_EVM=1 SOFTLIQ_EVM_PROFILE=evm-long SOFTLIQ_EVM_REPLAY_BATCH=50 SOFTLIQ_AAVE_REPLAY_BATCH=50 $(VENV)/bin/pytest -n 2 tests/differential
+
+test-evm-aave-long: install  ## the Aave long run alone: >= 5,000 sequences (about an hour on 2 cores)
+	SOFTLIQ_REQUIRE_EVM=1 SOFTLIQ_EVM_PROFILE=evm-long SOFTLIQ_AAVE_REPLAY_BATCH=50 $(VENV)/bin/pytest -n 2 tests/differential/aave
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -39,6 +39,7 @@ _CONFIG_FIELDS = {
     "ReserveFrozen": {"frozen": "frozen"},
     "ReservePaused": {"paused": "paused"},
     "ReserveActive": {"active": "active"},
+    "ReserveBorrowing": {"borrowing_enabled": "enabled"},
     "EModeAssetCategoryChanged": {"emode_category": "new_category_id"},
 }
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from .aave import stats as aave_stats
 from .artifacts import CACHE, node_toolchain
 from .harness import STATS_DIR as _STATS_DIR
 from .harness import flush_replays, flush_stats
@@ -33,7 +34,36 @@ def _worker(config: pytest.Config) -> str | None:
     return None if workerinput is None else str(workerinput["workerid"])
 
 
+def _spread_shards(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put the state-machine shards (the long tests: two Morpho, two Aave) where pytest-xdist's
+    load scheduling starts each worker, so that no worker runs two shards of one suite while
+    another idles: xdist sends each worker a first chunk of consecutive items of
+    max(2, n // workers // 4); shard k goes to worker k % workers, at the front of its chunk.
+    """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return
+    workers = int(workerinput["workercount"])
+    shards = [
+        item
+        for item in items
+        if item.name == "runTest" and _HERE in Path(str(item.path)).resolve().parents
+    ]
+    if workers < 2 or not shards or len(items) < 2 * workers:
+        return
+    rest = [item for item in items if item not in shards]
+    chunk = max(2, len(items) // workers // 4)
+    slots = {(k % workers) * chunk + k // workers: shard for k, shard in enumerate(shards)}
+    if max(slots) >= len(items) or any(k // workers >= chunk for k in range(len(shards))):
+        return
+    spread: list[pytest.Item] = []
+    for position in range(len(items)):
+        spread.append(slots[position] if position in slots else rest.pop(0))
+    items[:] = spread
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _spread_shards(config, items)
     reason = node_toolchain()
     if reason is None:
         return
@@ -60,45 +90,83 @@ def _replay_the_last_batch() -> Iterator[None]:
     """Batched replay checks (long profile): the sequences still queued are checked at the end."""
     yield
     flush_replays()
+    try:
+        from .aave.harness import flush_replays as flush_aave_replays
+    except ImportError:  # softliq's Aave engine is missing: its tests are skipped
+        return
+    flush_aave_replays()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if _worker(session.config) is None and _STATS_DIR.exists():
-        for old in _STATS_DIR.glob("*.json"):
-            old.unlink()
+    if _worker(session.config) is None:
+        for folder in (_STATS_DIR, aave_stats.STATS_DIR):
+            for old in folder.glob("*.json") if folder.exists() else ():
+                old.unlink()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     flush_stats()
+    aave_stats.flush_stats()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _worker(terminalreporter.config) is not None or not _STATS_DIR.exists():
-        return
+def _gather(folder: Path) -> tuple[Counter[str], int | None]:
     total: Counter[str] = Counter()
     minimum: int | None = None
-    for part in sorted(_STATS_DIR.glob("*.json")):
+    for part in sorted(folder.glob("*.json")) if folder.exists() else ():
         data = json.loads(part.read_text())
         low = data.pop("min_calls_per_sequence", None)
         if low is not None:
             minimum = low if minimum is None else min(minimum, low)
         total.update(data)
-    if not total:
+    return total, minimum
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _worker(terminalreporter.config) is not None:
         return
-    summary = {
-        "sequences": total["sequences"],
-        "sequences_under_50_calls": total["sequences_under_50_calls"],
-        "morpho_calls": total["calls"],
-        "min_calls_per_sequence": minimum,
-        "reverts_matched": total["reverts"],
-        "liquidations": total["liquidations"],
-        "bad_debt_liquidations": total["bad_debt_liquidations"],
-        "price_crashes_30pct": total["price_crashes"],
-        "events_replayed": total["events_replayed"],
-        "wall_seconds": round(time.monotonic() - _STARTED, 1),
-    }
-    (CACHE / "stats.json").write_text(json.dumps({"summary": summary, "all": total}, indent=1))
-    terminalreporter.section("Morpho Blue EVM differential")
-    terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in summary.items()))
-    detail = sorted((k, v) for k, v in total.items() if ":" in k)
-    terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in detail))
+    wall = round(time.monotonic() - _STARTED, 1)
+    total, minimum = _gather(_STATS_DIR)
+    if total:
+        summary = {
+            "sequences": total["sequences"],
+            "sequences_under_50_calls": total["sequences_under_50_calls"],
+            "morpho_calls": total["calls"],
+            "min_calls_per_sequence": minimum,
+            "reverts_matched": total["reverts"],
+            "liquidations": total["liquidations"],
+            "bad_debt_liquidations": total["bad_debt_liquidations"],
+            "price_crashes_30pct": total["price_crashes"],
+            "events_replayed": total["events_replayed"],
+            "wall_seconds": wall,
+        }
+        (CACHE / "stats.json").write_text(json.dumps({"summary": summary, "all": total}, indent=1))
+        terminalreporter.section("Morpho Blue EVM differential")
+        terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in summary.items()))
+        detail = sorted((k, v) for k, v in total.items() if ":" in k)
+        terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in detail))
+    total, minimum = _gather(aave_stats.STATS_DIR)
+    if total:
+        summary = {
+            "sequences": total["sequences"],
+            "sequences_under_50_calls": total["sequences_under_50_calls"],
+            "pool_calls": total["calls"],
+            "min_calls_per_sequence": minimum,
+            "reverts_matched": total["reverts"],
+            "liquidations": total["liquidations"],
+            "liquidations_close_factor_50": total["liquidations:close_factor_50"],
+            "liquidations_close_factor_100": total["liquidations:close_factor_100"],
+            "liquidations_max_debt_to_cover": total["liquidations:max"],
+            "liquidations_receive_atoken": total["liquidations:receive_atoken"],
+            "price_crashes_30pct": total["price_crashes"],
+            "time_jumps": total["time_jumps"],
+            "events_compared": total["events"],
+            "events_replayed": total["events_replayed"],
+            "wall_seconds": wall,
+        }
+        (CACHE / "stats-aave.json").write_text(
+            json.dumps({"summary": summary, "all": total}, indent=1)
+        )
+        terminalreporter.section("Aave V3 EVM differential")
+        terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in summary.items()))
+        detail = sorted((k, v) for k, v in total.items() if ":" in k)
+        terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in detail))

@@ -7,6 +7,7 @@ as it would read a real chain's.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,21 +40,24 @@ class Function:
     inputs: list[str]
     outputs: list[str]
 
-    @property
+    @functools.cached_property
     def selector(self) -> bytes:
         return keccak(f"{self.name}({','.join(self.inputs)})".encode())[:4]
 
 
 def functions(abi: list[dict[str, Any]]) -> dict[str, Function]:
-    return {
-        item["name"]: Function(
-            item["name"],
-            [_type(a) for a in item["inputs"]],
-            [_type(a) for a in item["outputs"]],
+    """Each function by name, and also by its signature (``mint(address,uint256)``): an overloaded
+    name keeps the last overload, the signature names each one."""
+    found: dict[str, Function] = {}
+    for item in abi:
+        if item["type"] != "function":
+            continue
+        fn = Function(
+            item["name"], [_type(a) for a in item["inputs"]], [_type(a) for a in item["outputs"]]
         )
-        for item in abi
-        if item["type"] == "function"
-    }
+        found[item["name"]] = fn
+        found[f"{fn.name}({','.join(fn.inputs)})"] = fn
+    return found
 
 
 class Reverted(Exception):
@@ -132,9 +136,13 @@ class Chain:
         self.timestamp += seconds
         self._set_block()
 
-    def deploy(self, name: str, *ctor: tuple[str, Any], sender: str) -> Contract:
+    def deploy(
+        self, name: str, *ctor: tuple[str, Any], sender: str, code: bytes | None = None
+    ) -> Contract:
+        """Deploy artifact ``name`` (or ``code``, e.g. its bytecode with libraries linked)."""
         artifact = self.artifacts["contracts"][name]
-        code = bytes.fromhex(artifact["bytecode"])
+        if code is None:
+            code = bytes.fromhex(artifact["bytecode"])
         if ctor:
             code += encode([t for t, _ in ctor], [v for _, v in ctor])
         address = self.evm.deploy(sender, code).lower()
@@ -142,6 +150,10 @@ class Chain:
         self._record_logs(result.logs if result is not None else [])
         self._mine()
         return Contract(self, address, functions(artifact["abi"]))
+
+    def at(self, name: str, address: str) -> Contract:
+        """Artifact ``name``'s ABI at an address already deployed (a proxy, a created token)."""
+        return Contract(self, address.lower(), functions(self.artifacts["contracts"][name]["abi"]))
 
     def transact(
         self, sender: str, contract: Contract, name: str, args: tuple[Any, ...]

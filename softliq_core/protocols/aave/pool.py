@@ -25,7 +25,12 @@ from softliq_core.protocols.aave.account import (
     in_emode_as_collateral,
     value_in_base,
 )
-from softliq_core.protocols.aave.errors import NOT_A_RESERVE, PANIC_UNDERFLOW, AaveRevert
+from softliq_core.protocols.aave.errors import (
+    NOT_A_RESERVE,
+    PANIC_UNDERFLOW,
+    SAFECAST_OVERFLOW,
+    AaveRevert,
+)
 from softliq_core.protocols.aave.liquidation import (
     CloseFactorInputs,
     CollateralAmounts,
@@ -270,7 +275,7 @@ class AavePool:
             )
         stable = rates.stable_borrow_rate if self.version < V3_2 else 0
         if max(rates.liquidity_rate, stable, rates.variable_borrow_rate) > UINT128_MAX:
-            raise self._revert("SAFECAST_OVERFLOW")
+            raise self._revert(SAFECAST_OVERFLOW)
         reserve.liquidity_rate = rates.liquidity_rate
         reserve.stable_borrow_rate = stable
         reserve.variable_borrow_rate = rates.variable_borrow_rate
@@ -725,25 +730,42 @@ class AavePool:
     def transfer_atokens(
         self, asset: str, sender: str, recipient: str, amount: int, timestamp: int
     ) -> None:
-        """AToken.transfer: moves aTokens, then Pool.finalizeTransfer (the sender's health, the
-        collateral bits); before v3.6 a recipient's first balance becomes collateral."""
+        """AToken.transfer: IncentivizedERC20.transfer casts the amount to uint128 before anything
+        else; the aToken moves it, calls Pool.finalizeTransfer (paused, the sender's health, the
+        collateral bits; before v3.6 a recipient's first balance becomes collateral), and only
+        then emits BalanceTransfer."""
+        if amount > UINT128_MAX:
+            raise self._revert(SAFECAST_OVERFLOW)
         reserve = self._reserve(asset)
-        self._require(not reserve.config.paused, "RESERVE_PAUSED")
         index = normalized_income(reserve, timestamp)
         sender_before = reserve.a_token.balance(sender, index)
         recipient_before = reserve.a_token.balance(recipient, index)
+
+        def finalize_transfer() -> None:
+            self._require(not reserve.config.paused, "RESERVE_PAUSED")
+            if sender == recipient or amount == 0:
+                return
+            if asset in self.user_config(sender).collateral:
+                if self.user_config(sender).borrowing:
+                    self._validate_hf_and_ltv(sender, asset, timestamp)
+                if sender_before == amount:
+                    self._set_collateral(sender, asset, False)
+            if (
+                recipient_before == 0
+                and self.version < V3_6
+                and self._can_use_as_collateral(reserve)
+            ):
+                self._set_collateral(recipient, asset, True)
+
         reserve.a_token.transfer(
-            sender, sender, recipient, amount, a_burn_scaled(amount, index, self.version), index
+            sender,
+            sender,
+            recipient,
+            amount,
+            a_burn_scaled(amount, index, self.version),
+            index,
+            finalize_transfer,
         )
-        if sender == recipient or amount == 0:
-            return
-        if asset in self.user_config(sender).collateral:
-            if self.user_config(sender).borrowing:
-                self._validate_hf_and_ltv(sender, asset, timestamp)
-            if sender_before == amount:
-                self._set_collateral(sender, asset, False)
-        if recipient_before == 0 and self.version < V3_6 and self._can_use_as_collateral(reserve):
-            self._set_collateral(recipient, asset, True)
 
     def _liquidate_atokens(
         self, reserve: Reserve, user: str, liquidator: str, amount: int, timestamp: int

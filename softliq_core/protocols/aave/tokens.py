@@ -7,6 +7,7 @@ operation rounds in the protocol's favour (TokenMath).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,9 +164,18 @@ class ScaledToken:
             )
 
     def transfer(
-        self, caller: str, sender: str, recipient: str, amount: int, scaled_amount: int, index: int
+        self,
+        caller: str,
+        sender: str,
+        recipient: str,
+        amount: int,
+        scaled_amount: int,
+        index: int,
+        finalize: Callable[[], None] | None = None,
     ) -> None:
-        """aToken _transfer at ``index``: interest notices, the move, then BalanceTransfer (scaled)."""
+        """aToken _transfer at ``index``: interest notices, the move (Transfer), then ``finalize``
+        (AToken.transfer's Pool.finalizeTransfer: its checks and collateral events come before the
+        token's last event), then BalanceTransfer (scaled)."""
         sender_before = self.scaled_balance(sender)
         sender_increase = self._balance_increase(sender, index)
         recipient_increase = self._balance_increase(recipient, index)
@@ -190,6 +200,8 @@ class ScaledToken:
                     index=index,
                 )
         self._emit("Transfer", **{"from": sender, "to": recipient, "value": amount})
+        if finalize is not None:
+            finalize()
         self._emit(
             "BalanceTransfer",
             **{"from": sender, "to": recipient, "value": scaled_amount, "index": index},
