@@ -46,6 +46,18 @@ class Mechanism(Protocol):
     ) -> ActionResult | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PositionAt:
+    """What a stateful mechanism is asked about: whose position, at what time and price."""
+
+    borrower: str
+    timestamp: int
+    market: Market  # scratch totals
+    position: Position  # a trial copy, mutated when the mechanism acts
+    price: int
+    opted_in: bool
+
+
 @runtime_checkable
 class StatefulMechanism(Mechanism, Protocol):
     """A mechanism that keeps per-position state across blocks (an auction that runs over time, a
@@ -54,15 +66,7 @@ class StatefulMechanism(Mechanism, Protocol):
     each of the borrower's own actions, and re-checks every block a position the mechanism ``holds``.
     """
 
-    def act_on(
-        self,
-        borrower: str,
-        timestamp: int,
-        market: Market,
-        position: Position,
-        price: int,
-        opted_in: bool,
-    ) -> ActionResult | None:
+    def act_on(self, at: PositionAt) -> ActionResult | None:
         """Like ``act``; the mechanism's own state changes only when the engine ``accept``s."""
         ...
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from softliq_core.mechanisms.base import ActionResult
+from softliq_core.mechanisms.base import ActionResult, PositionAt
 from softliq_core.protocols.euler.liquidation import (
     MaxLiquidation,
     max_liquidation,
@@ -63,19 +63,11 @@ class EulerLiquidation:
     def position_changed(self, borrower: str, timestamp: int) -> None:
         self.last_change[borrower] = timestamp
 
-    def act_on(
-        self,
-        borrower: str,
-        timestamp: int,
-        market: Market,
-        position: Position,
-        price: int,
-        opted_in: bool,
-    ) -> ActionResult | None:
-        changed = self.last_change.get(borrower)
-        if changed is not None and timestamp - changed < self.params.cool_off:
+    def act_on(self, at: PositionAt) -> ActionResult | None:
+        changed = self.last_change.get(at.borrower)
+        if changed is not None and at.timestamp - changed < self.params.cool_off:
             return None
-        return self.act(market, position, price, opted_in)
+        return self.act(at.market, at.position, at.price, at.opted_in)
 
     def act(
         self, market: Market, position: Position, price: int, opted_in: bool

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from softliq_core.mechanisms.base import ActionResult
+from softliq_core.mechanisms.base import ActionResult, PositionAt
 from softliq_core.protocols.maker.abacus import Abacus, rdiv, rmul
 from softliq_core.protocols.morpho.health import is_healthy
 from softliq_core.protocols.morpho.market import Market, Position
@@ -133,28 +133,24 @@ class MakerClipper:
         barked = self._bark(market, position, price)
         return None if barked is None else barked[0]
 
-    def act_on(
-        self,
-        borrower: str,
-        timestamp: int,
-        market: Market,
-        position: Position,
-        price: int,
-        opted_in: bool,
-    ) -> ActionResult | None:
-        sale = self.sales.get(borrower)
+    def act_on(self, at: PositionAt) -> ActionResult | None:
+        sale = self.sales.get(at.borrower)
         if sale is None:
-            barked = self._bark(market, position, price)
+            barked = self._bark(at.market, at.position, at.price)
             if barked is None:
                 return None
             result, started = barked
-            self._proposal = (borrower, replace(started, tic=timestamp), self.dirt + started.tab)
+            self._proposal = (
+                at.borrower,
+                replace(started, tic=at.timestamp),
+                self.dirt + started.tab,
+            )
             return result
-        dur = timestamp - sale.tic
+        dur = at.timestamp - sale.tic
         auction_price = self.params.calc.price(sale.top, dur)
         if dur > self.params.tail or rdiv(auction_price, sale.top) < self.params.cusp:
-            return self._redo(borrower, sale, timestamp, price)
-        return self._take(borrower, sale, auction_price, position)
+            return self._redo(at.borrower, sale, at.timestamp, at.price)
+        return self._take(at.borrower, sale, auction_price, at.position)
 
     def _redo(self, borrower: str, sale: Sale, timestamp: int, price: int) -> ActionResult | None:
         """Clipper.redo: restart from the current oracle price x buf; the keeper is paid again."""

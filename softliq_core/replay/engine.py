@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from softliq_core.mechanisms import ActionResult, Mechanism, StatefulMechanism
+from softliq_core.mechanisms import ActionResult, Mechanism, PositionAt, StatefulMechanism
 from softliq_core.protocols.morpho.errors import MorphoRevert
 from softliq_core.protocols.morpho.health import (
     borrowed_assets,
@@ -263,7 +263,9 @@ class _MarketReplay:
         if self.stateful is None:
             return self.mechanism.act(market, position, self.price, opted_in)
         now = self.history.clock.timestamp(block)
-        return self.stateful.act_on(borrower, now, market, position, self.price, opted_in)
+        return self.stateful.act_on(
+            PositionAt(borrower, now, market, position, self.price, opted_in)
+        )
 
     def _native_price(self, block: int) -> int:
         price = self.history.native_price.before_block(block)

@@ -8,7 +8,9 @@ Euler v2 vault), round numbers rather than a claim about any one date:
 * maker_clipper: buf 1.2, StairstepExponentialDecrease step 90 s cut 0.99 (or LinearDecrease
   tau), tail 7200 s, cusp 0.4, chip 0.1 %, tip 0 tokens, chop 1.13, no hole limit;
 * compound_absorb: liquidate_collateral_factor = the market's LLTV, liquidation_factor 0.95,
-  store_front_price_factor 0.6, reserves 0, no target (collateral always for sale);
+  store_front_price_factor 0.6, reserves 0, no target (collateral always for sale), a full absorb
+  (``target_health_factor`` set: the partial variant, health measured with
+  ``borrow_collateral_factor``, by default the liquidate collateral factor);
 * euler_liquidation: max_discount 0.15, cool_off 1 s, slices 1.
 """
 
@@ -85,6 +87,10 @@ FIELDS: dict[str, dict[str, Spec]] = {
         "store_front_price_factor": _ratio("0.6", "must be within [0, 1]", lambda d: 0 <= d <= 1),
         "reserves": _tokens("0"),
         "target_reserves": _tokens(None),
+        "target_health_factor": Spec(None, "ratio", "must be > 1", lambda d: d > 1),
+        "borrow_collateral_factor": Spec(
+            None, "ratio", "must be within (0, 1)", lambda d: 0 < d < 1
+        ),
     },
     "euler_liquidation": {
         "max_discount": _fraction("0.15"),
@@ -149,6 +155,10 @@ def _wad(value: Value) -> int:
     return int(value * WAD)
 
 
+def _optional_wad(value: Value) -> int | None:
+    return None if value is None else _wad(value)
+
+
 def _units(value: Value, decimals: int) -> int | None:
     """Whole tokens → base units (floored)."""
     return None if value is None else int(Decimal(str(value)).scaleb(decimals))
@@ -185,14 +195,15 @@ def build_mechanism(
             ),
         )
     if mechanism == "compound_absorb":
-        lcf = v["liquidate_collateral_factor"]
         return CompoundAbsorb(
             CometParams(
-                liquidate_collateral_factor=lltv if lcf is None else _wad(lcf),
+                liquidate_collateral_factor=_optional_wad(v["liquidate_collateral_factor"]) or lltv,
                 liquidation_factor=_wad(v["liquidation_factor"]),
                 store_front_price_factor=_wad(v["store_front_price_factor"]),
                 reserves=_units(v["reserves"], loan_decimals) or 0,
                 target_reserves=_units(v["target_reserves"], loan_decimals),
+                target_health_factor=_optional_wad(v["target_health_factor"]),
+                borrow_collateral_factor=_optional_wad(v["borrow_collateral_factor"]),
             )
         )
     return EulerLiquidation(

@@ -3,6 +3,7 @@ socialised debt, and the small-repeated-liquidation caveat."""
 
 from __future__ import annotations
 
+from softliq_core.mechanisms import PositionAt
 from softliq_core.mechanisms.euler_liquidation import EulerLiquidation, EulerParams, split_gain
 from softliq_core.protocols.euler.liquidation import discount_factor, max_liquidation
 from softliq_core.protocols.morpho.market import Market, Position
@@ -54,9 +55,15 @@ def test_no_liquidation_within_the_cool_off_after_the_owners_last_action() -> No
     euler = EulerLiquidation(LLTV, EulerParams(MAX_DISCOUNT, cool_off=60))
     euler.position_changed("0xb", 1_000)
     args = (MARKET.copy(), _position(1_800), PRICE, True)
-    assert euler.act_on("0xb", 1_059, *args) is None
-    assert euler.act_on("0xb", 1_060, MARKET.copy(), _position(1_800), PRICE, True) is not None
-    assert euler.act_on("0xc", 1_000, MARKET.copy(), _position(1_800), PRICE, True) is not None
+    assert euler.act_on(PositionAt("0xb", 1_059, *args)) is None
+    assert (
+        euler.act_on(PositionAt("0xb", 1_060, MARKET.copy(), _position(1_800), PRICE, True))
+        is not None
+    )
+    assert (
+        euler.act_on(PositionAt("0xc", 1_000, MARKET.copy(), _position(1_800), PRICE, True))
+        is not None
+    )
 
 
 def test_splitting_a_liquidation_pays_when_it_lowers_health() -> None:

@@ -7,6 +7,7 @@ from decimal import Decimal, getcontext
 from hypothesis import given
 from hypothesis import strategies as st
 
+from softliq_core.mechanisms import PositionAt
 from softliq_core.mechanisms.maker_clipper import ClipperParams, MakerClipper
 from softliq_core.protocols.maker.abacus import (
     RAY,
@@ -69,7 +70,7 @@ def test_rpow_decays_monotonically_and_matches_the_power(cut: int, n: int) -> No
 
 def _barked(clipper: MakerClipper, t0: int = 1_000) -> Position:
     position = _unsafe()
-    result = clipper.act_on("0xb", t0, MARKET.copy(), position, PRICE, True)
+    result = clipper.act_on(PositionAt("0xb", t0, MARKET.copy(), position, PRICE, True))
     assert result is not None and result.kind == "auction_start"
     clipper.accept("0xb")
     return position
@@ -78,7 +79,7 @@ def _barked(clipper: MakerClipper, t0: int = 1_000) -> Position:
 def test_bark_moves_debt_and_collateral_into_an_auction_and_pays_the_keeper() -> None:
     clipper = MakerClipper(LLTV, _params(tip=5 * USDC))
     position = _unsafe()
-    result = clipper.act_on("0xb", 1_000, MARKET.copy(), position, PRICE, True)
+    result = clipper.act_on(PositionAt("0xb", 1_000, MARKET.copy(), position, PRICE, True))
     assert result is not None
     # tab = 1,800 x 1.13; coin = tip + 0.1 % of the tab, paid by the protocol
     assert (result.keeper_incentive, result.reserves_change) == (7_034_000, -7_034_000)
@@ -94,7 +95,9 @@ def test_bark_moves_debt_and_collateral_into_an_auction_and_pays_the_keeper() ->
 def test_a_take_below_the_tab_sells_the_whole_lot_and_leaves_bad_debt() -> None:
     clipper = MakerClipper(LLTV, _params())
     position = _barked(clipper)
-    result = clipper.act_on("0xb", 1_000 + 20 * 90, MARKET.copy(), position, PRICE, True)
+    result = clipper.act_on(
+        PositionAt("0xb", 1_000 + 20 * 90, MARKET.copy(), position, PRICE, True)
+    )
     assert result is not None and result.kind == "liquidation"
     auction_price = clipper.params.calc.price(clipper.sales["0xb"].top, 20 * 90)
     owe = -(-WAD * auction_price // 10**36)  # 1 ETH at 2,400 x 0.99^20 ≈ 1,962.98 USDC
@@ -112,7 +115,7 @@ def test_a_take_below_the_tab_sells_the_whole_lot_and_leaves_bad_debt() -> None:
 def test_a_take_above_the_tab_returns_the_rest_of_the_lot_to_the_borrower() -> None:
     clipper = MakerClipper(LLTV, _params())
     position = _barked(clipper)
-    result = clipper.act_on("0xb", 1_000 + 5 * 90, MARKET.copy(), position, PRICE, True)
+    result = clipper.act_on(PositionAt("0xb", 1_000 + 5 * 90, MARKET.copy(), position, PRICE, True))
     assert result is not None
     auction_price = clipper.params.calc.price(clipper.sales["0xb"].top, 5 * 90)  # ≈ 2,282.4
     tab = 2_034 * USDC
@@ -129,7 +132,7 @@ def test_the_auction_resets_after_tail_or_below_cusp() -> None:
     clipper = MakerClipper(LLTV, _params(tail=600))
     position = _barked(clipper)
     lower = PRICE * 9 // 10
-    result = clipper.act_on("0xb", 1_000 + 601, MARKET.copy(), position, lower, True)
+    result = clipper.act_on(PositionAt("0xb", 1_000 + 601, MARKET.copy(), position, lower, True))
     assert result is not None and result.kind == "auction_reset"
     assert result.keeper_incentive == 2_034_000  # chip on the tab again
     clipper.accept("0xb")
@@ -138,8 +141,12 @@ def test_the_auction_resets_after_tail_or_below_cusp() -> None:
     # cusp: 2,400 x 0.99^k / 2,400 < 0.4 from k = 92 on (0.99^91 ≈ 0.4007), tail aside
     clipper = MakerClipper(LLTV, _params(tail=100_000))
     position = _barked(clipper)
-    took = clipper.act_on("0xb", 1_000 + 91 * 90, MARKET.copy(), position.copy(), PRICE, True)
-    reset = clipper.act_on("0xb", 1_000 + 92 * 90, MARKET.copy(), position.copy(), PRICE, True)
+    took = clipper.act_on(
+        PositionAt("0xb", 1_000 + 91 * 90, MARKET.copy(), position.copy(), PRICE, True)
+    )
+    reset = clipper.act_on(
+        PositionAt("0xb", 1_000 + 92 * 90, MARKET.copy(), position.copy(), PRICE, True)
+    )
     assert took is not None and took.kind == "liquidation"
     assert reset is not None and reset.kind == "auction_reset"
 
@@ -147,7 +154,7 @@ def test_the_auction_resets_after_tail_or_below_cusp() -> None:
 def test_hole_limits_the_debt_in_auction() -> None:
     clipper = MakerClipper(LLTV, _params(ilk_hole=1_130 * USDC))
     position = _unsafe()
-    result = clipper.act_on("0xb", 1_000, MARKET.copy(), position, PRICE, True)
+    result = clipper.act_on(PositionAt("0xb", 1_000, MARKET.copy(), position, PRICE, True))
     assert result is not None
     clipper.accept("0xb")
     # room 1,130 → at most 1,000 USDC of debt (x chop = the room), and that share of the collateral
@@ -156,4 +163,6 @@ def test_hole_limits_the_debt_in_auction() -> None:
     assert position.collateral == WAD - WAD * 1_000 // 1_800
     assert clipper.dirt == 1_130 * USDC
     other = _unsafe()
-    assert clipper.act_on("0xc", 1_000, MARKET.copy(), other, PRICE, True) is None  # limit hit
+    assert (
+        clipper.act_on(PositionAt("0xc", 1_000, MARKET.copy(), other, PRICE, True)) is None
+    )  # limit hit

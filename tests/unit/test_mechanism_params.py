@@ -90,6 +90,7 @@ def test_bad_maker_parameters_are_refused(table: dict[str, object], problem: str
         ("compound_absorb", {"liquidation_factor": "1.1"}, "liquidation_factor: '1.1' must be within (0, 1]"),
         ("compound_absorb", {"store_front_price_factor": "-0.1"}, "store_front_price_factor: '-0.1' must be within [0, 1]"),
         ("compound_absorb", {"liquidate_collateral_factor": "1"}, "liquidate_collateral_factor: '1' must be within (0, 1)"),
+        ("compound_absorb", {"target_health_factor": "0.9"}, "target_health_factor: '0.9' must be > 1"),
     ],
 )  # fmt: skip
 def test_bad_euler_and_compound_parameters_are_refused(
