@@ -23,9 +23,11 @@ NOTES = (
 
 
 def designs(market: MarketEvidence) -> list[ScenarioResult]:
-    """History, the Morpho liquidation, its pre-liquidations and the other designs, in that order."""
+    """History, the Morpho liquidation, then the pre-liquidations and the other designs by
+    mechanism and name."""
     first = [r for r in (market.history, market.baseline) if r is not None]
-    return first + market.pre_liquidation + market.other_designs
+    rest = market.pre_liquidation + market.other_designs
+    return first + sorted(rest, key=lambda r: (r.scenario.mechanism, r.name))
 
 
 def has_comparison(markets: Sequence[MarketEvidence]) -> bool:
