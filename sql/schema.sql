@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
     block_number       UINTEGER NOT NULL,  -- block the action executed in
     call_index         USMALLINT NOT NULL, -- order of the liquidator's calls on this position in this block (0 first)
     "timestamp"        UINTEGER NOT NULL,  -- its unix time
-    kind               VARCHAR NOT NULL,   -- liquidation | pre_liquidation
+    kind               VARCHAR NOT NULL,   -- liquidation | pre_liquidation | auction_start | auction_reset (Maker)
     price              VARCHAR NOT NULL,   -- oracle price used (1e36-scaled)
     ltv_before         DOUBLE,             -- LTV before the action (ratio)
     ltv_after          DOUBLE,             -- LTV after (0 when the debt is gone)
@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
     gas_cost           HUGEINT NOT NULL,   -- gas_used x (base fee + priority fee), in loan base units
     slippage_cost      HUGEINT NOT NULL,   -- price impact selling the seized collateral, loan base units
     liquidator_profit  HUGEINT NOT NULL,   -- seized_value - slippage_cost - repaid_assets - gas_cost (may be < 0 in history)
-    position_closed    BOOLEAN NOT NULL    -- the action left the position without debt
+    position_closed    BOOLEAN NOT NULL,   -- the action left the position without debt
+    taker_paid         HUGEINT NOT NULL,   -- loan base units the liquidator paid: repaid_assets, or a Maker auction's price with the penalty, Compound's store-front price
+    keeper_incentive   HUGEINT NOT NULL,   -- loan base units the protocol paid the caller (Maker tip + chip at an auction's start or reset)
+    reserves_change    HUGEINT NOT NULL    -- the protocol's own balance change, loan base units (Maker: penalty collected - keeper incentives; Compound: sale proceeds - absorbed debt and credit)
 );
 COMMENT ON TABLE liquidation_actions IS 'Every liquidation and pre-liquidation call, historical (scenario history) or by the engine''s liquidator model, keyed by (scenario_id, market_id, borrower, block_number, call_index)';
 
@@ -105,6 +108,8 @@ CREATE TABLE IF NOT EXISTS scenario_market_summary (
     unprofitable_skips               BIGINT NOT NULL,   -- allowed actions the liquidator declined as unprofitable
     positions_in_soft_zone           BIGINT NOT NULL,   -- positions that entered the soft zone (pre-liquidation window)
     soft_zone_blocks                 BIGINT NOT NULL,   -- blocks spent there, summed over positions (x 12 s for time)
+    keeper_incentive                 HUGEINT NOT NULL,  -- paid by the protocol to callers (Maker tip + chip), loan base units
+    reserves_change                  HUGEINT NOT NULL,  -- the protocol's own balance change (Maker, Compound III), loan base units
     PRIMARY KEY (scenario_id, market_id)
 );
 COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metrics, keyed by (scenario_id, market_id)';

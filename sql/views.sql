@@ -66,7 +66,9 @@ CREATE OR REPLACE VIEW scenario_market_summary_tokens AS
            s.bad_debt_unrealised / 10 ^ m.loan_decimals AS bad_debt_unrealised,
            s.liquidator_profit / 10 ^ m.loan_decimals AS liquidator_profit,
            s.liquidator_gas_cost / 10 ^ m.loan_decimals AS liquidator_gas_cost,
-           m.loan_symbol AS unit, s.max_ltv_reached, s.clipped_actions, s.unprofitable_skips, s.scenario_id, s.market_id
+           m.loan_symbol AS unit, s.max_ltv_reached, s.clipped_actions, s.unprofitable_skips, s.scenario_id, s.market_id,
+           s.keeper_incentive / 10 ^ m.loan_decimals AS keeper_incentive,
+           s.reserves_change / 10 ^ m.loan_decimals AS reserves_change
     FROM scenario_market_summary s JOIN lake_markets m USING (market_id);
 
 -- Who allowed whom on Morpho, as intervals: a borrower authorises an address (a bundler, or a

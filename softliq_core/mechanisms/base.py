@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from softliq_core.protocols.morpho.market import Market, Position
 
@@ -17,6 +17,11 @@ class ActionResult:
     bad_debt_shares: int
     bad_debt_assets: int
     incentive_factor: int  # WAD: LIF or preLIF applied
+    # What the liquidator paid for the seized collateral, when it is not ``repaid_assets`` (a Maker
+    # taker pays the tab with its penalty; a Compound buyer pays the store-front price).
+    taker_paid: int | None = None
+    keeper_incentive: int = 0  # loan units the protocol pays the caller (Maker tip + chip)
+    reserves_change: int = 0  # the protocol's own balance change, loan units (Compound, Maker)
 
 
 class Mechanism(Protocol):
@@ -39,3 +44,36 @@ class Mechanism(Protocol):
     def act(
         self, market: Market, position: Position, price: int, opted_in: bool
     ) -> ActionResult | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PositionAt:
+    """What a stateful mechanism is asked about: whose position, at what time and price."""
+
+    borrower: str
+    timestamp: int
+    market: Market  # scratch totals
+    position: Position  # a trial copy, mutated when the mechanism acts
+    price: int
+    opted_in: bool
+
+
+@runtime_checkable
+class StatefulMechanism(Mechanism, Protocol):
+    """A mechanism that keeps per-position state across blocks (an auction that runs over time, a
+    cool-off after the borrower's last action). The engine calls ``act_on`` instead of ``act``,
+    ``accept`` when the liquidator model carries out the proposed action, ``position_changed`` after
+    each of the borrower's own actions, and re-checks every block a position the mechanism ``holds``.
+    """
+
+    def act_on(self, at: PositionAt) -> ActionResult | None:
+        """Like ``act``; the mechanism's own state changes only when the engine ``accept``s."""
+        ...
+
+    def accept(self, borrower: str) -> None: ...
+
+    def position_changed(self, borrower: str, timestamp: int) -> None: ...
+
+    def holds(self, borrower: str) -> bool:
+        """The mechanism has something running on this position (checked again next block)."""
+        ...

@@ -18,6 +18,8 @@ WITH actions AS (
            bad_debt_assets::HUGEINT AS bad_debt_assets,
            gas_cost::HUGEINT AS gas_cost, slippage_cost::HUGEINT AS slippage_cost,
            liquidator_profit::HUGEINT AS liquidator_profit,
+           keeper_incentive::HUGEINT AS keeper_incentive,
+           reserves_change::HUGEINT AS reserves_change,
            to_timestamp("timestamp")::DATE AS day
     FROM liquidation_actions
 ),
@@ -60,7 +62,9 @@ action_totals AS (
            sum(bad_debt_assets) AS bad_debt_realised,
            sum(gas_cost) AS liquidator_gas_cost,
            sum(slippage_cost) AS liquidator_slippage_cost,
-           sum(liquidator_profit) AS liquidator_profit
+           sum(liquidator_profit) AS liquidator_profit,
+           sum(keeper_incentive) AS keeper_incentive,
+           sum(reserves_change) AS reserves_change
     FROM actions GROUP BY ALL
 ),
 peaks AS (
@@ -105,7 +109,9 @@ SELECT p.scenario_id, s.name AS scenario_name, p.market_id, p.borrowers,
        coalesce(p.clipped_actions, 0) AS clipped_actions,
        coalesce(p.unprofitable_skips, 0) AS unprofitable_skips,
        coalesce(p.positions_in_soft_zone, 0) AS positions_in_soft_zone,
-       coalesce(p.soft_zone_blocks, 0) AS soft_zone_blocks
+       coalesce(p.soft_zone_blocks, 0) AS soft_zone_blocks,
+       coalesce(a.keeper_incentive, 0)::VARCHAR AS keeper_incentive,
+       coalesce(a.reserves_change, 0)::VARCHAR AS reserves_change
 FROM position_totals p
 JOIN scenarios s USING (scenario_id)
 LEFT JOIN action_totals a USING (scenario_id, market_id)

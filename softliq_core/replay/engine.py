@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from softliq_core.mechanisms import ActionResult, Mechanism
+from softliq_core.mechanisms import ActionResult, Mechanism, PositionAt, StatefulMechanism
 from softliq_core.protocols.morpho.errors import MorphoRevert
 from softliq_core.protocols.morpho.health import (
     borrowed_assets,
@@ -91,6 +91,8 @@ class _MarketReplay:
         self.lltv = history.market.lltv
         self.scenario = scenario
         self.mechanism = mechanism
+        # A mechanism with per-position state across blocks (Maker auctions, Euler's cool-off).
+        self.stateful = mechanism if isinstance(mechanism, StatefulMechanism) else None
         self.liquidator = scenario.liquidator
         self.opted_in_once: dict[str, bool] = {}
         # Own totals when the scenario's interest follows its own utilisation (accrual = "irm").
@@ -242,7 +244,7 @@ class _MarketReplay:
         for call_index in range(self.liquidator.max_calls_per_block):
             trial = position.copy()
             scratch = totals.copy()
-            result = self.mechanism.act(scratch, trial, self.price, opted_in)
+            result = self._propose(block, borrower, scratch, trial, opted_in)
             if result is None:
                 break
             economics = self._economics(block, result, native_price)
@@ -254,6 +256,8 @@ class _MarketReplay:
             before = position.copy()
             position.borrow_shares, position.collateral = trial.borrow_shares, trial.collateral
             acted = True
+            if self.stateful is not None:
+                self.stateful.accept(borrower)
             if self.counterfactual_market is not None:
                 totals = scratch  # the scenario's own totals: repaid debt and bad debt leave them
             self._record_action(
@@ -270,7 +274,21 @@ class _MarketReplay:
         self._note_soft_zone(borrower, accrued, block)
         if not declined and self.mechanism.triggered(accrued, position, self.price, opted_in):
             self._schedule(block + 1, borrower)
+        elif self.stateful is not None and self.stateful.holds(borrower):
+            self._schedule(block + 1, borrower)  # an auction's price moves with time, not prices
         self._rewatch(borrower, accrued)
+
+    def _propose(
+        self, block: int, borrower: str, market: Market, position: Position, opted_in: bool
+    ) -> ActionResult | None:
+        """The mechanism's next action on ``position`` (mutated as a trial), not yet carried out."""
+        assert self.mechanism is not None and self.price is not None
+        if self.stateful is None:
+            return self.mechanism.act(market, position, self.price, opted_in)
+        now = self.history.clock.timestamp(block)
+        return self.stateful.act_on(
+            PositionAt(borrower, now, market, position, self.price, opted_in)
+        )
 
     def _native_price(self, block: int) -> int:
         price = self.history.native_price.before_block(block)
@@ -288,12 +306,13 @@ class _MarketReplay:
         return self.liquidator.economics(
             result.kind,
             result.seized_assets,
-            result.repaid_assets,
+            result.repaid_assets if result.taker_paid is None else result.taker_paid,
             self.price,
             self.history.clock.base_fee(block),
             native_price,
             self.history.collateral_symbol,
             self.history.collateral_decimals,
+            result.keeper_incentive,
         )
 
     def _record_action(
@@ -317,7 +336,7 @@ class _MarketReplay:
             stats.first_action_block = block
         if result.kind == "pre_liquidation":
             stats.pre_liquidations += 1
-        else:
+        elif result.kind == "liquidation":  # not an auction's start or reset
             stats.liquidations += 1
         self.out.actions.append(
             {
@@ -346,6 +365,11 @@ class _MarketReplay:
                 "slippage_cost": str(economics.slippage_cost),
                 "liquidator_profit": str(economics.profit),
                 "position_closed": after.borrow_shares == 0,
+                "taker_paid": str(
+                    result.repaid_assets if result.taker_paid is None else result.taker_paid
+                ),
+                "keeper_incentive": str(result.keeper_incentive),
+                "reserves_change": str(result.reserves_change),
             }
         )
 
@@ -483,6 +507,8 @@ class _MarketReplay:
         if borrower is not None and not self.scenario.is_history:
             shares_before = self._position(borrower).borrow_shares
             self._apply_intent(event, borrower)
+            if self.stateful is not None:
+                self.stateful.position_changed(borrower, self.history.clock.timestamp(block))
             if self.counterfactual_market is not None:
                 moved = self._position(borrower).borrow_shares - shares_before
                 self.counterfactual_market.move_borrow_shares(moved)

@@ -104,7 +104,10 @@ def _log_key(item: tuple[tuple[int, int, int] | None, Mapping[str, Any] | None])
 def market_refs(markets: pl.DataFrame) -> list[MarketRef]:
     return [
         MarketRef(
-            row["market_id"], f"{row['collateral_symbol']}/{row['loan_symbol']}", int(row["lltv"])
+            row["market_id"],
+            f"{row['collateral_symbol']}/{row['loan_symbol']}",
+            int(row["lltv"]),
+            int(row["loan_decimals"]),
         )
         for row in markets.iter_rows(named=True)
     ]

@@ -108,8 +108,10 @@ class LiquidatorModel:
         native_price: int,
         collateral_symbol: str,
         collateral_decimals: int,
+        keeper_incentive: int = 0,
     ) -> ActionEconomics:
-        """``native_price``: loan base units per wei of ETH, 1e36-scaled like a Morpho oracle."""
+        """``native_price``: loan base units per wei of ETH, 1e36-scaled like a Morpho oracle;
+        ``repaid_assets``: what the liquidator pays; ``keeper_incentive``: what the protocol pays it."""
         seized_value = mul_div_down(seized_assets, price, ORACLE_PRICE_SCALE)
         impact = self.curve(collateral_symbol).impact(seized_assets, collateral_decimals)
         slippage_cost = mul_div_up(seized_value, impact, WAD)
@@ -120,7 +122,7 @@ class LiquidatorModel:
             slippage_cost,
             gas_used,
             gas_cost,
-            seized_value - slippage_cost - repaid_assets - gas_cost,
+            seized_value - slippage_cost - repaid_assets - gas_cost + keeper_incentive,
         )
 
     @staticmethod

@@ -26,6 +26,7 @@ _ACTION_COLUMNS = {
     "incentive_factor": pl.String, "bad_debt_shares": pl.String, "bad_debt_assets": pl.String,
     "gas_used": pl.UInt32, "gas_cost": pl.String, "slippage_cost": pl.String,
     "liquidator_profit": pl.String, "position_closed": pl.Boolean,
+    "taker_paid": pl.String, "keeper_incentive": pl.String, "reserves_change": pl.String,
 }  # fmt: skip
 _CLIP_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,

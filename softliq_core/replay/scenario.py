@@ -29,8 +29,15 @@ from softliq_core.protocols.morpho.pre_liquidation import (
 )
 from softliq_core.replay.counterfactual_market import ACCRUALS
 from softliq_core.replay.liquidator import LiquidatorModel, parse_liquidator
+from softliq_core.replay.mechanism_params import (
+    FIELDS,
+    Value,
+    build_mechanism,
+    canonical_params,
+    parse_mechanism_params,
+)
 
-MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation")
+MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation", *FIELDS)
 PRE_LIQUIDATION_FIELDS = ("pre_lltv", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2")
 PRESETS = ("blue-sdk-default",)
 OPT_IN = ("all", "fraction", "history")
@@ -51,6 +58,7 @@ class MarketRef:
     market_id: str
     label: str  # e.g. "WETH/USDC"
     lltv: int
+    loan_decimals: int = 18  # amounts in whole loan tokens (Maker's tip, Compound's reserves)
 
 
 def parse_wad(value: Any, field_name: str) -> int:
@@ -81,10 +89,19 @@ class Scenario:
         "history"  # borrow share price: history's, or the IRM on this scenario's utilisation
     )
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The fields of maker_clipper, compound_absorb or euler_liquidation (mechanism_params.FIELDS)
+    mechanism_params: tuple[tuple[str, Value], ...] = ()
 
     def canonical(self) -> dict[str, Any]:
-        """Everything that changes results, and nothing else (not the name)."""
+        """Everything that changes results, and nothing else (not the name); the other protocols'
+        parameters only when there are some, so earlier scenario ids stay the same."""
+        params = (
+            {"mechanism_params": canonical_params(dict(self.mechanism_params))}
+            if self.mechanism_params
+            else {}
+        )
         return {
+            **params,
             "mechanism": self.mechanism,
             "pre_liquidation": (
                 {k: str(getattr(self.pre_liquidation, k)) for k in PRE_LIQUIDATION_FIELDS}
@@ -132,6 +149,10 @@ class Scenario:
             params = self.pre_liquidation_params_for(market)
             assert params is not None  # problems_for refused a missing preset entry
             return MorphoPreLiquidation(market.lltv, params)
+        if self.mechanism in FIELDS:
+            return build_mechanism(
+                self.mechanism, dict(self.mechanism_params), market.lltv, market.loan_decimals
+            )
         return None
 
     def pre_liquidation_params_for(self, market: MarketRef) -> PreLiquidationParams | None:
@@ -175,6 +196,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         "liquidator",
         "accrual",
         *PRE_LIQUIDATION_FIELDS,
+        *FIELDS.get(mechanism, {}),
     }
     problems += [f"{where}: {key}: unknown field" for key in table if key not in known]
 
@@ -201,6 +223,15 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
                 problems.append(f"{where}: {error}")
     elif preset is not None or any(f in table for f in PRE_LIQUIDATION_FIELDS):
         problems.append(f"{where}: pre-liquidation parameters given to mechanism {mechanism!r}")
+
+    mechanism_params: dict[str, Value] = {}
+    if mechanism in FIELDS:
+        mechanism_params, found = parse_mechanism_params(mechanism, table)
+        problems += [f"{where}: {problem}" for problem in found]
+        if table.get("accrual", "history") != "history":
+            problems.append(
+                f'{where}: accrual: {mechanism} follows history\'s share price (accrual = "history")'
+            )
 
     scope = table.get("scope", {})
     scope_lltv = None
@@ -239,6 +270,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         opt_in_seed=int(opt_in.get("seed", 0)),
         liquidator=liquidator,
         accrual=accrual,
+        mechanism_params=tuple(mechanism_params.items()),
     ), []
 
 

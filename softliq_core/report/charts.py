@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only: CI and servers have no display
 
 import matplotlib.pyplot as plt
 
+from softliq_core.report.comparison import designs
 from softliq_core.report.data import MarketEvidence, ScenarioResult
 
 DPI = 110
@@ -98,4 +99,31 @@ def ltv_paths(
     axes[-1, 0].set_xlabel("hours since the start of the data")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"{market.label}: LTV of the most affected positions")
+    return _png(fig)
+
+
+def mechanism_comparison(markets: Sequence[MarketEvidence]) -> bytes:
+    """Borrower penalty and bad debt of every design, one panel per market (its loan token)."""
+    fig, axes = plt.subplots(len(markets), 1, figsize=(8, 3.2 * len(markets)), squeeze=False)
+    for ax, market in zip(axes[:, 0], markets, strict=True):
+        results = designs(market)
+        xs = range(len(results))
+        width = 0.4
+        ax.bar(
+            [x - width / 2 for x in xs],
+            [r.borrower_penalty for r in results],
+            width,
+            label="borrower penalty",
+        )
+        ax.bar(
+            [x + width / 2 for x in xs],
+            [r.tokens(r.bad_debt) for r in results],
+            width,
+            label="bad debt",
+        )
+        ax.set_xticks(list(xs), [r.name for r in results], rotation=20, ha="right", fontsize=7)
+        ax.set_ylabel(market.unit)
+        ax.set_title(f"{market.label}: borrower penalty and bad debt by mechanism")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, axis="y")
     return _png(fig)

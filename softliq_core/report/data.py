@@ -33,7 +33,8 @@ PARAM_LABELS = {
 SUMMARY_SQL = """
 SELECT s.scenario_id, s.market_id, m.label, m.loan_symbol, m.loan_decimals, m.lltv,
        s.pre_liquidations, s.liquidations, s.borrower_penalty, s.bad_debt_realised,
-       s.bad_debt_unrealised, s.liquidator_profit, s.clipped_actions, s.unprofitable_skips
+       s.bad_debt_unrealised, s.liquidator_profit, s.clipped_actions, s.unprofitable_skips,
+       s.keeper_incentive, s.reserves_change
 FROM scenario_market_summary s JOIN lake_markets m USING (market_id)
 WHERE s.scenario_id IN (SELECT unnest($ids))
 ORDER BY m.label
@@ -52,6 +53,8 @@ class ScenarioResult:
     profit: int
     clipped: int
     unprofitable: int
+    keeper_incentive: int = 0  # paid by the protocol (Maker)
+    reserves_change: int = 0  # the protocol's own balance (Maker, Compound III)
 
     @property
     def name(self) -> str:
@@ -82,6 +85,7 @@ class MarketEvidence:
     history: ScenarioResult | None = None
     baseline: ScenarioResult | None = None
     pre_liquidation: list[ScenarioResult] = field(default_factory=list)
+    other_designs: list[ScenarioResult] = field(default_factory=list)  # Maker, Compound, Euler
     pareto: list[ScenarioResult] = field(default_factory=list)
     feasible: list[ScenarioResult] = field(default_factory=list)
     recommended: ScenarioResult | None = None
@@ -147,14 +151,18 @@ def market_evidence(summary: pl.DataFrame, scenarios: Sequence[Scenario]) -> lis
             profit=int(row["liquidator_profit"]),
             clipped=int(row["clipped_actions"]),
             unprofitable=int(row["unprofitable_skips"]),
+            keeper_incentive=int(row["keeper_incentive"]),
+            reserves_change=int(row["reserves_change"]),
         )
         if scenario.is_history:
             market.history = result
         elif scenario.mechanism == "morpho_liquidation":
             if market.baseline is None or scenario.name == "baseline":
                 market.baseline = result
-        else:
+        elif scenario.mechanism == "morpho_pre_liquidation":
             market.pre_liquidation.append(result)
+        else:
+            market.other_designs.append(result)
     for market in markets.values():
         choose(market)
     return [m for m in markets.values() if m.pre_liquidation]

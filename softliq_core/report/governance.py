@@ -23,6 +23,7 @@ from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.run import ENGINE_VERSION
 from softliq_core.replay.scenario import Scenario
 from softliq_core.report import charts
+from softliq_core.report.comparison import comparison_markdown, has_comparison
 from softliq_core.report.data import (
     ALTERNATIVES_RULE,
     RULE,
@@ -32,6 +33,7 @@ from softliq_core.report.data import (
 )
 
 TRACED_POSITIONS = 3
+COMPARISON_CHART = "mechanism_comparison.png"
 
 
 class ReportError(ValueError):
@@ -241,6 +243,10 @@ def build_report(inputs: ReportInputs) -> Report:
                 m, _paths(by_market[m.market_id], m, borrowers)
             )
             md += ["", f"![LTV paths of the most affected positions](ltv_paths_{slug}.png)"]
+
+    if has_comparison(markets):
+        charts_out[COMPARISON_CHART] = charts.mechanism_comparison(markets)
+        md += ["", *comparison_markdown(markets, COMPARISON_CHART)]
 
     md += ["", "## Assumptions", "", *_assumptions(scenarios, markets)]
     md += [

@@ -48,6 +48,17 @@ name = "history_opt_in"
 mechanism = "morpho_pre_liquidation"
 preset = "blue-sdk-default"
 opt_in = { mode = "history" }
+
+[[scenario]]
+name = "maker"                  # stateful: auctions over blocks, a limit on the debt in auction
+mechanism = "maker_clipper"
+chop = "1.05"
+ilk_hole = "20000"
+
+[[scenario]]
+name = "euler"                  # stateful: a cool-off after the owner's last action
+mechanism = "euler_liquidation"
+cool_off = 60
 """
     )
 )

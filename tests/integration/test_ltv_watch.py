@@ -46,6 +46,16 @@ name = "own_rate"
 mechanism = "morpho_pre_liquidation"
 preset = "blue-sdk-default"
 accrual = "irm"
+
+[[scenario]]
+name = "maker"
+mechanism = "maker_clipper"
+chop = "1.05"
+
+[[scenario]]
+name = "euler"
+mechanism = "euler_liquidation"
+cool_off = 60
 """
         )
     ),

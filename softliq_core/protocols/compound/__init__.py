@@ -1,0 +1,1 @@
+"""Compound III (Comet) absorb and buyCollateral math."""

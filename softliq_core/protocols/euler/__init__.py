@@ -1,0 +1,1 @@
+"""Euler v2 (Euler Vault Kit) liquidation math."""

@@ -1,0 +1,1 @@
+"""MakerDAO Liquidations 2.0 (dss Dog, Clipper, abaci) math."""

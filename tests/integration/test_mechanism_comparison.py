@@ -1,0 +1,97 @@
+"""The mechanism comparison set replayed on the crash chain: the report's comparison table is SQL
+over the outcome tables, and each design leaves its own trace in them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from softliq_core import steps
+from softliq_core.replay.scenario import load_scenarios
+from softliq_core.store.warehouse import Warehouse
+from tests.conftest import OutcomeStore
+
+COMPARISON = Path(__file__).parents[2] / "data" / "scenarios" / "comparison.toml"
+
+
+@pytest.fixture(scope="module")
+def comparison(
+    outcome_store: OutcomeStore, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("comparison")
+    lake = outcome_store.lake
+    outcomes = steps.replay_scenarios(lake, outcome_store.chain_id, load_scenarios(COMPARISON))
+    steps.store_outcomes(outcomes, root / "softliq.duckdb", lake)
+    report = steps.write_governance_report(
+        lake, outcome_store.chain_id, root / "softliq.duckdb", COMPARISON, root / "report"
+    )
+    return root / "softliq.duckdb", report
+
+
+# The comparison table recomputed from the action and position rows, in token units.
+FROM_OUTCOMES = """
+SELECT s.name AS scenario, m.label AS market,
+       count(a.kind) FILTER (a.kind = 'pre_liquidation') AS soft,
+       count(a.kind) FILTER (a.kind = 'liquidation') AS hard,
+       coalesce(sum(a.borrower_penalty), 0) / 10 ^ m.loan_decimals AS penalty,
+       (coalesce(sum(a.bad_debt_assets), 0) + any_value(p.unrealised)) / 10 ^ m.loan_decimals AS bad_debt,
+       coalesce(sum(a.liquidator_profit), 0) / 10 ^ m.loan_decimals AS profit,
+       coalesce(sum(a.keeper_incentive), 0) / 10 ^ m.loan_decimals AS keeper,
+       coalesce(sum(a.reserves_change), 0) / 10 ^ m.loan_decimals AS reserves
+FROM (SELECT scenario_id, market_id, sum(unrealised_bad_debt) AS unrealised
+      FROM position_outcomes GROUP BY ALL) p
+JOIN scenarios s USING (scenario_id) JOIN lake_markets m USING (market_id)
+LEFT JOIN liquidation_actions a USING (scenario_id, market_id)
+GROUP BY s.name, m.label, m.loan_decimals
+"""
+
+
+def test_the_comparison_table_is_sql_over_the_outcome_tables(comparison: tuple[Path, Path]) -> None:
+    duckdb, report = comparison
+    text = report.read_text().split("## Mechanism comparison", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("| ") and not line.startswith(("| market", "|---"))
+    ]
+    expected = {
+        (r["scenario"], r["market"]): r
+        for r in Warehouse(duckdb).query(FROM_OUTCOMES).iter_rows(named=True)
+    }
+    designs = set()
+    for market, mechanism, name, counts, *amounts in rows:
+        row = expected[(name.strip("`"), market)]
+        assert counts == f"{row['soft']} + {row['hard']}"
+        columns = ("penalty", "bad_debt", "profit", "keeper", "reserves")
+        assert amounts == [f"{row[c]:,.2f}" for c in columns], (name, market)
+        designs.add(mechanism)
+    assert {
+        "maker_clipper",
+        "compound_absorb",
+        "euler_liquidation",
+        "morpho_liquidation",
+    } <= designs
+    assert "![borrower penalty and bad debt by mechanism](mechanism_comparison.png)" in text
+    assert (report.parent / "mechanism_comparison.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_each_design_leaves_its_trace(comparison: tuple[Path, Path]) -> None:
+    duckdb, _ = comparison
+    by_name = {
+        r["name"]: r
+        for r in Warehouse(duckdb)
+        .query(
+            "SELECT s.name, count(*) FILTER (kind = 'auction_start') AS kicks, "
+            "count(*) FILTER (kind = 'liquidation') AS takes, "
+            "sum(keeper_incentive::HUGEINT) AS keeper, "
+            "count(*) FILTER (taker_paid::HUGEINT <> repaid_assets::HUGEINT) AS priced_apart "
+            "FROM liquidation_actions JOIN scenarios s USING (scenario_id) GROUP BY s.name"
+        )
+        .iter_rows(named=True)
+    }
+    maker, comet = by_name["maker_clipper"], by_name["compound_absorb"]
+    assert maker["kicks"] > 0 and maker["takes"] > 0 and maker["keeper"] > 0
+    assert maker["priced_apart"] == maker["takes"]  # takers pay the tab with its penalty
+    assert comet["priced_apart"] == comet["takes"] > 0  # buyers pay the store-front price
+    assert by_name["euler_v2"]["priced_apart"] == by_name["morpho_liquidation"]["priced_apart"] == 0
