@@ -25,7 +25,6 @@ simulated (the pool's histories are small; there is no divergence shortcut as fo
 from __future__ import annotations
 
 import functools
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ from softliq_core.replay.aave_baseline_validation import reproduce_liquidation
 from softliq_core.replay.aave_history import AaveHistory
 from softliq_core.replay.aave_ledger import AaveLedger
 from softliq_core.replay.aave_ledger import history as chain_order
+from softliq_core.replay.agenda import Agenda
 from softliq_core.replay.inputs import WRAPPED_NATIVE
 from softliq_core.replay.ledger import ReplayError
 from softliq_core.replay.liquidator import ActionEconomics
@@ -68,6 +68,12 @@ class AaveAccountStats:
     soft_zone_blocks: int = 0
     soft_zone_since: int | None = None
     unprofitable: int = 0
+
+    def count(self, kind: str, block: int) -> None:
+        """One more action on the account (a liquidation or a pre-liquidation) in ``block``."""
+        self.first_action_block = self.first_action_block or block
+        self.pre_liquidations += kind == "pre_liquidation"
+        self.liquidations += kind != "pre_liquidation"
 
 
 @dataclass
@@ -104,8 +110,7 @@ class _AaveReplay:
         self.opted: dict[str, bool] = {}
         calls = events.filter(events["event"].is_in(list(POOL_ACTIONS | TOKEN_MOVES)))
         self.busy_transactions = set(calls["transaction_hash"])
-        self.due: dict[int, set[str]] = {}
-        self.due_blocks: list[int] = []
+        self.agenda = Agenda(history.clock.last_block)
         self.before_call: dict[str, Any] = {}
         chain_id = int(events["chain_id"][0]) if events.height else 1
         self.weth = WRAPPED_NATIVE.get(chain_id, "")
@@ -130,7 +135,7 @@ class _AaveReplay:
         assert self.mechanism is not None
         timestamp = self.history.clock.timestamp(block)
         if self.mechanism.triggered(self.pool, self.account(user), timestamp, self._opted_in(user)):
-            self._schedule(block + self.liquidator.latency_blocks, user)
+            self.agenda.schedule(block + self.liquidator.latency_blocks, user)
 
     def _observe(self, user: str, block: int) -> bool:
         """Record the account's LTV, health and soft-zone spell; True when the mechanism's
@@ -156,22 +161,12 @@ class _AaveReplay:
             stats.soft_zone_since = None
         return near
 
-    def _schedule(self, block: int, user: str) -> None:
-        if block not in self.due:
-            self.due[block] = set()
-            heapq.heappush(self.due_blocks, block)
-        self.due[block].add(user)
-
     # -- the liquidator ------------------------------------------------------------------------
 
     def _run_due(self, up_to_block: int) -> None:
-        while self.due_blocks and self.due_blocks[0] <= up_to_block:
-            block = heapq.heappop(self.due_blocks)
-            if block > self.history.clock.last_block:
-                self.due_blocks.clear()
-                return
+        for block, users in self.agenda.until(up_to_block):
             self.ledger.at_block(block)
-            for user in sorted(self.due.pop(block)):
+            for user in users:
                 self._act(block, user)
 
     def _act(self, block: int, user: str) -> None:
@@ -210,7 +205,7 @@ class _AaveReplay:
         if not declined and self.mechanism.triggered(
             self.pool, account, timestamp, self._opted_in(user)
         ):
-            self._schedule(block + 1, user)
+            self.agenda.schedule(block + 1, user)
         self._observe(user, block)
 
     def _attempt(
@@ -265,13 +260,7 @@ class _AaveReplay:
         economics: ActionEconomics,
         deficit: int,
     ) -> None:
-        stats = self.stats[user]
-        if stats.first_action_block is None:
-            stats.first_action_block = block
-        if result.kind == "pre_liquidation":
-            stats.pre_liquidations += 1
-        else:
-            stats.liquidations += 1
+        self.stats[user].count(result.kind, block)
         collateral = self.pool.reserves[result.collateral_asset]
         price = self.pool.prices[result.collateral_asset]
         repaid = value_in_base(
