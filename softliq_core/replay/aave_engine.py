@@ -463,10 +463,7 @@ class _AaveReplay:
             block = row["block_number"]
             self._run_due(block)
             if stream == "price":
-                self.ledger.apply_round(row["feed"], int(row["answer"]))
-                for user in self.borrowers:
-                    if self.pool.user_config(self.account(user)).borrowing:
-                        self._track(user, block)
+                self._on_price(row, block)
                 continue
             self.ledger.at_block(block)
             if self.scenario.is_history and row["transaction_hash"] != transaction:
@@ -487,6 +484,18 @@ class _AaveReplay:
         last = self.history.clock.last_block
         self._run_due(last)
         return self._finish(last)
+
+    def _on_price(self, row: Mapping[str, Any], block: int) -> None:
+        """A price source's input moved: look again at the accounts holding an asset it repriced."""
+        before = dict(self.pool.prices)
+        self.ledger.apply_round(row["feed"], int(row["answer"]))
+        repriced = {a for a, price in self.pool.prices.items() if before.get(a) != price}
+        if not repriced:
+            return
+        for user in self.borrowers:
+            config = self.pool.user_config(self.account(user))
+            if config.borrowing and not repriced.isdisjoint(config.collateral | config.borrowing):
+                self._track(user, block)
 
     def _finish(self, last_block: int) -> AaveOutcome:
         timestamp = self.history.clock.timestamp(last_block)
