@@ -48,7 +48,8 @@ def _input(inputs: Mapping[str, int], key: str, source: str) -> int:
 
 
 class PriceSource(Protocol):
-    address: str
+    @property
+    def address(self) -> str: ...  # read-only: the recipes are frozen dataclasses
 
     @property
     def inputs(self) -> tuple[str, ...]: ...

@@ -27,6 +27,7 @@ from softliq_core.oracle_prices import oracle_prices, recipe_of
 from softliq_core.protocols.morpho.oracle import OracleError
 from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET, sample_rates
 from softliq_core.reorgs import broken_links, partition_record, stale_partitions
+from softliq_core.replay.aave_history import AaveHistory, AavePoolSetup, aave_history
 from softliq_core.replay.baseline_validation import baseline_validation
 from softliq_core.replay.inputs import MarketHistory, market_histories, market_refs
 from softliq_core.replay.run import Outcomes, concat_outcomes, run_scenarios
@@ -37,11 +38,12 @@ from softliq_core.replay.scenario import (
     validate_scenarios,
 )
 from softliq_core.report.governance import build_report
-from softliq_core.sources.base import ChainSource, RejectsRows
+from softliq_core.sources.base import ChainSource, KnowsAavePool, RejectsRows
 from softliq_core.store.lake import Lake
 from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
+    AAVE_EVENTS,
     BLOCKS,
     FEEDS,
     MARKETS,
@@ -259,9 +261,34 @@ def load_histories(lake: Lake, chain_id: int) -> list[MarketHistory]:
     )
 
 
-def replay_scenarios(lake: Lake, chain_id: int, scenarios: Sequence[Scenario]) -> Outcomes:
-    """Replay every market of the lake under the scenario set (validated before any work)."""
-    return run_scenarios(load_histories(lake, chain_id), scenarios)
+def aave_setup(source: ChainSource) -> AavePoolSetup | None:
+    """The source's Aave pool configuration, if it knows one (the synthetic chain does)."""
+    return source.aave_pool() if isinstance(source, KnowsAavePool) else None
+
+
+def load_aave_history(lake: Lake, chain_id: int, setup: AavePoolSetup | None) -> AaveHistory | None:
+    """The Aave pool's events, its price sources' inputs and the block clock, from the lake (None
+    without a pool configuration or without Aave events)."""
+    if setup is None or not lake.exists("aave_events"):
+        return None
+    events = lake.read("aave_events", AAVE_EVENTS, chain_id)
+    if events.is_empty():
+        return None
+    return aave_history(
+        setup, events, lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id),
+        lake.read("feeds", FEEDS, chain_id), lake.read("rate_samples", RATE_SAMPLES, chain_id),
+        lake.read("blocks", BLOCKS, chain_id),
+    )  # fmt: skip
+
+
+def replay_scenarios(
+    lake: Lake, chain_id: int, scenarios: Sequence[Scenario], aave: AavePoolSetup | None = None
+) -> Outcomes:
+    """Replay every market of the lake (and the Aave pool, given its configuration) under the
+    scenario set (validated before any work)."""
+    return run_scenarios(
+        load_histories(lake, chain_id), scenarios, aave=load_aave_history(lake, chain_id, aave)
+    )
 
 
 def validate_baseline(lake: Lake, chain_id: int, warehouse_path: str | Path) -> pl.DataFrame:
@@ -272,11 +299,17 @@ def validate_baseline(lake: Lake, chain_id: int, warehouse_path: str | Path) -> 
 
 
 def plan_scenario_chunks(
-    lake: Lake, chain_id: int, scenarios: Sequence[Scenario], chunks: int
+    lake: Lake,
+    chain_id: int,
+    scenarios: Sequence[Scenario],
+    chunks: int,
+    aave: AavePoolSetup | None = None,
 ) -> list[list[Scenario]]:
-    """Check the whole set against the lake's markets (before any work), then split it into
-    chunks that replay in parallel, each on its own process or machine."""
-    validate_scenarios(scenarios, market_refs(lake.read("markets", MARKETS, chain_id)))
+    """Check the whole set against the lake's markets and Aave pool (before any work), then split
+    it into chunks that replay in parallel, each on its own process or machine."""
+    pool = load_aave_history(lake, chain_id, aave)
+    markets = market_refs(lake.read("markets", MARKETS, chain_id))
+    validate_scenarios(scenarios, markets + ([pool.market] if pool is not None else []))
     return scenario_chunks(scenarios, chunks)
 
 

@@ -6,7 +6,7 @@
 CREATE TABLE IF NOT EXISTS scenarios (
     scenario_id     VARCHAR PRIMARY KEY,  -- sha256 of the canonical JSON definition, first 16 hex
     name            VARCHAR NOT NULL,     -- the name in the scenario file
-    mechanism       VARCHAR NOT NULL,     -- history | morpho_liquidation | morpho_pre_liquidation
+    mechanism       VARCHAR NOT NULL,     -- history | morpho_liquidation | morpho_pre_liquidation | aave_liquidation | aave_pre_liquidation
     accrual         VARCHAR NOT NULL,     -- history: the borrow share price follows history | irm: AdaptiveCurveIRM on the scenario's own utilisation
     definition      JSON NOT NULL,        -- canonical definition: parameters (WAD), scope, opt-in, liquidator
     engine_version  VARCHAR NOT NULL    -- softliq engine version that produced the rows
@@ -39,9 +39,17 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
     slippage_cost      HUGEINT NOT NULL,   -- price impact selling the seized collateral, loan base units
     liquidator_profit  HUGEINT NOT NULL,   -- seized_value - slippage_cost - repaid_assets - gas_cost (may be < 0 in history)
     position_closed    BOOLEAN NOT NULL,   -- the action left the position without debt
-    taker_paid         HUGEINT NOT NULL,   -- loan base units the liquidator paid: repaid_assets, or a Maker auction's price with the penalty, Compound's store-front price
-    keeper_incentive   HUGEINT NOT NULL,   -- loan base units the protocol paid the caller (Maker tip + chip at an auction's start or reset)
-    reserves_change    HUGEINT NOT NULL    -- the protocol's own balance change, loan base units (Maker: penalty collected - keeper incentives; Compound: sale proceeds - absorbed debt and credit)
+    taker_paid         HUGEINT,   -- loan base units the liquidator paid: repaid_assets, or a Maker auction's price with the penalty, Compound's store-front price; Aave: repaid_assets
+    keeper_incentive   HUGEINT,   -- loan base units the protocol paid the caller (Maker tip + chip at an auction's start or reset; 0 elsewhere)
+    reserves_change    HUGEINT,   -- the protocol's own balance change, loan base units (Maker: penalty collected - keeper incentives; Compound: sale proceeds - absorbed debt and credit; 0 for Morpho designs; NULL for Aave, whose treasury share is protocol_fee_tokens)
+    protocol              VARCHAR,  -- morpho_blue | aave_v3. Aave: market_id is the pool, borrower the account across its reserves, every amount and value above in the base currency (USD, 8 decimals), price the collateral's AaveOracle price, ltv total debt / total collateral, seized_assets what left the borrower (liquidator's collateral + protocol fee)
+    collateral_asset      VARCHAR,  -- Aave: the reserve whose collateral was seized (NULL for Morpho)
+    debt_asset            VARCHAR,  -- Aave: the reserve whose debt was repaid (NULL for Morpho)
+    repaid_tokens         HUGEINT,  -- Aave: debt repaid, debt_asset base units (LiquidationCall.debtToCover)
+    seized_tokens         HUGEINT,  -- Aave: collateral to the liquidator, collateral_asset base units (liquidatedCollateralAmount)
+    protocol_fee_tokens   HUGEINT,  -- Aave: collateral to the treasury (the protocol fee on the bonus), collateral_asset base units
+    health_factor_before  DOUBLE,   -- Aave: the account's health factor before the call (NULL without debt)
+    health_factor_after   DOUBLE    -- Aave: after it (NULL when no debt is left)
 );
 COMMENT ON TABLE liquidation_actions IS 'Every liquidation and pre-liquidation call, historical (scenario history) or by the engine''s liquidator model, keyed by (scenario_id, market_id, borrower, block_number, call_index)';
 
@@ -54,7 +62,9 @@ CREATE TABLE IF NOT EXISTS clipped_actions (
     event            VARCHAR NOT NULL,    -- Borrow | Repay | WithdrawCollateral
     intended_assets  HUGEINT NOT NULL,    -- what history did
     applied_assets   HUGEINT NOT NULL,    -- what the counterfactual position could take
-    reason           VARCHAR NOT NULL   -- why: exceeds the position's debt or collateral, or would make it unhealthy
+    reason           VARCHAR NOT NULL,  -- why: exceeds the position's debt or collateral, or would make it unhealthy
+    protocol         VARCHAR,           -- morpho_blue | aave_v3. Aave: market_id is the pool; event is the Pool call (Withdraw, Borrow, Repay, Supply, UserEModeSet, ReserveUsedAsCollateralEnabled/Disabled); amounts in the asset's base units (eMode: category ids; collateral switches: 1 on / 0 off)
+    asset            VARCHAR            -- Aave: the reserve of the call (NULL for eMode and for Morpho)
 );
 COMMENT ON TABLE clipped_actions IS 'Historical borrower actions that a counterfactual position could not take in full (DESIGN §4 rule 3)';
 
@@ -73,7 +83,9 @@ CREATE TABLE IF NOT EXISTS position_outcomes (
     clipped_actions      UINTEGER NOT NULL,  -- the borrower's historical actions clipped (rows of clipped_actions)
     first_action_block   UINTEGER,          -- first (pre-)liquidation, NULL if none
     unprofitable_skips   UINTEGER NOT NULL, -- times an allowed action did not pay the liquidator (so was not taken)
-    soft_zone_blocks     UINTEGER NOT NULL  -- blocks spent in the mechanism's soft zone (pre-liquidation: preLltv < LTV <= LLTV), seen at price updates and own actions
+    soft_zone_blocks     UINTEGER NOT NULL, -- blocks spent in the mechanism's soft zone (pre-liquidation: preLltv < LTV <= LLTV), seen at price updates and own actions
+    protocol             VARCHAR,           -- morpho_blue | aave_v3. Aave: the account across the pool's reserves; borrow_shares 0, collateral, debt and values in the base currency (USD, 8 decimals), max_ltv total debt / total collateral, soft zone 1 <= HF < preHF
+    min_health_factor    DOUBLE             -- Aave: the lowest health factor seen at price updates and own actions (NULL without debt or for Morpho)
 );
 COMMENT ON TABLE position_outcomes IS 'Each borrower position at the end of each scenario, keyed by (scenario_id, market_id, borrower)';
 
@@ -110,6 +122,7 @@ CREATE TABLE IF NOT EXISTS scenario_market_summary (
     soft_zone_blocks                 BIGINT NOT NULL,   -- blocks spent there, summed over positions (x 12 s for time)
     keeper_incentive                 HUGEINT NOT NULL,  -- paid by the protocol to callers (Maker tip + chip), loan base units
     reserves_change                  HUGEINT NOT NULL,  -- the protocol's own balance change (Maker, Compound III), loan base units
+    protocol                         VARCHAR,           -- morpho_blue | aave_v3 (Aave: one row per pool, amounts in its base currency, USD with 8 decimals)
     PRIMARY KEY (scenario_id, market_id)
 );
 COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metrics, keyed by (scenario_id, market_id)';

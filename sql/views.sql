@@ -54,7 +54,7 @@ CREATE OR REPLACE VIEW lake_oracle_prices AS
     SELECT * REPLACE (round_id::HUGEINT AS round_id)
     FROM read_parquet('{lake}/oracle_prices/**/*.parquet', hive_partitioning = true);
 
--- The summary in token units with market labels: what the demo prints.
+-- The summary in token units with market labels (Aave's pool in USD): what the demo prints.
 CREATE OR REPLACE VIEW scenario_market_summary_tokens AS
     SELECT s.scenario_name, m.label AS market, m.lltv::HUGEINT / 1e18 AS lltv,
            s.pre_liquidations, s.liquidations, s.positions_liquidated,
@@ -69,7 +69,21 @@ CREATE OR REPLACE VIEW scenario_market_summary_tokens AS
            m.loan_symbol AS unit, s.max_ltv_reached, s.clipped_actions, s.unprofitable_skips, s.scenario_id, s.market_id,
            s.keeper_incentive / 10 ^ m.loan_decimals AS keeper_incentive,
            s.reserves_change / 10 ^ m.loan_decimals AS reserves_change
-    FROM scenario_market_summary s JOIN lake_markets m USING (market_id);
+    FROM scenario_market_summary s JOIN lake_markets m USING (market_id)
+    UNION ALL BY NAME
+    -- Aave: one row per pool, amounts in its base currency (USD, 8 decimals)
+    SELECT s.scenario_name, 'Aave V3 pool' AS market, NULL::DOUBLE AS lltv,
+           s.pre_liquidations, s.liquidations, s.positions_liquidated,
+           s.debt_repaid / 1e8 AS debt_repaid, s.borrower_penalty / 1e8 AS borrower_penalty,
+           s.borrower_penalty_soft / 1e8 AS borrower_penalty_soft,
+           s.borrower_penalty_hard / 1e8 AS borrower_penalty_hard,
+           s.bad_debt_realised / 1e8 AS bad_debt_realised,
+           s.bad_debt_unrealised / 1e8 AS bad_debt_unrealised,
+           s.liquidator_profit / 1e8 AS liquidator_profit,
+           s.liquidator_gas_cost / 1e8 AS liquidator_gas_cost,
+           'USD' AS unit, s.max_ltv_reached, s.clipped_actions, s.unprofitable_skips, s.scenario_id, s.market_id,
+           s.keeper_incentive / 1e8 AS keeper_incentive, s.reserves_change / 1e8 AS reserves_change
+    FROM scenario_market_summary s WHERE s.protocol = 'aave_v3';
 
 -- Who allowed whom on Morpho, as intervals: a borrower authorises an address (a bundler, or a
 -- PreLiquidation contract: that is the opt-in to pre-liquidation) from a block until the next change.

@@ -9,6 +9,7 @@ import pytest
 
 from softliq_core import steps
 from softliq_core.decode import DecodedLogs, decode_logs
+from softliq_core.replay.aave_history import AaveHistory, aave_history
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.scenario import load_scenarios
 from softliq_core.sources.synthetic import (
@@ -41,6 +42,17 @@ def in_memory(chain: SyntheticChain, decoded: DecodedLogs) -> InMemory:
 @pytest.fixture(scope="session")
 def histories(in_memory: InMemory) -> list[MarketHistory]:
     return in_memory.histories
+
+
+@pytest.fixture(scope="session")
+def aave_pool_history(chain: SyntheticChain, decoded: DecodedLogs) -> AaveHistory:
+    """The small chain's Aave pool as the replay reads it."""
+    setup = SyntheticSource(SMALL_CHAIN).aave_pool()
+    assert setup is not None
+    return aave_history(
+        setup, decoded.aave_events, decoded.oracle_rounds, chain.feeds_table(),
+        chain.rate_samples(), chain.blocks,
+    )  # fmt: skip
 
 
 REPORT_SCENARIOS = Path(__file__).parent / "data" / "report_scenarios.toml"

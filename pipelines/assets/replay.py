@@ -166,7 +166,7 @@ OUTCOME_TABLES = {
 
 # One Nothing input per upstream asset, not a fan-in list: oracle_prices' blocking check is a
 # second source of its input, and Dagster allows no fan-in of multi-source inputs.
-REPLAY_INPUTS = ("morpho_events", "oracle_prices", "markets", "blocks")
+REPLAY_INPUTS = ("morpho_events", "oracle_prices", "markets", "blocks", "aave_events")
 
 
 @dg.op(ins={dep: dg.In(dg.Nothing) for dep in REPLAY_INPUTS}, out=dg.DynamicOut(list))
@@ -177,8 +177,9 @@ def plan_scenario_chunks(
     scenarios: ScenarioSetResource,
 ) -> Iterator[dg.DynamicOutput[list[Scenario]]]:
     """Validate the whole scenario set, then fan it out in chunks (one step each)."""
+    chain = source.open()
     chunks = steps.plan_scenario_chunks(
-        lake.lake(), source.open().chain_id, scenarios.load(), scenarios.chunks
+        lake.lake(), chain.chain_id, scenarios.load(), scenarios.chunks, steps.aave_setup(chain)
     )
     context.log.info(f"{sum(map(len, chunks))} scenarios in {len(chunks)} chunk(s)")
     for index, chunk in enumerate(chunks):
@@ -192,9 +193,10 @@ def replay_scenario_chunk(
     source: ChainSourceResource,
     lake: LakeResource,
 ) -> Outcomes:
-    """Replay one chunk of scenarios over every market (divergence-driven)."""
+    """Replay one chunk of scenarios over every Morpho market (divergence-driven) and the Aave pool."""
     started = time.perf_counter()
-    outcomes = steps.replay_scenarios(lake.lake(), source.open().chain_id, chunk)
+    chain = source.open()
+    outcomes = steps.replay_scenarios(lake.lake(), chain.chain_id, chunk, steps.aave_setup(chain))
     context.log.info(
         f"{len(chunk)} scenarios in {time.perf_counter() - started:.1f}s: "
         f"{outcomes.liquidation_actions.height} engine actions"
@@ -226,11 +228,12 @@ def write_scenario_outcomes(
     },
     ins={dep: dg.AssetIn(dagster_type=dg.Nothing) for dep in REPLAY_INPUTS},
 )  # fmt: skip
-def scenario_outcomes(morpho_events, oracle_prices, markets, blocks):  # type: ignore[no-untyped-def]
+def scenario_outcomes(morpho_events, oracle_prices, markets, blocks, aave_events):  # type: ignore[no-untyped-def]
     """The scenario set replayed in parallel chunks, written to DuckDB by one writer step."""
     chunks = plan_scenario_chunks(
-        morpho_events=morpho_events, oracle_prices=oracle_prices, markets=markets, blocks=blocks
-    )
+        morpho_events=morpho_events, oracle_prices=oracle_prices, markets=markets, blocks=blocks,
+        aave_events=aave_events,
+    )  # fmt: skip
     return write_scenario_outcomes(chunks.map(replay_scenario_chunk).collect())
 
 

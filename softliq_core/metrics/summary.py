@@ -1,4 +1,5 @@
-"""Per scenario × market summary of the outcome tables, computed with DuckDB SQL.
+"""Per scenario × market summary of the outcome tables, computed with DuckDB SQL. An Aave "market"
+is the pool (every account across its reserves), its amounts in the base currency (USD, 8 decimals).
 
 Amounts are summed exactly as HUGEINT (DuckDB raises on overflow instead of wrapping) and returned as
 decimal strings, like every exact amount in softliq's tables.
@@ -73,7 +74,7 @@ peaks AS (
     FROM per_block GROUP BY ALL
 ),
 position_totals AS (
-    SELECT scenario_id, market_id,
+    SELECT scenario_id, market_id, protocol,
            count(*) FILTER (max_ltv > 0) AS borrowers,
            sum(unrealised_bad_debt::HUGEINT) AS bad_debt_unrealised,
            max(max_ltv) AS max_ltv_reached,
@@ -111,7 +112,8 @@ SELECT p.scenario_id, s.name AS scenario_name, p.market_id, p.borrowers,
        coalesce(p.positions_in_soft_zone, 0) AS positions_in_soft_zone,
        coalesce(p.soft_zone_blocks, 0) AS soft_zone_blocks,
        coalesce(a.keeper_incentive, 0)::VARCHAR AS keeper_incentive,
-       coalesce(a.reserves_change, 0)::VARCHAR AS reserves_change
+       coalesce(a.reserves_change, 0)::VARCHAR AS reserves_change,
+       p.protocol
 FROM position_totals p
 JOIN scenarios s USING (scenario_id)
 LEFT JOIN action_totals a USING (scenario_id, market_id)

@@ -4,12 +4,13 @@ amounts ``AavePool.plan_liquidation`` reproduces to the wei, under the version i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 
 from softliq_core.protocols.aave.errors import AaveRevert
-from softliq_core.protocols.aave.pool import MAX_UINT
+from softliq_core.protocols.aave.pool import MAX_UINT, AavePool, LiquidationPlan
 from softliq_core.replay.aave_ledger import AaveLedger, replay
 
 AAVE_LIQUIDATION_CHECKS = {
@@ -50,31 +51,42 @@ def validate_aave_liquidations(
     return pl.DataFrame(checks, schema=AAVE_LIQUIDATION_CHECKS)
 
 
-def _check(ledger: AaveLedger, call: dict[str, Any]) -> dict[str, Any]:
-    pool, t = ledger.pool, call["timestamp"]
-    user, repaid, seized = (
-        call["user"],
-        int(call["debt_to_cover"]),
-        int(call["liquidated_collateral_amount"]),
-    )
-    health = pool.user_account_data(user, t).health_factor
-    engine: tuple[int, int] | None = None
-    reason = ""
+def reproduce_liquidation(
+    pool: AavePool, call: Mapping[str, Any]
+) -> tuple[LiquidationPlan | None, str]:
+    """The plan of a historical LiquidationCall on the state just before its transaction: the one
+    whose amounts equal the event's, else the last one tried (or None) and why not."""
+    repaid, seized = int(call["debt_to_cover"]), int(call["liquidated_collateral_amount"])
+    plan, reason = None, ""
     # The liquidator's request is not logged: its outcome is reproduced by asking for the amount
     # repaid (an uncapped call) or for everything (a call capped by the close factor or collateral).
     for request in (repaid, MAX_UINT):
         try:
             plan = pool.plan_liquidation(
-                call["collateral_asset"], call["debt_asset"], user, request, call["liquidator"], t
+                call["collateral_asset"],
+                call["debt_asset"],
+                call["user"],
+                request,
+                call["liquidator"],
+                call["timestamp"],
             )
         except AaveRevert as revert:
             reason = f"reverts {revert.name} ({revert.code})"
             continue
-        engine = (plan.amounts.debt_repaid, plan.amounts.collateral_to_liquidator)
-        if engine == (repaid, seized):
-            reason = ""
-            break
+        if (plan.amounts.debt_repaid, plan.amounts.collateral_to_liquidator) == (repaid, seized):
+            return plan, ""
         reason = "amounts differ"
+    return plan, reason
+
+
+def _check(ledger: AaveLedger, call: dict[str, Any]) -> dict[str, Any]:
+    pool, user = ledger.pool, call["user"]
+    repaid, seized = int(call["debt_to_cover"]), int(call["liquidated_collateral_amount"])
+    health = pool.user_account_data(user, call["timestamp"]).health_factor
+    plan, reason = reproduce_liquidation(pool, call)
+    engine = (
+        None if plan is None else (plan.amounts.debt_repaid, plan.amounts.collateral_to_liquidator)
+    )
     return {
         "block_number": call["block_number"],
         "transaction_hash": call["transaction_hash"],

@@ -10,9 +10,11 @@ import polars as pl
 
 from softliq_core.metrics.summary import scenario_market_summary
 from softliq_core.protocols.morpho.health import borrowed_assets, collateral_value
+from softliq_core.replay.aave_engine import run_aave_scenarios
+from softliq_core.replay.aave_history import AaveHistory
 from softliq_core.replay.engine import PositionStats, diverging_borrowers, replay_market
 from softliq_core.replay.inputs import MarketHistory
-from softliq_core.replay.scenario import Scenario, validate_scenarios
+from softliq_core.replay.scenario import MORPHO_BLUE, Scenario, validate_scenarios
 
 ENGINE_VERSION = "0.1.0"
 
@@ -27,11 +29,16 @@ _ACTION_COLUMNS = {
     "gas_used": pl.UInt32, "gas_cost": pl.String, "slippage_cost": pl.String,
     "liquidator_profit": pl.String, "position_closed": pl.Boolean,
     "taker_paid": pl.String, "keeper_incentive": pl.String, "reserves_change": pl.String,
+    # Aave rows: the reserve pair and its token amounts, the account's health (null for Morpho)
+    "protocol": pl.String, "collateral_asset": pl.String, "debt_asset": pl.String,
+    "repaid_tokens": pl.String, "seized_tokens": pl.String, "protocol_fee_tokens": pl.String,
+    "health_factor_before": pl.Float64, "health_factor_after": pl.Float64,
 }  # fmt: skip
 _CLIP_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
     "block_number": pl.UInt32, "log_index": pl.UInt32, "event": pl.String,
     "intended_assets": pl.String, "applied_assets": pl.String, "reason": pl.String,
+    "protocol": pl.String, "asset": pl.String,
 }  # fmt: skip
 _POSITION_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
@@ -39,7 +46,7 @@ _POSITION_COLUMNS = {
     "collateral_value": pl.String, "unrealised_bad_debt": pl.String, "max_ltv": pl.Float64,
     "pre_liquidations": pl.UInt32, "liquidations": pl.UInt32, "clipped_actions": pl.UInt32,
     "first_action_block": pl.UInt32, "unprofitable_skips": pl.UInt32,
-    "soft_zone_blocks": pl.UInt32,
+    "soft_zone_blocks": pl.UInt32, "protocol": pl.String, "min_health_factor": pl.Float64,
 }  # fmt: skip
 
 
@@ -84,14 +91,18 @@ def run_scenarios(
     histories: Sequence[MarketHistory],
     scenarios: Sequence[Scenario],
     divergence_driven: bool = True,
+    aave: AaveHistory | None = None,
 ) -> Outcomes:
     """Replay every market under every scenario in scope; invalid parameters fail before any work.
 
     Each market is replayed as history once; with ``divergence_driven`` a scenario then simulates
     only the positions that can diverge from history and takes the others from that replay, which
     gives the same tables as simulating every position (tests/integration/test_divergence.py).
+    ``aave``: the Aave pool's history, replayed under the scenarios whose scope includes it.
     """
-    validate_scenarios(scenarios, [h.market for h in histories])
+    validate_scenarios(
+        scenarios, [h.market for h in histories] + ([aave.market] if aave is not None else [])
+    )
     actions, clips, positions = [], [], []
     for history in histories:
         in_scope = [s for s in scenarios if s.applies_to(history.market)]
@@ -111,7 +122,7 @@ def run_scenarios(
                     outcome.stats[borrower] = PositionStats(max_ltv=past.stats[borrower].max_ltv)
             else:
                 outcome = replay_market(history, scenario, mechanism)
-            tag = {"scenario_id": scenario.scenario_id}
+            tag = {"scenario_id": scenario.scenario_id, "protocol": MORPHO_BLUE}
             actions += [{**tag, **a} for a in outcome.actions]
             clips += [{**tag, **c} for c in outcome.clips]
             for borrower, position in outcome.positions.items():
@@ -137,6 +148,13 @@ def run_scenarios(
                         "soft_zone_blocks": stats.soft_zone_blocks,
                     }
                 )
+    if aave is not None:
+        pool = run_aave_scenarios(aave, list(scenarios))
+        actions, clips, positions = (
+            actions + pool.actions,
+            clips + pool.clips,
+            positions + pool.positions,
+        )
     liquidation_actions = pl.DataFrame(actions, schema=_ACTION_COLUMNS)
     position_outcomes = pl.DataFrame(positions, schema=_POSITION_COLUMNS)
     scenarios_df = scenarios_table(scenarios)

@@ -20,7 +20,19 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from softliq_core.mechanisms import Mechanism, MorphoLiquidation, MorphoPreLiquidation
+from softliq_core.mechanisms import (
+    AaveLiquidation,
+    AavePreLiquidation,
+    Mechanism,
+    MorphoLiquidation,
+    MorphoPreLiquidation,
+)
+from softliq_core.mechanisms.aave_pre_liquidation import (
+    AavePreLiquidationParams,
+)
+from softliq_core.mechanisms.aave_pre_liquidation import (
+    parameter_violations as aave_parameter_violations,
+)
 from softliq_core.protocols.morpho.math import WAD
 from softliq_core.protocols.morpho.pre_liquidation import (
     DEFAULT_PRE_LIQUIDATION_PARAMS,
@@ -37,8 +49,20 @@ from softliq_core.replay.mechanism_params import (
     parse_mechanism_params,
 )
 
-MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation", *FIELDS)
+MORPHO_BLUE, AAVE_V3 = "morpho_blue", "aave_v3"
+PROTOCOLS = (MORPHO_BLUE, AAVE_V3)
+# Each mechanism's protocol; ``history`` replays every protocol unless ``scope.protocol`` says one.
+# Maker's, Compound III's and Euler's designs are applied to Morpho markets' positions.
+MECHANISM_PROTOCOL = {
+    "morpho_liquidation": MORPHO_BLUE,
+    "morpho_pre_liquidation": MORPHO_BLUE,
+    **dict.fromkeys(FIELDS, MORPHO_BLUE),
+    "aave_liquidation": AAVE_V3,
+    "aave_pre_liquidation": AAVE_V3,
+}
+MECHANISMS = ("history", *MECHANISM_PROTOCOL)
 PRE_LIQUIDATION_FIELDS = ("pre_lltv", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2")
+AAVE_PRE_LIQUIDATION_FIELDS = ("pre_hf", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2")
 PRESETS = ("blue-sdk-default",)
 OPT_IN = ("all", "fraction", "history")
 
@@ -57,8 +81,9 @@ class MarketRef:
 
     market_id: str
     label: str  # e.g. "WETH/USDC"
-    lltv: int
+    lltv: int  # Aave: the pool's highest liquidation threshold (WAD)
     loan_decimals: int = 18  # amounts in whole loan tokens (Maker's tip, Compound's reserves)
+    protocol: str = MORPHO_BLUE
 
 
 def parse_wad(value: Any, field_name: str) -> int:
@@ -91,17 +116,27 @@ class Scenario:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     # The fields of maker_clipper, compound_absorb or euler_liquidation (mechanism_params.FIELDS)
     mechanism_params: tuple[tuple[str, Value], ...] = ()
+    aave_pre_liquidation: AavePreLiquidationParams | None = None
+    scope_protocol: str | None = None  # history only: replay this protocol alone
+
+    @property
+    def protocol(self) -> str | None:
+        """The protocol the scenario replays (None: every protocol, a history scenario)."""
+        return MECHANISM_PROTOCOL.get(self.mechanism, self.scope_protocol)
 
     def canonical(self) -> dict[str, Any]:
-        """Everything that changes results, and nothing else (not the name); the other protocols'
-        parameters only when there are some, so earlier scenario ids stay the same."""
-        params = (
-            {"mechanism_params": canonical_params(dict(self.mechanism_params))}
-            if self.mechanism_params
-            else {}
-        )
-        return {
-            **params,
+        """Everything that changes results, and nothing else (not the name). Keys added with
+        other mechanisms and protocols appear only when set, so earlier scenario ids stay the same."""
+        added: dict[str, Any] = {}
+        if self.mechanism_params:
+            added["mechanism_params"] = canonical_params(dict(self.mechanism_params))
+        if self.aave_pre_liquidation is not None:
+            added["aave_pre_liquidation"] = {
+                k: str(getattr(self.aave_pre_liquidation, k)) for k in AAVE_PRE_LIQUIDATION_FIELDS
+            }
+        if self.scope_protocol is not None:
+            added["scope_protocol"] = self.scope_protocol
+        return added | {
             "mechanism": self.mechanism,
             "pre_liquidation": (
                 {k: str(getattr(self.pre_liquidation, k)) for k in PRE_LIQUIDATION_FIELDS}
@@ -132,6 +167,8 @@ class Scenario:
         return self.mechanism == "history"
 
     def applies_to(self, market: MarketRef) -> bool:
+        if self.protocol not in (None, market.protocol):
+            return False
         if self.scope_lltv is not None and market.lltv != self.scope_lltv:
             return False
         return not self.scope_markets or bool(
@@ -155,12 +192,31 @@ class Scenario:
             )
         return None
 
+    def aave_mechanism_for(self, market: MarketRef) -> AaveLiquidation | AavePreLiquidation | None:
+        """The Aave mechanism on this pool (None for history); raises ScenarioError if invalid."""
+        problems = self.problems_for(market)
+        if problems:
+            raise ScenarioError(problems)
+        if self.mechanism == "aave_liquidation":
+            return AaveLiquidation()
+        if self.mechanism == "aave_pre_liquidation":
+            assert self.aave_pre_liquidation is not None
+            return AavePreLiquidation(self.aave_pre_liquidation, _bps(market.lltv))
+        return None
+
     def pre_liquidation_params_for(self, market: MarketRef) -> PreLiquidationParams | None:
         if self.preset == "blue-sdk-default":
             return DEFAULT_PRE_LIQUIDATION_PARAMS.get(market.lltv)
         return self.pre_liquidation
 
     def problems_for(self, market: MarketRef) -> list[str]:
+        if self.mechanism == "aave_pre_liquidation" and self.aave_pre_liquidation is not None:
+            where = (
+                f"scenario {self.name!r}, market {market.label} "
+                f"(highest liquidation threshold {Decimal(market.lltv) / WAD})"
+            )
+            violations = aave_parameter_violations(self.aave_pre_liquidation, _bps(market.lltv))
+            return [f"{where}: {v}" for v in violations]
         if self.mechanism != "morpho_pre_liquidation":
             return []
         where = f"scenario {self.name!r}, market {market.label} (LLTV {Decimal(market.lltv) / WAD})"
@@ -180,6 +236,60 @@ class Scenario:
         return int.from_bytes(digest[:8], "big") / 2**64 < self.opt_in_fraction
 
 
+def _bps(wad: int) -> int:
+    return wad * 10_000 // WAD
+
+
+def _aave_problems(table: dict[str, Any], mechanism: str, where: str) -> list[str]:
+    """The rules an Aave scenario table must keep, beyond the common ones."""
+    problems = []
+    protocol = table.get("scope", {}).get("protocol")
+    if protocol is not None and protocol not in PROTOCOLS:
+        problems.append(
+            f"{where}: scope.protocol: {protocol!r} is not one of {', '.join(PROTOCOLS)}"
+        )
+    elif protocol is not None and mechanism != "history":
+        problems.append(
+            f"{where}: scope.protocol: only for mechanism 'history' (a mechanism names its protocol)"
+        )
+    if MECHANISM_PROTOCOL.get(mechanism) != AAVE_V3:
+        if mechanism != "aave_pre_liquidation" and "pre_hf" in table:
+            problems.append(f"{where}: pre_hf: only for mechanism 'aave_pre_liquidation'")
+        return problems
+    if "lltv" in table.get("scope", {}):
+        problems.append(f"{where}: scope.lltv: Aave scenarios apply to a pool, not an LLTV tier")
+    if table.get("opt_in", {}).get("mode") == "history":
+        problems.append(
+            f"{where}: opt_in.mode: 'history' needs a pre-liquidation contract; Aave has none (use all or fraction)"
+        )
+    if table.get("accrual", "history") != "history":
+        problems.append(f"{where}: accrual: Aave's indexes follow history (only 'history')")
+    if mechanism == "aave_liquidation":
+        given = [f for f in (*PRE_LIQUIDATION_FIELDS, "pre_hf", "preset") if f in table]
+        if given:
+            problems.append(f"{where}: {given[0]}: no parameters for mechanism 'aave_liquidation'")
+    elif "preset" in table or "pre_lltv" in table:
+        problems.append(
+            f"{where}: {'preset' if 'preset' in table else 'pre_lltv'}: not an Aave pre-liquidation field (pre_hf, pre_lcf1/2, pre_lif1/2)"
+        )
+    else:
+        missing = [f for f in AAVE_PRE_LIQUIDATION_FIELDS if f not in table]
+        if missing:
+            problems.append(f"{where}: {missing[0]}: required")
+    return problems  # fmt: skip
+
+
+def _aave_params(
+    table: dict[str, Any], where: str
+) -> tuple[AavePreLiquidationParams | None, list[str]]:
+    try:
+        return AavePreLiquidationParams(
+            *(parse_wad(table[f], f) for f in AAVE_PRE_LIQUIDATION_FIELDS)
+        ), []
+    except ValueError as error:
+        return None, [f"{where}: {error}"]  # fmt: skip
+
+
 def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | None, list[str]]:
     name = str(table.get("name", f"#{index + 1}"))
     where = f"scenario {name!r}"
@@ -197,8 +307,14 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         "accrual",
         *PRE_LIQUIDATION_FIELDS,
         *FIELDS.get(mechanism, {}),
+        *AAVE_PRE_LIQUIDATION_FIELDS,
     }
     problems += [f"{where}: {key}: unknown field" for key in table if key not in known]
+    problems += _aave_problems(table, mechanism, where)
+    aave_pre_liquidation = None
+    if mechanism == "aave_pre_liquidation" and not problems:
+        aave_pre_liquidation, found = _aave_params(table, where)
+        problems += found
 
     pre_liquidation = None
     preset = table.get("preset")
@@ -221,7 +337,9 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
                 )
             except ValueError as error:
                 problems.append(f"{where}: {error}")
-    elif preset is not None or any(f in table for f in PRE_LIQUIDATION_FIELDS):
+    elif mechanism in ("history", "morpho_liquidation") and (
+        preset is not None or any(f in table for f in PRE_LIQUIDATION_FIELDS)
+    ):
         problems.append(f"{where}: pre-liquidation parameters given to mechanism {mechanism!r}")
 
     mechanism_params: dict[str, Value] = {}
@@ -271,6 +389,8 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         liquidator=liquidator,
         accrual=accrual,
         mechanism_params=tuple(mechanism_params.items()),
+        aave_pre_liquidation=aave_pre_liquidation,
+        scope_protocol=scope.get("protocol"),
     ), []
 
 

@@ -23,6 +23,7 @@ from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.run import ENGINE_VERSION
 from softliq_core.replay.scenario import Scenario
 from softliq_core.report import charts
+from softliq_core.report.aave import aave_section
 from softliq_core.report.comparison import comparison_markdown, has_comparison
 from softliq_core.report.data import (
     ALTERNATIVES_RULE,
@@ -94,6 +95,9 @@ class ReportInputs:
     histories: Sequence[MarketHistory]
     scenarios: Sequence[Scenario]
     scenario_file: str
+    aave_summary: pl.DataFrame = field(
+        default_factory=pl.DataFrame
+    )  # rows of report.aave.SUMMARY_SQL
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,10 @@ def _assumptions(scenarios: Sequence[Scenario], markets: Sequence[MarketEvidence
 def build_report(inputs: ReportInputs) -> Report:
     """The report of a replayed scenario set; ReportError when it cannot be built."""
     scenarios, summary, scenario_file = inputs.scenarios, inputs.summary, inputs.scenario_file
-    missing = [s.name for s in scenarios if s.scenario_id not in set(summary["scenario_id"])]
+    stored = set(summary["scenario_id"])
+    if not inputs.aave_summary.is_empty():
+        stored |= set(inputs.aave_summary["scenario_id"])
+    missing = [s.name for s in scenarios if s.scenario_id not in stored]
     if missing:
         raise ReportError(
             f"scenarios without stored outcomes: {', '.join(missing[:5])}"
@@ -169,7 +176,10 @@ def build_report(inputs: ReportInputs) -> Report:
             f"(softliq demo --scenarios {scenario_file})"
         )
     markets = market_evidence(summary, scenarios)
-    if not markets:
+    aave = (
+        aave_section(inputs.aave_summary, scenarios) if not inputs.aave_summary.is_empty() else []
+    )
+    if not markets and not any(s.mechanism == "aave_pre_liquidation" for s in scenarios):
         raise ReportError("the scenario set has no pre-liquidation scenario: nothing to recommend")
     span = inputs.span
     charts_out: dict[str, bytes] = {}
@@ -248,6 +258,8 @@ def build_report(inputs: ReportInputs) -> Report:
         charts_out[COMPARISON_CHART] = charts.mechanism_comparison(markets)
         md += ["", *comparison_markdown(markets, COMPARISON_CHART)]
 
+    if aave:
+        md += ["", *aave]
     md += ["", "## Assumptions", "", *_assumptions(scenarios, markets)]
     md += [
         "",

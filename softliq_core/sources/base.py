@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from softliq_core.replay.aave_history import AavePoolSetup
 
 
 class DayNotFinalError(Exception):
@@ -66,4 +69,14 @@ class RejectsRows(Protocol):
 
     def rejected(self) -> pl.DataFrame:
         """``import_quarantine`` rows."""
+        ...
+
+
+@runtime_checkable
+class KnowsAavePool(Protocol):
+    """A source that knows its Aave V3 pool's configuration (the synthetic chain): the pool and
+    treasury addresses, the Pool version in force by block, the AaveOracle sources' recipes."""
+
+    def aave_pool(self) -> AavePoolSetup | None:
+        """None when the chain has no Aave pool."""
         ...

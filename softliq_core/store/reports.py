@@ -7,6 +7,7 @@ from pathlib import Path
 
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.scenario import Scenario
+from softliq_core.report.aave import SUMMARY_SQL as AAVE_SUMMARY_SQL
 from softliq_core.report.data import SUMMARY_SQL
 from softliq_core.report.governance import Report, ReportInputs
 from softliq_core.store.warehouse import Warehouse
@@ -36,6 +37,7 @@ def report_inputs(
         histories=histories,
         scenarios=scenarios,
         scenario_file=str(scenario_file),
+        aave_summary=warehouse.query(AAVE_SUMMARY_SQL, ids),
     )
 
 

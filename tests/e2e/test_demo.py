@@ -51,36 +51,57 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     scenarios = dict(con.execute("SELECT name, scenario_id FROM scenarios").fetchall())
     assert set(scenarios) == {
         "history", "baseline", "pre_liq_sdk_default", "pre_liq_86_at_83",
-        "pre_liq_tight", "pre_liq_half_opt_in",
+        "pre_liq_tight", "pre_liq_half_opt_in", "aave_baseline", "aave_pre_liq_105",
+        "aave_pre_liq_110",
     }  # fmt: skip
     # history's liquidations are exactly the Liquidate logs in the lake
     (lake_liquidations,) = con.execute(
         "SELECT count(*) FROM lake_morpho_events WHERE event = 'Liquidate'"
     ).fetchone()  # type: ignore[misc]
     (recorded,) = con.execute(
-        "SELECT count(*) FROM liquidation_actions WHERE scenario_id = $id AND kind = 'liquidation'",
+        "SELECT count(*) FROM liquidation_actions WHERE scenario_id = $id AND kind = 'liquidation' "
+        "AND protocol = 'morpho_blue'",
         {"id": scenarios["history"]},
     ).fetchone()  # type: ignore[misc]
     assert recorded == lake_liquidations > 0
+    # and the Aave pool's: history's LiquidationCalls, to the wei, beside the engine's scenarios
+    assert (
+        con.execute(
+            "SELECT count(*), sum(debt_to_cover::HUGEINT), sum(liquidated_collateral_amount::HUGEINT) "
+            "FROM lake_aave_events WHERE event = 'LiquidationCall'"
+        ).fetchone()
+        == con.execute(
+            "SELECT count(*), sum(repaid_tokens), sum(seized_tokens) FROM liquidation_actions "
+            "WHERE scenario_id = $id AND protocol = 'aave_v3'",
+            {"id": scenarios["history"]},
+        ).fetchone()
+    )
+    (aave_soft,) = con.execute(
+        "SELECT sum(pre_liquidations) FROM scenario_market_summary WHERE protocol = 'aave_v3'"
+    ).fetchone()  # type: ignore[misc]
+    assert aave_soft > 0
+    assert "Aave V3 pool" in run.stdout
     # and each was checked by the engine's rule in shadow, found, with amounts to the wei
     assert con.execute(
         "SELECT count(*), count(*) FILTER (liquidatable AND amounts_match) FROM baseline_validation "
         "WHERE kind = 'liquidation'"
     ).fetchone() == (lake_liquidations, lake_liquidations)
-    # one summary row per scenario x market in scope: 4 markets, two scenarios scoped to one LLTV
+    # one summary row per scenario x market in scope: 4 markets and the Aave pool (history), two
+    # scenarios scoped to one LLTV, Aave's scenarios on the pool alone
     rows = dict(
         con.execute(
             "SELECT scenario_name, count(*) FROM scenario_market_summary GROUP BY 1"
         ).fetchall()
     )
     assert rows == {
-        "history": 4, "baseline": 4, "pre_liq_sdk_default": 4, "pre_liq_half_opt_in": 4,
-        "pre_liq_86_at_83": 2, "pre_liq_tight": 1,
+        "history": 5, "baseline": 4, "pre_liq_sdk_default": 4, "pre_liq_half_opt_in": 4,
+        "pre_liq_86_at_83": 2, "pre_liq_tight": 1, "aave_baseline": 1, "aave_pre_liq_105": 1,
+        "aave_pre_liq_110": 1,
     }  # fmt: skip
     (soft,) = con.execute("SELECT sum(pre_liquidations) FROM scenario_market_summary").fetchone()  # type: ignore[misc]
     assert soft > 0
-    # the readable view joins the lake's markets
-    assert con.execute("SELECT count(*) FROM scenario_market_summary_tokens").fetchone() == (19,)
+    # the readable view joins the lake's markets (and adds the Aave pool's rows, in USD)
+    assert con.execute("SELECT count(*) FROM scenario_market_summary_tokens").fetchone() == (23,)
     # pre-liquidation contracts and opt-ins are readable as views over the lake
     assert con.execute(
         "SELECT count(*), bool_and(uses_market_oracle), round(min(pre_lltv), 6) "
@@ -106,9 +127,10 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     )  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     con = duckdb.connect(str(tmp_path / "softliq.duckdb"), read_only=True)
-    assert con.execute("SELECT count(*) FROM scenarios").fetchone() == (6,)
+    assert con.execute("SELECT count(*) FROM scenarios").fetchone() == (9,)
     (recorded_again,) = con.execute(
-        "SELECT count(*) FROM liquidation_actions WHERE scenario_id = $id AND kind = 'liquidation'",
+        "SELECT count(*) FROM liquidation_actions WHERE scenario_id = $id AND kind = 'liquidation' "
+        "AND protocol = 'morpho_blue'",
         {"id": scenarios["history"]},
     ).fetchone()  # type: ignore[misc]
     assert recorded_again == recorded

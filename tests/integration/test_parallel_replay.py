@@ -94,4 +94,4 @@ def test_multiprocess_replay_in_chunks_equals_a_serial_run(
             assert len(step_pids) > 1  # the steps ran in processes of their own
     parallel_rows = _rows(tmp_path / "parallel.duckdb")
     assert parallel_rows == _rows(tmp_path / "serial.duckdb")
-    assert len(parallel_rows["scenarios"]) == 6 and parallel_rows["liquidation_actions"]
+    assert len(parallel_rows["scenarios"]) == 9 and parallel_rows["liquidation_actions"]

@@ -161,8 +161,12 @@ def test_the_default_scenario_set_is_valid() -> None:
         "history",
         "morpho_liquidation",
         "morpho_pre_liquidation",
+        "aave_liquidation",
+        "aave_pre_liquidation",
     }
-    validate_scenarios(scenarios, [M86, M945, MarketRef("0xdd", "WETH/USDT", 915 * WAD // 1000)])
+    pool = MarketRef("0x87", "Aave V3 pool", 93 * WAD // 100, protocol="aave_v3")  # eMode LT 93 %
+    markets = [M86, M945, MarketRef("0xdd", "WETH/USDT", 915 * WAD // 1000), pool]
+    validate_scenarios(scenarios, markets)
 
 
 def test_opt_in_fraction_is_seeded_and_roughly_the_fraction() -> None:

@@ -8,6 +8,8 @@ from functools import lru_cache
 
 import polars as pl
 
+from softliq_core.replay.aave_history import AavePoolSetup
+from softliq_core.sources.synthetic.aave import AAVE_POOL, AAVE_TREASURY
 from softliq_core.sources.synthetic.chain import (
     SyntheticChain,
     SyntheticChainConfig,
@@ -65,3 +67,15 @@ class SyntheticSource:
         self, contract: str, call: str, sample: int | None, blocks: Sequence[int]
     ) -> list[int]:
         return [self.chain.rate_at(contract, call, sample, b) for b in blocks]
+
+    def aave_pool(self) -> AavePoolSetup | None:
+        aave = self.chain.aave
+        if aave is None:
+            return None
+        return AavePoolSetup(
+            AAVE_POOL,
+            AAVE_TREASURY,
+            aave.versions,
+            aave.price_sources,
+            {address: (symbol, decimals) for symbol, (address, decimals) in aave.tokens.items()},
+        )

@@ -1,0 +1,84 @@
+"""What an Aave V3 replay reads: the pool's configuration (address, treasury, the Pool version in
+force by block, the AaveOracle sources' recipes, its assets), its decoded events, the price sources'
+inputs and the block clock.
+
+The configuration is the source's (``sources.base.KnowsAavePool``): the synthetic chain knows it;
+an RPC or file source without it replays Morpho only. Everything else comes from the lake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from softliq_core.protocols.aave.math import PERCENTAGE_FACTOR, WAD
+from softliq_core.protocols.aave.oracle import PriceSource
+from softliq_core.protocols.aave.version import VersionSchedule
+from softliq_core.replay.aave_ledger import AaveLedger, price_updates
+from softliq_core.replay.inputs import BlockClock
+from softliq_core.replay.scenario import AAVE_V3, MarketRef
+
+
+@dataclass(frozen=True)
+class AavePoolSetup:
+    pool: str
+    treasury: str
+    versions: VersionSchedule
+    price_sources: Mapping[str, PriceSource]  # AaveOracle source address -> recipe
+    assets: Mapping[str, tuple[str, int]]  # reserve asset -> (symbol, decimals)
+
+
+@dataclass(frozen=True)
+class AaveHistory:
+    setup: AavePoolSetup
+    events: pl.DataFrame  # aave_events, in (block, log index) order
+    prices: pl.DataFrame  # aave_ledger.price_updates
+    clock: BlockClock
+
+    @property
+    def market(self) -> MarketRef:
+        return aave_market_ref(self.setup, self.events)
+
+    def ledger(self) -> AaveLedger:
+        decimals = {asset: d for asset, (_, d) in self.setup.assets.items()}
+        return AaveLedger(
+            self.setup.pool,
+            self.setup.treasury,
+            self.setup.versions,
+            decimals,
+            self.setup.price_sources,
+        )
+
+    def symbol(self, asset: str) -> str:
+        return self.setup.assets.get(asset, (asset, 0))[0]
+
+
+def aave_market_ref(setup: AavePoolSetup, aave_events: pl.DataFrame) -> MarketRef:
+    """The pool as the "market" scenarios are validated against: its ``lltv`` is the highest
+    liquidation threshold history ever set (a reserve's or an eMode's), as a WAD ratio — what
+    bounds preLIF2 (preLIF2 · LT ≤ 1 keeps health from falling)."""
+    configured = aave_events.filter(
+        pl.col("event").is_in(["CollateralConfigurationChanged", "EModeCategoryAdded"])
+    )["liquidation_threshold"]
+    highest = max((int(v) for v in configured.to_list() if v is not None), default=0)
+    return MarketRef(
+        setup.pool, "Aave V3 pool", highest * WAD // PERCENTAGE_FACTOR, protocol=AAVE_V3
+    )
+
+
+def aave_history(
+    setup: AavePoolSetup,
+    aave_events: pl.DataFrame,
+    oracle_rounds: pl.DataFrame,
+    feeds: pl.DataFrame,
+    rate_samples: pl.DataFrame,
+    blocks: pl.DataFrame,
+) -> AaveHistory:
+    return AaveHistory(
+        setup,
+        aave_events.sort("block_number", "log_index"),
+        price_updates(oracle_rounds, feeds, rate_samples),
+        BlockClock.from_blocks(blocks),
+    )
