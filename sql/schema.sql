@@ -6,7 +6,7 @@
 CREATE TABLE IF NOT EXISTS scenarios (
     scenario_id     VARCHAR PRIMARY KEY,  -- sha256 of the canonical JSON definition, first 16 hex
     name            VARCHAR NOT NULL,     -- the name in the scenario file
-    mechanism       VARCHAR NOT NULL,     -- history | morpho_liquidation | morpho_pre_liquidation
+    mechanism       VARCHAR NOT NULL,     -- history | morpho_liquidation | morpho_pre_liquidation | llamma_bands
     accrual         VARCHAR NOT NULL,     -- history: the borrow share price follows history | irm: AdaptiveCurveIRM on the scenario's own utilisation
     definition      JSON NOT NULL,        -- canonical definition: parameters (WAD), scope, opt-in, liquidator
     engine_version  VARCHAR NOT NULL    -- softliq engine version that produced the rows
@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
     gas_cost           HUGEINT NOT NULL,   -- gas_used x (base fee + priority fee), in loan base units
     slippage_cost      HUGEINT NOT NULL,   -- price impact selling the seized collateral, loan base units
     liquidator_profit  HUGEINT NOT NULL,   -- seized_value - slippage_cost - repaid_assets - gas_cost (may be < 0 in history)
-    position_closed    BOOLEAN NOT NULL    -- the action left the position without debt
+    position_closed    BOOLEAN NOT NULL,   -- the action left the position without debt
+    band_loan_assets   HUGEINT NOT NULL    -- loan base units the position's bands held and put toward the debt (llamma_bands; else 0): debt closed = repaid_assets + band_loan_assets
 );
 COMMENT ON TABLE liquidation_actions IS 'Every liquidation and pre-liquidation call, historical (scenario history) or by the engine''s liquidator model, keyed by (scenario_id, market_id, borrower, block_number, call_index)';
 
@@ -70,7 +71,12 @@ CREATE TABLE IF NOT EXISTS position_outcomes (
     clipped_actions      UINTEGER NOT NULL,  -- the borrower's historical actions clipped (rows of clipped_actions)
     first_action_block   UINTEGER,          -- first (pre-)liquidation, NULL if none
     unprofitable_skips   UINTEGER NOT NULL, -- times an allowed action did not pay the liquidator (so was not taken)
-    soft_zone_blocks     UINTEGER NOT NULL  -- blocks spent in the mechanism's soft zone (pre-liquidation: preLltv < LTV <= LLTV), seen at price updates and own actions
+    soft_zone_blocks     UINTEGER NOT NULL, -- blocks spent in the mechanism's soft zone (pre-liquidation: preLltv < LTV <= LLTV), seen at price updates and own actions
+    band_loan_assets     HUGEINT NOT NULL,  -- loan base units the position's bands hold at the end (llamma_bands; counted against the debt in unrealised_bad_debt)
+    band_loss            HUGEINT NOT NULL,  -- llamma_bands: value the borrower lost to arbitrageurs converting its bands, each trade valued at its oracle price (fees netted), loan base units
+    band_loss_vs_holding HUGEINT NOT NULL,  -- llamma_bands: the bands' value versus holding the collateral put in them, summed over spells in bands (each at its last price; < 0: converting protected value)
+    band_fees            HUGEINT NOT NULL,  -- llamma_bands: AMM fees arbitrageurs paid into the position's bands (kept by the borrower, already inside band_loss)
+    arbitrage_profit     HUGEINT NOT NULL   -- llamma_bands: what arbitrageurs trading against the position's bands kept, net of outside slippage
 );
 COMMENT ON TABLE position_outcomes IS 'Each borrower position at the end of each scenario, keyed by (scenario_id, market_id, borrower)';
 
@@ -105,6 +111,10 @@ CREATE TABLE IF NOT EXISTS scenario_market_summary (
     unprofitable_skips               BIGINT NOT NULL,   -- allowed actions the liquidator declined as unprofitable
     positions_in_soft_zone           BIGINT NOT NULL,   -- positions that entered the soft zone (pre-liquidation window)
     soft_zone_blocks                 BIGINT NOT NULL,   -- blocks spent there, summed over positions (x 12 s for time)
+    band_loss                        HUGEINT NOT NULL,  -- llamma_bands: value borrowers lost to arbitrageurs converting their bands, loan base units
+    band_loss_vs_holding             HUGEINT NOT NULL,  -- llamma_bands: borrowers' loss versus holding the collateral (< 0: a gain)
+    band_fees                        HUGEINT NOT NULL,  -- llamma_bands: AMM fees paid into the bands by arbitrageurs
+    arbitrage_profit                 HUGEINT NOT NULL,  -- llamma_bands: arbitrageurs' take net of outside slippage
     PRIMARY KEY (scenario_id, market_id)
 );
 COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metrics, keyed by (scenario_id, market_id)';

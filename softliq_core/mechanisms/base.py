@@ -17,6 +17,7 @@ class ActionResult:
     bad_debt_shares: int
     bad_debt_assets: int
     incentive_factor: int  # WAD: LIF or preLIF applied
+    band_loan_assets: int = 0  # loan asset a band mechanism held for the position, used to repay
 
 
 class Mechanism(Protocol):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from softliq_core.mechanisms import ActionResult, Mechanism
+from softliq_core.mechanisms.price_following import PriceFollowing
 from softliq_core.protocols.morpho.errors import MorphoRevert
 from softliq_core.protocols.morpho.health import (
     borrowed_assets,
@@ -60,6 +61,11 @@ class PositionStats:
     soft_zone_blocks: int = 0  # blocks spent in the mechanism's soft zone (e.g. the pre-liq window)
     soft_zone_since: int | None = None
     unprofitable: int = 0  # times the liquidator found an action but it did not pay
+    # a price-following mechanism's conversions (LLAMMA's bands), loan base units
+    band_loss: int = 0  # value the borrower lost to the other side, at each trade's price
+    band_loss_vs_holding: int = 0  # the borrower's loss versus holding the collateral
+    band_fees: int = 0  # fees arbitrageurs paid into the position's bands
+    arbitrage_profit: int = 0  # what arbitrageurs kept, net of outside slippage
 
 
 @dataclass
@@ -72,6 +78,7 @@ class MarketOutcome:
     final_price: int = 0
     # (block, WAD LTV) at every check and action, for the borrowers asked to be traced
     ltv_paths: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    band_loan_assets: dict[str, int] = field(default_factory=dict)  # held at the end, by borrower
 
 
 class _MarketReplay:
@@ -103,6 +110,9 @@ class _MarketReplay:
         self.due: dict[int, set[str]] = {}
         self.due_blocks: list[int] = []
         self.out = MarketOutcome()
+        # A mechanism that follows every price keeps per-position state here (None: holds nothing).
+        self.following = mechanism if isinstance(mechanism, PriceFollowing) else None
+        self.held: dict[str, Any] = {}
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -112,6 +122,37 @@ class _MarketReplay:
         if self.counterfactual_market is not None:
             return self.counterfactual_market.market
         return self.ledger.markets[self.market_id]
+
+    def _mechanism_on(self, borrower: str) -> Mechanism:
+        """The mechanism judging this position: a price-following one bound to its state."""
+        assert self.mechanism is not None
+        if self.following is None:
+            return self.mechanism
+        return self.following.bound(self.held.get(borrower))
+
+    def _follow_price(self, market: Market) -> None:
+        """Let a price-following mechanism react to the new price on every simulated position."""
+        if self.following is None or self.price is None:
+            return
+        curve = self.liquidator.curve(self.history.collateral_symbol)
+        decimals = self.history.collateral_decimals
+
+        def impact(collateral: int) -> int:
+            return curve.impact(collateral, decimals)
+
+        for borrower, position in self.out.positions.items():
+            state, step = self.following.follow_price(
+                self.held.get(borrower), market, position, self.price, impact
+            )
+            if state is None:
+                self.held.pop(borrower, None)
+            else:
+                self.held[borrower] = state
+            stats = self.out.stats[borrower]
+            stats.band_loss += step.other_side_gross
+            stats.band_loss_vs_holding += step.loss_vs_holding_change
+            stats.band_fees += step.fees
+            stats.arbitrage_profit += step.other_side_profit
 
     def _position(self, borrower: str) -> Position:
         if borrower not in self.out.positions:
@@ -151,7 +192,7 @@ class _MarketReplay:
         # Below the mechanism's lowest trigger nothing can happen: skip its exact checks.
         possible = current is None or current >= self.mechanism.lowest_trigger_ltv - TRIGGER_MARGIN
         self._note_soft_zone(borrower, market, block, possible)
-        if possible and self.mechanism.triggered(
+        if possible and self._mechanism_on(borrower).triggered(
             market, position, self.price, self._opted_in(borrower)
         ):
             self._schedule(block + self.liquidator.latency_blocks, borrower)
@@ -166,7 +207,9 @@ class _MarketReplay:
         inside = (
             possible
             and self.price is not None
-            and self.mechanism.in_soft_zone(market, self.out.positions[borrower], self.price)
+            and self._mechanism_on(borrower).in_soft_zone(
+                market, self.out.positions[borrower], self.price
+            )
         )
         if inside and stats.soft_zone_since is None:
             stats.soft_zone_since = block
@@ -211,7 +254,8 @@ class _MarketReplay:
 
     def _act(self, block: int, borrower: str, accrued: Market) -> None:
         """The liquidator's calls on one position in one block, each only if it pays."""
-        assert self.mechanism is not None and self.price is not None
+        assert self.price is not None
+        mechanism = self._mechanism_on(borrower)
         position = self.out.positions[borrower]
         opted_in = self._opted_in(borrower)
         native_price = self._native_price(block)
@@ -220,7 +264,7 @@ class _MarketReplay:
         for call_index in range(self.liquidator.max_calls_per_block):
             trial = position.copy()
             scratch = totals.copy()
-            result = self.mechanism.act(scratch, trial, self.price, opted_in)
+            result = mechanism.act(scratch, trial, self.price, opted_in)
             if result is None:
                 break
             economics = self._economics(block, result, native_price)
@@ -242,11 +286,13 @@ class _MarketReplay:
                 or self.liquidator.pre_liquidation_calls == "single"
             ):
                 break
+        if position.borrow_shares == 0:
+            self.held.pop(borrower, None)  # a closed position leaves a price-following mechanism
         if acted and self.counterfactual_market is not None:
             self.counterfactual_market.accrue(self.history.clock.timestamp(block))
             self.counterfactual_market.market = totals
         self._note_soft_zone(borrower, accrued, block)
-        if not declined and self.mechanism.triggered(accrued, position, self.price, opted_in):
+        if not declined and mechanism.triggered(accrued, position, self.price, opted_in):
             self._schedule(block + 1, borrower)
 
     def _native_price(self, block: int) -> int:
@@ -323,6 +369,7 @@ class _MarketReplay:
                 "slippage_cost": str(economics.slippage_cost),
                 "liquidator_profit": str(economics.profit),
                 "position_closed": after.borrow_shares == 0,
+                "band_loan_assets": str(result.band_loan_assets),
             }
         )
 
@@ -438,6 +485,10 @@ class _MarketReplay:
             self.market.copy() if self.market_id in self.ledger.markets else Market()
         )
         self.out.final_price = self.price or 0
+        if self.following is not None:
+            self.out.band_loan_assets = {
+                b: self.following.loan_assets(state) for b, state in self.held.items()
+            }
         return self.out
 
     def _on_price(self, item: tuple[int, int, int]) -> None:
@@ -447,6 +498,7 @@ class _MarketReplay:
         if self.market_id not in self.ledger.markets:
             return
         market = self.market
+        self._follow_price(market)
         for borrower in list(self.out.positions):
             self._track(borrower, market, block)
 

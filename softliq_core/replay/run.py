@@ -25,7 +25,7 @@ _ACTION_COLUMNS = {
     "seized_assets": pl.String, "seized_value": pl.String, "borrower_penalty": pl.String,
     "incentive_factor": pl.String, "bad_debt_shares": pl.String, "bad_debt_assets": pl.String,
     "gas_used": pl.UInt32, "gas_cost": pl.String, "slippage_cost": pl.String,
-    "liquidator_profit": pl.String, "position_closed": pl.Boolean,
+    "liquidator_profit": pl.String, "position_closed": pl.Boolean, "band_loan_assets": pl.String,
 }  # fmt: skip
 _CLIP_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
@@ -38,7 +38,8 @@ _POSITION_COLUMNS = {
     "collateral_value": pl.String, "unrealised_bad_debt": pl.String, "max_ltv": pl.Float64,
     "pre_liquidations": pl.UInt32, "liquidations": pl.UInt32, "clipped_actions": pl.UInt32,
     "first_action_block": pl.UInt32, "unprofitable_skips": pl.UInt32,
-    "soft_zone_blocks": pl.UInt32,
+    "soft_zone_blocks": pl.UInt32, "band_loan_assets": pl.String, "band_loss": pl.String,
+    "band_loss_vs_holding": pl.String,     "band_fees": pl.String, "arbitrage_profit": pl.String,
 }  # fmt: skip
 
 
@@ -117,6 +118,7 @@ def run_scenarios(
                 stats = outcome.stats[borrower]
                 debt = borrowed_assets(position, outcome.final_market)
                 value = collateral_value(position.collateral, outcome.final_price)
+                band_loan = outcome.band_loan_assets.get(borrower, 0)
                 positions.append(
                     {
                         **tag,
@@ -126,7 +128,7 @@ def run_scenarios(
                         "collateral": str(position.collateral),
                         "debt": str(debt),
                         "collateral_value": str(value),
-                        "unrealised_bad_debt": str(max(0, debt - value)),
+                        "unrealised_bad_debt": str(max(0, debt - value - band_loan)),
                         "max_ltv": stats.max_ltv / 10**18,
                         "pre_liquidations": stats.pre_liquidations,
                         "liquidations": stats.liquidations,
@@ -134,6 +136,11 @@ def run_scenarios(
                         "first_action_block": stats.first_action_block,
                         "unprofitable_skips": stats.unprofitable,
                         "soft_zone_blocks": stats.soft_zone_blocks,
+                        "band_loan_assets": str(band_loan),
+                        "band_loss": str(stats.band_loss),
+                        "band_loss_vs_holding": str(stats.band_loss_vs_holding),
+                        "band_fees": str(stats.band_fees),
+                        "arbitrage_profit": str(stats.arbitrage_profit),
                     }
                 )
     liquidation_actions = pl.DataFrame(actions, schema=_ACTION_COLUMNS)

@@ -21,6 +21,7 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from softliq_core.mechanisms import Mechanism, MorphoLiquidation, MorphoPreLiquidation
+from softliq_core.mechanisms.llamma_bands import BandParams, LlammaBands, parse_band_params
 from softliq_core.protocols.morpho.math import WAD
 from softliq_core.protocols.morpho.pre_liquidation import (
     DEFAULT_PRE_LIQUIDATION_PARAMS,
@@ -30,7 +31,7 @@ from softliq_core.protocols.morpho.pre_liquidation import (
 from softliq_core.replay.counterfactual_market import ACCRUALS
 from softliq_core.replay.liquidator import LiquidatorModel, parse_liquidator
 
-MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation")
+MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation", "llamma_bands")
 PRE_LIQUIDATION_FIELDS = ("pre_lltv", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2")
 PRESETS = ("blue-sdk-default",)
 OPT_IN = ("all", "fraction", "history")
@@ -80,11 +81,15 @@ class Scenario:
     accrual: str = (
         "history"  # borrow share price: history's, or the IRM on this scenario's utilisation
     )
+    bands: BandParams | None = None  # mechanism "llamma_bands"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def canonical(self) -> dict[str, Any]:
-        """Everything that changes results, and nothing else (not the name)."""
-        return {
+        """Everything that changes results, and nothing else (not the name). A key that only some
+        mechanisms have is present only for them, so adding one leaves older scenario ids as
+        they were."""
+        optional = {"bands": self.bands.canonical()} if self.bands else {}
+        return optional | {
             "mechanism": self.mechanism,
             "pre_liquidation": (
                 {k: str(getattr(self.pre_liquidation, k)) for k in PRE_LIQUIDATION_FIELDS}
@@ -132,6 +137,8 @@ class Scenario:
             params = self.pre_liquidation_params_for(market)
             assert params is not None  # problems_for refused a missing preset entry
             return MorphoPreLiquidation(market.lltv, params)
+        if self.bands is not None:
+            return LlammaBands(self.bands)
         return None
 
     def pre_liquidation_params_for(self, market: MarketRef) -> PreLiquidationParams | None:
@@ -174,6 +181,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         "opt_in",
         "liquidator",
         "accrual",
+        "bands",
         *PRE_LIQUIDATION_FIELDS,
     }
     problems += [f"{where}: {key}: unknown field" for key in table if key not in known]
@@ -201,6 +209,13 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
                 problems.append(f"{where}: {error}")
     elif preset is not None or any(f in table for f in PRE_LIQUIDATION_FIELDS):
         problems.append(f"{where}: pre-liquidation parameters given to mechanism {mechanism!r}")
+
+    bands = None
+    if mechanism == "llamma_bands":
+        bands, found = parse_band_params(table.get("bands"))
+        problems += [f"{where}: {problem}" for problem in found]
+    elif "bands" in table:
+        problems.append(f"{where}: bands: band parameters given to mechanism {mechanism!r}")
 
     scope = table.get("scope", {})
     scope_lltv = None
@@ -239,6 +254,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         opt_in_seed=int(opt_in.get("seed", 0)),
         liquidator=liquidator,
         accrual=accrual,
+        bands=bands,
     ), []
 
 
