@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
     slippage_cost      HUGEINT NOT NULL,   -- price impact selling the seized collateral, loan base units
     liquidator_profit  HUGEINT NOT NULL,   -- seized_value - slippage_cost - repaid_assets - gas_cost (may be < 0 in history)
     position_closed    BOOLEAN NOT NULL,   -- the action left the position without debt
-    band_loan_assets   HUGEINT NOT NULL    -- loan base units the position's bands held and put toward the debt (llamma_bands; else 0): debt closed = repaid_assets + band_loan_assets
+    band_loan_assets   HUGEINT NOT NULL,   -- loan base units the position's bands held and put toward the debt (llamma_bands; else 0): debt closed = repaid_assets + band_loan_assets
+    impacted_price     VARCHAR NOT NULL    -- price the action saw (1e36-scaled): the oracle price moved by recent liquidations' sales when market_impact is on, else equal to price; ltv_*, seized_value and the liquidator's costs use it
 );
 COMMENT ON TABLE liquidation_actions IS 'Every liquidation and pre-liquidation call, historical (scenario history) or by the engine''s liquidator model, keyed by (scenario_id, market_id, borrower, block_number, call_index)';
 

@@ -44,6 +44,7 @@ from softliq_core.replay.ledger import (
     position_owner,
 )
 from softliq_core.replay.liquidator import ActionEconomics
+from softliq_core.replay.market_impact import ImpactedPrice
 from softliq_core.replay.scenario import Scenario
 
 # LTVs are compared as WAD integers rounded differently by the triggers (floor products) and by
@@ -113,6 +114,16 @@ class _MarketReplay:
         # A mechanism that follows every price keeps per-position state here (None: holds nothing).
         self.following = mechanism if isinstance(mechanism, PriceFollowing) else None
         self.held: dict[str, Any] = {}
+        # Market-impact feedback (DESIGN §4.3, off by default): liquidations move the price.
+        self.impact = (
+            ImpactedPrice(
+                scenario.market_impact.window_blocks,
+                self.liquidator.curve(history.collateral_symbol),
+                history.collateral_decimals,
+            )
+            if scenario.market_impact.on and not scenario.is_history
+            else None
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -122,6 +133,17 @@ class _MarketReplay:
         if self.counterfactual_market is not None:
             return self.counterfactual_market.market
         return self.ledger.markets[self.market_id]
+
+    def _price_at(self, block: int) -> int:
+        """The price actions at ``block`` see: the oracle's, moved by recent sales if feedback is on."""
+        assert self.price is not None
+        return self.price if self.impact is None else self.impact.price(self.price, block)
+
+    def _recheck_after_sale(self, block: int, seller: str) -> None:
+        """Feedback: a sale moved the price, so every other position is checked at it."""
+        for borrower in self.out.positions:
+            if borrower != seller:
+                self._track(borrower, self.market, block)
 
     def _mechanism_on(self, borrower: str) -> Mechanism:
         """The mechanism judging this position: a price-following one bound to its state."""
@@ -181,7 +203,8 @@ class _MarketReplay:
         if self.price is None or position.borrow_shares == 0:
             self._note_soft_zone(borrower, market, block, possible=False)
             return
-        current = ltv(position, market, self.price)
+        price = self._price_at(block)
+        current = ltv(position, market, price)
         if borrower in self.trace and current is not None:
             self.out.ltv_paths.setdefault(borrower, []).append((block, current))
         stats = self.out.stats[borrower]
@@ -193,7 +216,7 @@ class _MarketReplay:
         possible = current is None or current >= self.mechanism.lowest_trigger_ltv - TRIGGER_MARGIN
         self._note_soft_zone(borrower, market, block, possible)
         if possible and self._mechanism_on(borrower).triggered(
-            market, position, self.price, self._opted_in(borrower)
+            market, position, price, self._opted_in(borrower)
         ):
             self._schedule(block + self.liquidator.latency_blocks, borrower)
 
@@ -261,13 +284,15 @@ class _MarketReplay:
         native_price = self._native_price(block)
         totals = accrued  # history's totals do not move with the engine's actions
         acted = declined = False
+        sold = 0
         for call_index in range(self.liquidator.max_calls_per_block):
             trial = position.copy()
             scratch = totals.copy()
-            result = mechanism.act(scratch, trial, self.price, opted_in)
+            price = self._price_at(block)
+            result = mechanism.act(scratch, trial, price, opted_in)
             if result is None:
                 break
-            economics = self._economics(block, result, native_price)
+            economics = self._economics(block, result, native_price, price)
             if not self.liquidator.profitable(economics, native_price):
                 # Not worth it now: the next price or borrower action reconsiders the position.
                 self.out.stats[borrower].unprofitable += 1
@@ -279,8 +304,11 @@ class _MarketReplay:
             if self.counterfactual_market is not None:
                 totals = scratch  # the scenario's own totals: repaid debt and bad debt leave them
             self._record_action(
-                block, borrower, before, position, accrued, result, economics, call_index
+                block, borrower, before, position, accrued, result, economics, call_index, price
             )
+            if self.impact is not None:  # the sale moves the price the next call sees
+                self.impact.record_sale(block, result.seized_assets)
+                sold += result.seized_assets
             if (
                 result.kind != "pre_liquidation"
                 or self.liquidator.pre_liquidation_calls == "single"
@@ -292,8 +320,10 @@ class _MarketReplay:
             self.counterfactual_market.accrue(self.history.clock.timestamp(block))
             self.counterfactual_market.market = totals
         self._note_soft_zone(borrower, accrued, block)
-        if not declined and mechanism.triggered(accrued, position, self.price, opted_in):
+        if not declined and mechanism.triggered(accrued, position, self._price_at(block), opted_in):
             self._schedule(block + 1, borrower)
+        if sold:
+            self._recheck_after_sale(block, borrower)
 
     def _native_price(self, block: int) -> int:
         price = self.history.native_price.before_block(block)
@@ -306,13 +336,15 @@ class _MarketReplay:
             return 0
         return price
 
-    def _economics(self, block: int, result: ActionResult, native_price: int) -> ActionEconomics:
+    def _economics(
+        self, block: int, result: ActionResult, native_price: int, price: int | None = None
+    ) -> ActionEconomics:
         assert self.price is not None
         return self.liquidator.economics(
             result.kind,
             result.seized_assets,
             result.repaid_assets,
-            self.price,
+            self.price if price is None else price,
             self.history.clock.base_fee(block),
             native_price,
             self.history.collateral_symbol,
@@ -329,9 +361,11 @@ class _MarketReplay:
         result: ActionResult,
         economics: ActionEconomics,
         call_index: int = 0,
+        impacted_price: int | None = None,
     ) -> None:
+        """``impacted_price``: the price the action saw when market-impact feedback moved it."""
         assert self.price is not None
-        price = self.price
+        price = self.price if impacted_price is None else impacted_price
         stats = self.out.stats[borrower]
         if borrower in self.trace:
             after_ltv = ltv(after, market, price) if after.borrow_shares else 0
@@ -350,7 +384,7 @@ class _MarketReplay:
                 "call_index": call_index,
                 "timestamp": self.history.clock.timestamp(block),
                 "kind": result.kind,
-                "price": str(price),
+                "price": str(self.price),
                 "ltv_before": _ratio(ltv(before, market, price)),
                 "ltv_after": _ratio(ltv(after, market, price)) if after.borrow_shares else 0.0,
                 "debt_before": str(borrowed_assets(before, market)),
@@ -370,6 +404,7 @@ class _MarketReplay:
                 "liquidator_profit": str(economics.profit),
                 "position_closed": after.borrow_shares == 0,
                 "band_loan_assets": str(result.band_loan_assets),
+                "impacted_price": str(price),
             }
         )
 

@@ -26,6 +26,7 @@ _ACTION_COLUMNS = {
     "incentive_factor": pl.String, "bad_debt_shares": pl.String, "bad_debt_assets": pl.String,
     "gas_used": pl.UInt32, "gas_cost": pl.String, "slippage_cost": pl.String,
     "liquidator_profit": pl.String, "position_closed": pl.Boolean, "band_loan_assets": pl.String,
+    "impacted_price": pl.String,
 }  # fmt: skip
 _CLIP_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
@@ -102,8 +103,13 @@ def run_scenarios(
             mechanism = scenario.mechanism_for(history.market)
             if scenario.is_history or mechanism is None:
                 outcome = past
-            elif divergence_driven and scenario.accrual == "history":
-                # (with accrual = "irm" every debt depends on the scenario's utilisation: no shortcut)
+            elif (
+                divergence_driven
+                and scenario.accrual == "history"
+                and not scenario.market_impact.on
+            ):
+                # (with accrual = "irm" every debt depends on the scenario's utilisation, with
+                # market-impact feedback every position on the moved price: no shortcut)
                 simulated = diverging_borrowers(past, mechanism)
                 outcome = replay_market(history, scenario, mechanism, simulated)
                 for borrower in past.positions.keys() - simulated:

@@ -30,6 +30,7 @@ from softliq_core.protocols.morpho.pre_liquidation import (
 )
 from softliq_core.replay.counterfactual_market import ACCRUALS
 from softliq_core.replay.liquidator import LiquidatorModel, parse_liquidator
+from softliq_core.replay.market_impact import MarketImpact, parse_market_impact
 
 MECHANISMS = ("history", "morpho_liquidation", "morpho_pre_liquidation", "llamma_bands")
 PRE_LIQUIDATION_FIELDS = ("pre_lltv", "pre_lcf1", "pre_lcf2", "pre_lif1", "pre_lif2")
@@ -82,13 +83,16 @@ class Scenario:
         "history"  # borrow share price: history's, or the IRM on this scenario's utilisation
     )
     bands: BandParams | None = None  # mechanism "llamma_bands"
+    market_impact: MarketImpact = field(default_factory=MarketImpact)  # off by default
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def canonical(self) -> dict[str, Any]:
         """Everything that changes results, and nothing else (not the name). A key that only some
         mechanisms have is present only for them, so adding one leaves older scenario ids as
         they were."""
-        optional = {"bands": self.bands.canonical()} if self.bands else {}
+        optional: dict[str, Any] = {"bands": self.bands.canonical()} if self.bands else {}
+        if self.market_impact.on:
+            optional["market_impact"] = self.market_impact.canonical()
         return optional | {
             "mechanism": self.mechanism,
             "pre_liquidation": (
@@ -182,6 +186,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         "liquidator",
         "accrual",
         "bands",
+        "market_impact",
         *PRE_LIQUIDATION_FIELDS,
     }
     problems += [f"{where}: {key}: unknown field" for key in table if key not in known]
@@ -216,6 +221,9 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         problems += [f"{where}: {problem}" for problem in found]
     elif "bands" in table:
         problems.append(f"{where}: bands: band parameters given to mechanism {mechanism!r}")
+
+    market_impact, found = parse_market_impact(table.get("market_impact", {}))
+    problems += [f"{where}: {problem}" for problem in found]
 
     scope = table.get("scope", {})
     scope_lltv = None
@@ -255,6 +263,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         liquidator=liquidator,
         accrual=accrual,
         bands=bands,
+        market_impact=market_impact,
     ), []
 
 
