@@ -32,9 +32,9 @@ Simplifications of LLAMMA (also in the README):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from math import isqrt
 from typing import Any
 
@@ -86,53 +86,26 @@ class BandParams:
         return {f: str(getattr(self, f)) for f in BAND_FIELDS}
 
 
-def parse_band_params(table: Any) -> tuple[BandParams | None, list[str]]:
-    """A scenario's ``bands`` table → the parameters and every problem, named ``bands.<field>``."""
-    if not isinstance(table, Mapping):
-        return None, [
-            "bands: required for mechanism 'llamma_bands': a table of " + ", ".join(BAND_FIELDS)
-        ]
-    problems = [f"bands.{key}: unknown field" for key in table if key not in BAND_FIELDS]
-    problems += [f"bands.{key}: required" for key in BAND_FIELDS if key not in table]
-    if problems:
-        return None, problems
-    a, n = table["a"], table["n_bands"]
-    if isinstance(a, bool) or not isinstance(a, int) or not 2 <= a <= MAX_A:
-        problems.append(f"bands.a: {a!r} must be an integer from 2 to {MAX_A}")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_BANDS:
-        problems.append(f"bands.n_bands: {n!r} must be an integer from 1 to {MAX_BANDS}")
-    fee = _wad(table["fee"], "fee", problems)
-    loan_discount = _wad(table["loan_discount"], "loan_discount", problems)
-    liquidation_discount = _wad(table["liquidation_discount"], "liquidation_discount", problems)
-    if fee is not None and fee >= MAX_FEE:
-        problems.append(f"bands.fee: {table['fee']} must be below 0.1")
-    if loan_discount is not None and not 0 < loan_discount < WAD:
-        problems.append(f"bands.loan_discount: {table['loan_discount']} must be within (0, 1)")
-    if (
-        loan_discount is not None
-        and liquidation_discount is not None
-        and liquidation_discount >= loan_discount
-    ):
+def band_parameter_violations(params: BandParams) -> list[str]:
+    """Every rule the parameters break, named ``bands.<field>``."""
+    problems = []
+    if not 2 <= params.a <= MAX_A:
+        problems.append(f"bands.a: {params.a} must be an integer from 2 to {MAX_A}")
+    if not 1 <= params.n_bands <= MAX_BANDS:
+        problems.append(f"bands.n_bands: {params.n_bands} must be an integer from 1 to {MAX_BANDS}")
+    if params.fee >= MAX_FEE:
+        problems.append(f"bands.fee: {Decimal(params.fee) / WAD} must be below 0.1")
+    if not 0 < params.loan_discount < WAD:
         problems.append(
-            f"bands.liquidation_discount: {table['liquidation_discount']} must be below "
-            f"loan_discount ({table['loan_discount']}), or a new position is liquidatable"
+            f"bands.loan_discount: {Decimal(params.loan_discount) / WAD} must be within (0, 1)"
         )
-    if problems or fee is None or loan_discount is None or liquidation_discount is None:
-        return None, problems
-    return BandParams(a, n, fee, loan_discount, liquidation_discount), []
-
-
-def _wad(raw: Any, name: str, problems: list[str]) -> int | None:
-    try:
-        number = Decimal(str(raw))
-    except InvalidOperation:
-        problems.append(f"bands.{name}: {raw!r} is not a decimal number")
-        return None
-    scaled = number * WAD
-    if not number.is_finite() or number < 0 or scaled != scaled.to_integral_value():
-        problems.append(f"bands.{name}: {raw!r} must be >= 0 with at most 18 decimals")
-        return None
-    return int(scaled)
+    elif params.liquidation_discount >= params.loan_discount:
+        problems.append(
+            f"bands.liquidation_discount: {Decimal(params.liquidation_discount) / WAD} must be "
+            f"below loan_discount ({Decimal(params.loan_discount) / WAD}), or a new position "
+            "is liquidatable"
+        )
+    return problems
 
 
 @dataclass(frozen=True, slots=True)

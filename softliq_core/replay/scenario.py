@@ -21,7 +21,12 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from softliq_core.mechanisms import Mechanism, MorphoLiquidation, MorphoPreLiquidation
-from softliq_core.mechanisms.llamma_bands import BandParams, LlammaBands, parse_band_params
+from softliq_core.mechanisms.llamma_bands import (
+    BAND_FIELDS,
+    BandParams,
+    LlammaBands,
+    band_parameter_violations,
+)
 from softliq_core.protocols.morpho.math import WAD
 from softliq_core.protocols.morpho.pre_liquidation import (
     DEFAULT_PRE_LIQUIDATION_PARAMS,
@@ -170,6 +175,31 @@ class Scenario:
         return int.from_bytes(digest[:8], "big") / 2**64 < self.opt_in_fraction
 
 
+def _band_params(table: Any) -> tuple[BandParams | None, list[str]]:
+    """A scenario's ``bands`` table → the parameters and every problem, named ``bands.<field>``."""
+    if not isinstance(table, dict):
+        fields = ", ".join(BAND_FIELDS)
+        return None, [f"bands: required for mechanism 'llamma_bands': a table of {fields}"]
+    problems = [f"bands.{key}: unknown field" for key in table if key not in BAND_FIELDS]
+    problems += [f"bands.{key}: required" for key in BAND_FIELDS if key not in table]
+    if problems:
+        return None, problems
+    for count in ("a", "n_bands"):
+        if isinstance(table[count], bool) or not isinstance(table[count], int):
+            problems.append(f"bands.{count}: {table[count]!r} must be an integer")
+    try:
+        fee, loan_discount, liquidation_discount = (
+            parse_wad(table[f], f"bands.{f}") for f in BAND_FIELDS[2:]
+        )
+    except ValueError as error:
+        problems.append(str(error))
+    if problems:
+        return None, problems
+    params = BandParams(table["a"], table["n_bands"], fee, loan_discount, liquidation_discount)
+    violations = band_parameter_violations(params)
+    return (None if violations else params), violations
+
+
 def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | None, list[str]]:
     name = str(table.get("name", f"#{index + 1}"))
     where = f"scenario {name!r}"
@@ -217,7 +247,7 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
 
     bands = None
     if mechanism == "llamma_bands":
-        bands, found = parse_band_params(table.get("bands"))
+        bands, found = _band_params(table.get("bands"))
         problems += [f"{where}: {problem}" for problem in found]
     elif "bands" in table:
         problems.append(f"{where}: bands: band parameters given to mechanism {mechanism!r}")
