@@ -153,8 +153,9 @@ def market_evidence(summary: pl.DataFrame, scenarios: Sequence[Scenario]) -> lis
         elif scenario.mechanism == "morpho_liquidation":
             if market.baseline is None or scenario.name == "baseline":
                 market.baseline = result
-        else:
+        elif scenario.mechanism == "morpho_pre_liquidation":
             market.pre_liquidation.append(result)
+        # (the other mechanisms, e.g. llamma_bands, are not in the pre-liquidation evidence)
     for market in markets.values():
         choose(market)
     return [m for m in markets.values() if m.pre_liquidation]
