@@ -6,7 +6,7 @@
 CREATE TABLE IF NOT EXISTS scenarios (
     scenario_id     VARCHAR PRIMARY KEY,  -- sha256 of the canonical JSON definition, first 16 hex
     name            VARCHAR NOT NULL,     -- the name in the scenario file
-    mechanism       VARCHAR NOT NULL,     -- history | morpho_liquidation | morpho_pre_liquidation | aave_liquidation | aave_pre_liquidation
+    mechanism       VARCHAR NOT NULL,     -- history | morpho_liquidation | morpho_pre_liquidation | maker_clipper | compound_absorb | euler_liquidation | llamma_bands | aave_liquidation | aave_pre_liquidation
     accrual         VARCHAR NOT NULL,     -- history: the borrow share price follows history | irm: AdaptiveCurveIRM on the scenario's own utilisation
     definition      JSON NOT NULL,        -- canonical definition: parameters (WAD), scope, opt-in, liquidator
     engine_version  VARCHAR NOT NULL    -- softliq engine version that produced the rows
@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS liquidation_actions (
     seized_tokens         HUGEINT,  -- Aave: collateral to the liquidator, collateral_asset base units (liquidatedCollateralAmount)
     protocol_fee_tokens   HUGEINT,  -- Aave: collateral to the treasury (the protocol fee on the bonus), collateral_asset base units
     health_factor_before  DOUBLE,   -- Aave: the account's health factor before the call (NULL without debt)
-    health_factor_after   DOUBLE    -- Aave: after it (NULL when no debt is left)
+    health_factor_after   DOUBLE,   -- Aave: after it (NULL when no debt is left)
+    band_loan_assets   HUGEINT NOT NULL,   -- loan base units the position's bands held and put toward the debt (llamma_bands; else 0): debt closed = repaid_assets + band_loan_assets
+    impacted_price     VARCHAR NOT NULL    -- price the action saw (1e36-scaled): the oracle price moved by recent liquidations' sales when market_impact is on, else equal to price; ltv_*, seized_value and the liquidator's costs use it
 );
 COMMENT ON TABLE liquidation_actions IS 'Every liquidation and pre-liquidation call, historical (scenario history) or by the engine''s liquidator model, keyed by (scenario_id, market_id, borrower, block_number, call_index)';
 
@@ -85,7 +87,12 @@ CREATE TABLE IF NOT EXISTS position_outcomes (
     unprofitable_skips   UINTEGER NOT NULL, -- times an allowed action did not pay the liquidator (so was not taken)
     soft_zone_blocks     UINTEGER NOT NULL, -- blocks spent in the mechanism's soft zone (pre-liquidation: preLltv < LTV <= LLTV), seen at price updates and own actions
     protocol             VARCHAR,           -- morpho_blue | aave_v3. Aave: the account across the pool's reserves; borrow_shares 0, collateral, debt and values in the base currency (USD, 8 decimals), max_ltv total debt / total collateral, soft zone 1 <= HF < preHF
-    min_health_factor    DOUBLE             -- Aave: the lowest health factor seen at price updates and own actions (NULL without debt or for Morpho)
+    min_health_factor    DOUBLE,            -- Aave: the lowest health factor seen at price updates and own actions (NULL without debt or for Morpho)
+    band_loan_assets     HUGEINT NOT NULL,  -- loan base units the position's bands hold at the end (llamma_bands; counted against the debt in unrealised_bad_debt)
+    band_loss            HUGEINT NOT NULL,  -- llamma_bands: value the borrower lost to arbitrageurs converting its bands, each trade valued at its oracle price (fees netted), loan base units
+    band_loss_vs_holding HUGEINT NOT NULL,  -- llamma_bands: the bands' value versus holding the collateral put in them, summed over spells in bands (each at its last price; < 0: converting protected value)
+    band_fees            HUGEINT NOT NULL,  -- llamma_bands: AMM fees arbitrageurs paid into the position's bands (kept by the borrower, already inside band_loss)
+    arbitrage_profit     HUGEINT NOT NULL   -- llamma_bands: what arbitrageurs trading against the position's bands kept, net of outside slippage
 );
 COMMENT ON TABLE position_outcomes IS 'Each borrower position at the end of each scenario, keyed by (scenario_id, market_id, borrower)';
 
@@ -123,6 +130,10 @@ CREATE TABLE IF NOT EXISTS scenario_market_summary (
     keeper_incentive                 HUGEINT NOT NULL,  -- paid by the protocol to callers (Maker tip + chip), loan base units
     reserves_change                  HUGEINT NOT NULL,  -- the protocol's own balance change (Maker, Compound III), loan base units
     protocol                         VARCHAR,           -- morpho_blue | aave_v3 (Aave: one row per pool, amounts in its base currency, USD with 8 decimals)
+    band_loss                        HUGEINT NOT NULL,  -- llamma_bands: value borrowers lost to arbitrageurs converting their bands, loan base units
+    band_loss_vs_holding             HUGEINT NOT NULL,  -- llamma_bands: borrowers' loss versus holding the collateral (< 0: a gain)
+    band_fees                        HUGEINT NOT NULL,  -- llamma_bands: AMM fees paid into the bands by arbitrageurs
+    arbitrage_profit                 HUGEINT NOT NULL,  -- llamma_bands: arbitrageurs' take net of outside slippage
     PRIMARY KEY (scenario_id, market_id)
 );
 COMMENT ON TABLE scenario_market_summary IS 'Per scenario x market outcome metrics, keyed by (scenario_id, market_id)';

@@ -22,6 +22,7 @@ class ActionResult:
     taker_paid: int | None = None
     keeper_incentive: int = 0  # loan units the protocol pays the caller (Maker tip + chip)
     reserves_change: int = 0  # the protocol's own balance change, loan units (Compound, Maker)
+    band_loan_assets: int = 0  # loan asset a band mechanism held for the position, used to repay
 
 
 class Mechanism(Protocol):

@@ -81,7 +81,11 @@ position_totals AS (
            sum(clipped_actions)::BIGINT AS clipped_actions,
            sum(unprofitable_skips)::BIGINT AS unprofitable_skips,
            count(*) FILTER (soft_zone_blocks > 0) AS positions_in_soft_zone,
-           sum(soft_zone_blocks)::BIGINT AS soft_zone_blocks
+           sum(soft_zone_blocks)::BIGINT AS soft_zone_blocks,
+           sum(band_loss::HUGEINT) AS band_loss,
+           sum(band_loss_vs_holding::HUGEINT) AS band_loss_vs_holding,
+           sum(band_fees::HUGEINT) AS band_fees,
+           sum(arbitrage_profit::HUGEINT) AS arbitrage_profit
     FROM position_outcomes GROUP BY ALL
 )
 SELECT p.scenario_id, s.name AS scenario_name, p.market_id, p.borrowers,
@@ -113,7 +117,11 @@ SELECT p.scenario_id, s.name AS scenario_name, p.market_id, p.borrowers,
        coalesce(p.soft_zone_blocks, 0) AS soft_zone_blocks,
        coalesce(a.keeper_incentive, 0)::VARCHAR AS keeper_incentive,
        coalesce(a.reserves_change, 0)::VARCHAR AS reserves_change,
-       p.protocol
+       p.protocol,
+       coalesce(p.band_loss, 0)::VARCHAR AS band_loss,
+       coalesce(p.band_loss_vs_holding, 0)::VARCHAR AS band_loss_vs_holding,
+       coalesce(p.band_fees, 0)::VARCHAR AS band_fees,
+       coalesce(p.arbitrage_profit, 0)::VARCHAR AS arbitrage_profit
 FROM position_totals p
 JOIN scenarios s USING (scenario_id)
 LEFT JOIN action_totals a USING (scenario_id, market_id)

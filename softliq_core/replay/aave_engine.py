@@ -290,6 +290,7 @@ class _AaveReplay:
                 "position_closed": after.total_debt_base == 0,
                 # Aave pays no keeper; the treasury's fee share is protocol_fee_tokens
                 "taker_paid": str(repaid), "keeper_incentive": "0", "reserves_change": None,
+                "band_loan_assets": "0", "impacted_price": str(price),  # no bands, no feedback
                 "protocol": AAVE_V3, "collateral_asset": result.collateral_asset,
                 "debt_asset": result.debt_asset, "repaid_tokens": str(result.debt_repaid),
                 "seized_tokens": str(result.collateral_to_liquidator),
@@ -518,6 +519,9 @@ class _AaveReplay:
                     "unprofitable_skips": stats.unprofitable,
                     "soft_zone_blocks": stats.soft_zone_blocks, "protocol": AAVE_V3,
                     "min_health_factor": None if stats.min_health_factor is None else stats.min_health_factor / 10**18,
+                    **dict.fromkeys(
+                        ("band_loan_assets", "band_loss", "band_loss_vs_holding", "band_fees",
+                         "arbitrage_profit"), "0"),  # no bands on Aave
                 }
             )  # fmt: skip
         return self.out

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from softliq_core.mechanisms import ActionResult, Mechanism, PositionAt, StatefulMechanism
+from softliq_core.mechanisms.price_following import PriceFollowing
 from softliq_core.protocols.morpho.errors import MorphoRevert
 from softliq_core.protocols.morpho.health import (
     borrowed_assets,
@@ -44,6 +45,7 @@ from softliq_core.replay.ledger import (
 )
 from softliq_core.replay.liquidator import ActionEconomics
 from softliq_core.replay.ltv_watch import LtvWatch, market_ratio
+from softliq_core.replay.market_impact import ImpactedPrice
 from softliq_core.replay.scenario import Scenario
 
 # LTVs are compared as WAD integers rounded differently by the triggers (floor products) and by
@@ -61,6 +63,11 @@ class PositionStats:
     soft_zone_blocks: int = 0  # blocks spent in the mechanism's soft zone (e.g. the pre-liq window)
     soft_zone_since: int | None = None
     unprofitable: int = 0  # times the liquidator found an action but it did not pay
+    # a price-following mechanism's conversions (LLAMMA's bands), loan base units
+    band_loss: int = 0  # value the borrower lost to the other side, at each trade's price
+    band_loss_vs_holding: int = 0  # the borrower's loss versus holding the collateral
+    band_fees: int = 0  # fees arbitrageurs paid into the position's bands
+    arbitrage_profit: int = 0  # what arbitrageurs kept, net of outside slippage
 
 
 @dataclass
@@ -73,6 +80,7 @@ class MarketOutcome:
     final_price: int = 0
     # (block, WAD LTV) at every check and action, for the borrowers asked to be traced
     ltv_paths: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    band_loan_assets: dict[str, int] = field(default_factory=dict)  # held at the end, by borrower
 
 
 class _MarketReplay:
@@ -107,6 +115,19 @@ class _MarketReplay:
         self.due_blocks: list[int] = []
         self.watch = LtvWatch()
         self.out = MarketOutcome()
+        # A mechanism that follows every price keeps per-position state here (None: holds nothing).
+        self.following = mechanism if isinstance(mechanism, PriceFollowing) else None
+        self.held: dict[str, Any] = {}
+        # Market-impact feedback (DESIGN §4.3, off by default): liquidations move the price.
+        self.impact = (
+            ImpactedPrice(
+                scenario.market_impact.window_blocks,
+                self.liquidator.curve(history.collateral_symbol),
+                history.collateral_decimals,
+            )
+            if scenario.market_impact.on and not scenario.is_history
+            else None
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -116,6 +137,48 @@ class _MarketReplay:
         if self.counterfactual_market is not None:
             return self.counterfactual_market.market
         return self.ledger.markets[self.market_id]
+
+    def _price_at(self, block: int) -> int:
+        """The price actions at ``block`` see: the oracle's, moved by recent sales if feedback is on."""
+        assert self.price is not None
+        return self.price if self.impact is None else self.impact.price(self.price, block)
+
+    def _recheck_after_sale(self, block: int, seller: str) -> None:
+        """Feedback: a sale moved the price, so every other position is checked at it."""
+        for borrower in self.out.positions:
+            if borrower != seller:
+                self._track(borrower, self.market, block)
+
+    def _mechanism_on(self, borrower: str) -> Mechanism:
+        """The mechanism judging this position: a price-following one bound to its state."""
+        assert self.mechanism is not None
+        if self.following is None:
+            return self.mechanism
+        return self.following.bound(self.held.get(borrower))
+
+    def _follow_price(self, market: Market) -> None:
+        """Let a price-following mechanism react to the new price on every simulated position."""
+        if self.following is None or self.price is None:
+            return
+        curve = self.liquidator.curve(self.history.collateral_symbol)
+        decimals = self.history.collateral_decimals
+
+        def impact(collateral: int) -> int:
+            return curve.impact(collateral, decimals)
+
+        for borrower, position in self.out.positions.items():
+            state, step = self.following.follow_price(
+                self.held.get(borrower), market, position, self.price, impact
+            )
+            if state is None:
+                self.held.pop(borrower, None)
+            else:
+                self.held[borrower] = state
+            stats = self.out.stats[borrower]
+            stats.band_loss += step.other_side_gross
+            stats.band_loss_vs_holding += step.loss_vs_holding_change
+            stats.band_fees += step.fees
+            stats.arbitrage_profit += step.other_side_profit
 
     def _position(self, borrower: str) -> Position:
         if borrower not in self.out.positions:
@@ -151,8 +214,14 @@ class _MarketReplay:
             self.watch.forget(borrower)
             return
         stats = self.out.stats[borrower]
-        if self.price is None or borrower in self.trace or stats.soft_zone_since is not None:
-            self.watch.pin(borrower)  # every check counts: a first price, a path, an open spell
+        if (
+            self.price is None
+            or borrower in self.trace
+            or stats.soft_zone_since is not None
+            or borrower in self.held
+        ):
+            # every check counts: a first price, a path, an open spell, bands whose state moves
+            self.watch.pin(borrower)
             return
         target = stats.max_ltv
         if self.mechanism is not None:
@@ -164,7 +233,8 @@ class _MarketReplay:
         if self.price is None or position.borrow_shares == 0:
             self._note_soft_zone(borrower, market, block, possible=False)
             return
-        current = ltv(position, market, self.price)
+        price = self._price_at(block)
+        current = ltv(position, market, price)
         if borrower in self.trace and current is not None:
             self.out.ltv_paths.setdefault(borrower, []).append((block, current))
         stats = self.out.stats[borrower]
@@ -175,8 +245,8 @@ class _MarketReplay:
         # Below the mechanism's lowest trigger nothing can happen: skip its exact checks.
         possible = current is None or current >= self.mechanism.lowest_trigger_ltv - TRIGGER_MARGIN
         self._note_soft_zone(borrower, market, block, possible)
-        if possible and self.mechanism.triggered(
-            market, position, self.price, self._opted_in(borrower)
+        if possible and self._mechanism_on(borrower).triggered(
+            market, position, price, self._opted_in(borrower)
         ):
             self._schedule(block + self.liquidator.latency_blocks, borrower)
 
@@ -190,7 +260,9 @@ class _MarketReplay:
         inside = (
             possible
             and self.price is not None
-            and self.mechanism.in_soft_zone(market, self.out.positions[borrower], self.price)
+            and self._mechanism_on(borrower).in_soft_zone(
+                market, self.out.positions[borrower], self.price
+            )
         )
         if inside and stats.soft_zone_since is None:
             stats.soft_zone_since = block
@@ -235,19 +307,22 @@ class _MarketReplay:
 
     def _act(self, block: int, borrower: str, accrued: Market) -> None:
         """The liquidator's calls on one position in one block, each only if it pays."""
-        assert self.mechanism is not None and self.price is not None
+        assert self.price is not None
+        mechanism = self._mechanism_on(borrower)
         position = self.out.positions[borrower]
         opted_in = self._opted_in(borrower)
         native_price = self._native_price(block)
         totals = accrued  # history's totals do not move with the engine's actions
         acted = declined = False
+        sold = 0
         for call_index in range(self.liquidator.max_calls_per_block):
             trial = position.copy()
             scratch = totals.copy()
-            result = self._propose(block, borrower, scratch, trial, opted_in)
+            price = self._price_at(block)
+            result = self._propose(block, borrower, mechanism, scratch, trial, price, opted_in)
             if result is None:
                 break
-            economics = self._economics(block, result, native_price)
+            economics = self._economics(block, result, native_price, price)
             if not self.liquidator.profitable(economics, native_price):
                 # Not worth it now: the next price or borrower action reconsiders the position.
                 self.out.stats[borrower].unprofitable += 1
@@ -261,34 +336,45 @@ class _MarketReplay:
             if self.counterfactual_market is not None:
                 totals = scratch  # the scenario's own totals: repaid debt and bad debt leave them
             self._record_action(
-                block, borrower, before, position, accrued, result, economics, call_index
+                block, borrower, before, position, accrued, result, economics, call_index, price
             )
+            if self.impact is not None:  # the sale moves the price the next call sees
+                self.impact.record_sale(block, result.seized_assets)
+                sold += result.seized_assets
             if (
                 result.kind != "pre_liquidation"
                 or self.liquidator.pre_liquidation_calls == "single"
             ):
                 break
+        if position.borrow_shares == 0:
+            self.held.pop(borrower, None)  # a closed position leaves a price-following mechanism
         if acted and self.counterfactual_market is not None:
             self.counterfactual_market.accrue(self.history.clock.timestamp(block))
             self.counterfactual_market.market = totals
         self._note_soft_zone(borrower, accrued, block)
-        if not declined and self.mechanism.triggered(accrued, position, self.price, opted_in):
+        if not declined and mechanism.triggered(accrued, position, self._price_at(block), opted_in):
             self._schedule(block + 1, borrower)
         elif self.stateful is not None and self.stateful.holds(borrower):
             self._schedule(block + 1, borrower)  # an auction's price moves with time, not prices
         self._rewatch(borrower, accrued)
+        if sold:
+            self._recheck_after_sale(block, borrower)
 
     def _propose(
-        self, block: int, borrower: str, market: Market, position: Position, opted_in: bool
+        self,
+        block: int,
+        borrower: str,
+        mechanism: Mechanism,
+        market: Market,
+        position: Position,
+        price: int,
+        opted_in: bool,
     ) -> ActionResult | None:
         """The mechanism's next action on ``position`` (mutated as a trial), not yet carried out."""
-        assert self.mechanism is not None and self.price is not None
         if self.stateful is None:
-            return self.mechanism.act(market, position, self.price, opted_in)
+            return mechanism.act(market, position, price, opted_in)
         now = self.history.clock.timestamp(block)
-        return self.stateful.act_on(
-            PositionAt(borrower, now, market, position, self.price, opted_in)
-        )
+        return self.stateful.act_on(PositionAt(borrower, now, market, position, price, opted_in))
 
     def _native_price(self, block: int) -> int:
         price = self.history.native_price.before_block(block)
@@ -301,13 +387,15 @@ class _MarketReplay:
             return 0
         return price
 
-    def _economics(self, block: int, result: ActionResult, native_price: int) -> ActionEconomics:
+    def _economics(
+        self, block: int, result: ActionResult, native_price: int, price: int | None = None
+    ) -> ActionEconomics:
         assert self.price is not None
         return self.liquidator.economics(
             result.kind,
             result.seized_assets,
             result.repaid_assets if result.taker_paid is None else result.taker_paid,
-            self.price,
+            self.price if price is None else price,
             self.history.clock.base_fee(block),
             native_price,
             self.history.collateral_symbol,
@@ -325,9 +413,11 @@ class _MarketReplay:
         result: ActionResult,
         economics: ActionEconomics,
         call_index: int = 0,
+        impacted_price: int | None = None,
     ) -> None:
+        """``impacted_price``: the price the action saw when market-impact feedback moved it."""
         assert self.price is not None
-        price = self.price
+        price = self.price if impacted_price is None else impacted_price
         stats = self.out.stats[borrower]
         if borrower in self.trace:
             after_ltv = ltv(after, market, price) if after.borrow_shares else 0
@@ -346,7 +436,7 @@ class _MarketReplay:
                 "call_index": call_index,
                 "timestamp": self.history.clock.timestamp(block),
                 "kind": result.kind,
-                "price": str(price),
+                "price": str(self.price),
                 "ltv_before": _ratio(ltv(before, market, price)),
                 "ltv_after": _ratio(ltv(after, market, price)) if after.borrow_shares else 0.0,
                 "debt_before": str(borrowed_assets(before, market)),
@@ -370,6 +460,8 @@ class _MarketReplay:
                 ),
                 "keeper_incentive": str(result.keeper_incentive),
                 "reserves_change": str(result.reserves_change),
+                "band_loan_assets": str(result.band_loan_assets),
+                "impacted_price": str(price),
             }
         )
 
@@ -485,6 +577,10 @@ class _MarketReplay:
             self.market.copy() if self.market_id in self.ledger.markets else Market()
         )
         self.out.final_price = self.price or 0
+        if self.following is not None:
+            self.out.band_loan_assets = {
+                b: self.following.loan_assets(state) for b, state in self.held.items()
+            }
         return self.out
 
     def _on_price(self, item: tuple[int, int, int]) -> None:
@@ -494,7 +590,8 @@ class _MarketReplay:
         if self.market_id not in self.ledger.markets:
             return
         market = self.market
-        for borrower in self.watch.due(market_ratio(market, price)):
+        self._follow_price(market)
+        for borrower in self.watch.due(market_ratio(market, self._price_at(block))):
             self._track(borrower, market, block)
 
     def _on_event(self, event: Mapping[str, Any]) -> None:

@@ -33,6 +33,7 @@ _ACTION_COLUMNS = {
     "protocol": pl.String, "collateral_asset": pl.String, "debt_asset": pl.String,
     "repaid_tokens": pl.String, "seized_tokens": pl.String, "protocol_fee_tokens": pl.String,
     "health_factor_before": pl.Float64, "health_factor_after": pl.Float64,
+    "band_loan_assets": pl.String, "impacted_price": pl.String,
 }  # fmt: skip
 _CLIP_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
@@ -47,6 +48,8 @@ _POSITION_COLUMNS = {
     "pre_liquidations": pl.UInt32, "liquidations": pl.UInt32, "clipped_actions": pl.UInt32,
     "first_action_block": pl.UInt32, "unprofitable_skips": pl.UInt32,
     "soft_zone_blocks": pl.UInt32, "protocol": pl.String, "min_health_factor": pl.Float64,
+    "band_loan_assets": pl.String, "band_loss": pl.String,
+    "band_loss_vs_holding": pl.String, "band_fees": pl.String, "arbitrage_profit": pl.String,
 }  # fmt: skip
 
 
@@ -113,8 +116,13 @@ def run_scenarios(
             mechanism = scenario.mechanism_for(history.market)
             if scenario.is_history or mechanism is None:
                 outcome = past
-            elif divergence_driven and scenario.accrual == "history":
-                # (with accrual = "irm" every debt depends on the scenario's utilisation: no shortcut)
+            elif (
+                divergence_driven
+                and scenario.accrual == "history"
+                and not scenario.market_impact.on
+            ):
+                # (with accrual = "irm" every debt depends on the scenario's utilisation, with
+                # market-impact feedback every position on the moved price: no shortcut)
                 simulated = diverging_borrowers(past, mechanism)
                 outcome = replay_market(history, scenario, mechanism, simulated)
                 for borrower in past.positions.keys() - simulated:
@@ -129,6 +137,7 @@ def run_scenarios(
                 stats = outcome.stats[borrower]
                 debt = borrowed_assets(position, outcome.final_market)
                 value = collateral_value(position.collateral, outcome.final_price)
+                band_loan = outcome.band_loan_assets.get(borrower, 0)
                 positions.append(
                     {
                         **tag,
@@ -138,7 +147,7 @@ def run_scenarios(
                         "collateral": str(position.collateral),
                         "debt": str(debt),
                         "collateral_value": str(value),
-                        "unrealised_bad_debt": str(max(0, debt - value)),
+                        "unrealised_bad_debt": str(max(0, debt - value - band_loan)),
                         "max_ltv": stats.max_ltv / 10**18,
                         "pre_liquidations": stats.pre_liquidations,
                         "liquidations": stats.liquidations,
@@ -146,6 +155,11 @@ def run_scenarios(
                         "first_action_block": stats.first_action_block,
                         "unprofitable_skips": stats.unprofitable,
                         "soft_zone_blocks": stats.soft_zone_blocks,
+                        "band_loan_assets": str(band_loan),
+                        "band_loss": str(stats.band_loss),
+                        "band_loss_vs_holding": str(stats.band_loss_vs_holding),
+                        "band_fees": str(stats.band_fees),
+                        "arbitrage_profit": str(stats.arbitrage_profit),
                     }
                 )
     if aave is not None:

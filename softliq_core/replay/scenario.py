@@ -33,6 +33,12 @@ from softliq_core.mechanisms.aave_pre_liquidation import (
 from softliq_core.mechanisms.aave_pre_liquidation import (
     parameter_violations as aave_parameter_violations,
 )
+from softliq_core.mechanisms.llamma_bands import (
+    BAND_FIELDS,
+    BandParams,
+    LlammaBands,
+    band_parameter_violations,
+)
 from softliq_core.protocols.morpho.math import WAD
 from softliq_core.protocols.morpho.pre_liquidation import (
     DEFAULT_PRE_LIQUIDATION_PARAMS,
@@ -41,6 +47,7 @@ from softliq_core.protocols.morpho.pre_liquidation import (
 )
 from softliq_core.replay.counterfactual_market import ACCRUALS
 from softliq_core.replay.liquidator import LiquidatorModel, parse_liquidator
+from softliq_core.replay.market_impact import MarketImpact, parse_market_impact
 from softliq_core.replay.mechanism_params import (
     FIELDS,
     Value,
@@ -52,11 +59,12 @@ from softliq_core.replay.mechanism_params import (
 MORPHO_BLUE, AAVE_V3 = "morpho_blue", "aave_v3"
 PROTOCOLS = (MORPHO_BLUE, AAVE_V3)
 # Each mechanism's protocol; ``history`` replays every protocol unless ``scope.protocol`` says one.
-# Maker's, Compound III's and Euler's designs are applied to Morpho markets' positions.
+# Maker's, Compound III's, Euler's and the band designs are applied to Morpho markets' positions.
 MECHANISM_PROTOCOL = {
     "morpho_liquidation": MORPHO_BLUE,
     "morpho_pre_liquidation": MORPHO_BLUE,
     **dict.fromkeys(FIELDS, MORPHO_BLUE),
+    "llamma_bands": MORPHO_BLUE,
     "aave_liquidation": AAVE_V3,
     "aave_pre_liquidation": AAVE_V3,
 }
@@ -113,6 +121,8 @@ class Scenario:
     accrual: str = (
         "history"  # borrow share price: history's, or the IRM on this scenario's utilisation
     )
+    bands: BandParams | None = None  # mechanism "llamma_bands"
+    market_impact: MarketImpact = field(default_factory=MarketImpact)  # off by default
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     # The fields of maker_clipper, compound_absorb or euler_liquidation (mechanism_params.FIELDS)
     mechanism_params: tuple[tuple[str, Value], ...] = ()
@@ -125,8 +135,9 @@ class Scenario:
         return MECHANISM_PROTOCOL.get(self.mechanism, self.scope_protocol)
 
     def canonical(self) -> dict[str, Any]:
-        """Everything that changes results, and nothing else (not the name). Keys added with
-        other mechanisms and protocols appear only when set, so earlier scenario ids stay the same."""
+        """Everything that changes results, and nothing else (not the name). A key that only some
+        mechanisms or protocols have is present only for them, so adding one leaves older scenario
+        ids as they were."""
         added: dict[str, Any] = {}
         if self.mechanism_params:
             added["mechanism_params"] = canonical_params(dict(self.mechanism_params))
@@ -136,6 +147,10 @@ class Scenario:
             }
         if self.scope_protocol is not None:
             added["scope_protocol"] = self.scope_protocol
+        if self.bands:
+            added["bands"] = self.bands.canonical()
+        if self.market_impact.on:
+            added["market_impact"] = self.market_impact.canonical()
         return added | {
             "mechanism": self.mechanism,
             "pre_liquidation": (
@@ -190,6 +205,8 @@ class Scenario:
             return build_mechanism(
                 self.mechanism, dict(self.mechanism_params), market.lltv, market.loan_decimals
             )
+        if self.bands is not None:
+            return LlammaBands(self.bands)
         return None
 
     def aave_mechanism_for(self, market: MarketRef) -> AaveLiquidation | AavePreLiquidation | None:
@@ -264,6 +281,8 @@ def _aave_problems(table: dict[str, Any], mechanism: str, where: str) -> list[st
         )
     if table.get("accrual", "history") != "history":
         problems.append(f"{where}: accrual: Aave's indexes follow history (only 'history')")
+    if "market_impact" in table:
+        problems.append(f"{where}: market_impact: not modelled for Aave scenarios")
     if mechanism == "aave_liquidation":
         given = [f for f in (*PRE_LIQUIDATION_FIELDS, "pre_hf", "preset") if f in table]
         if given:
@@ -290,6 +309,31 @@ def _aave_params(
         return None, [f"{where}: {error}"]  # fmt: skip
 
 
+def _band_params(table: Any) -> tuple[BandParams | None, list[str]]:
+    """A scenario's ``bands`` table → the parameters and every problem, named ``bands.<field>``."""
+    if not isinstance(table, dict):
+        fields = ", ".join(BAND_FIELDS)
+        return None, [f"bands: required for mechanism 'llamma_bands': a table of {fields}"]
+    problems = [f"bands.{key}: unknown field" for key in table if key not in BAND_FIELDS]
+    problems += [f"bands.{key}: required" for key in BAND_FIELDS if key not in table]
+    if problems:
+        return None, problems
+    for count in ("a", "n_bands"):
+        if isinstance(table[count], bool) or not isinstance(table[count], int):
+            problems.append(f"bands.{count}: {table[count]!r} must be an integer")
+    try:
+        fee, loan_discount, liquidation_discount = (
+            parse_wad(table[f], f"bands.{f}") for f in BAND_FIELDS[2:]
+        )
+    except ValueError as error:
+        problems.append(str(error))
+    if problems:
+        return None, problems
+    params = BandParams(table["a"], table["n_bands"], fee, loan_discount, liquidation_discount)
+    violations = band_parameter_violations(params)
+    return (None if violations else params), violations
+
+
 def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | None, list[str]]:
     name = str(table.get("name", f"#{index + 1}"))
     where = f"scenario {name!r}"
@@ -305,6 +349,8 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         "opt_in",
         "liquidator",
         "accrual",
+        "bands",
+        "market_impact",
         *PRE_LIQUIDATION_FIELDS,
         *FIELDS.get(mechanism, {}),
         *AAVE_PRE_LIQUIDATION_FIELDS,
@@ -350,6 +396,15 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
             problems.append(
                 f'{where}: accrual: {mechanism} follows history\'s share price (accrual = "history")'
             )
+    bands = None
+    if mechanism == "llamma_bands":
+        bands, found = _band_params(table.get("bands"))
+        problems += [f"{where}: {problem}" for problem in found]
+    elif "bands" in table:
+        problems.append(f"{where}: bands: band parameters given to mechanism {mechanism!r}")
+
+    market_impact, found = parse_market_impact(table.get("market_impact", {}))
+    problems += [f"{where}: {problem}" for problem in found]
 
     scope = table.get("scope", {})
     scope_lltv = None
@@ -391,6 +446,8 @@ def _scenario_from_table(table: dict[str, Any], index: int) -> tuple[Scenario | 
         mechanism_params=tuple(mechanism_params.items()),
         aave_pre_liquidation=aave_pre_liquidation,
         scope_protocol=scope.get("protocol"),
+        bands=bands,
+        market_impact=market_impact,
     ), []
 
 

@@ -1,0 +1,1 @@
+"""Curve's LLAMMA (crvUSD / LlamaLend) band AMM, in exact integers: see ``bands``."""

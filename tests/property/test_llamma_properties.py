@@ -1,0 +1,91 @@
+"""Hypothesis properties of LLAMMA-like bands: an arbitrage trade never takes more than the band
+holds, keeps the band on or above its curve, conserves value at the market price up to the fee the
+band keeps, and a falling price never leaves more collateral in a band than a higher one."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from softliq_core.protocols.llamma.bands import (
+    Band,
+    BandRange,
+    arbitrage,
+    band_ranges,
+    invariant,
+    value,
+)
+
+WAD = 10**18
+A = st.integers(min_value=2, max_value=1_000)
+# 1e36-scaled prices: 1e27 is 1000 USDC per 1e18-unit token
+TOP = st.integers(min_value=10**20, max_value=10**30)
+AMOUNT = st.integers(min_value=0, max_value=10**24)
+FEE = st.integers(min_value=0, max_value=WAD // 10 - 1)
+IMPACT = st.integers(min_value=0, max_value=WAD // 50)
+
+
+@st.composite
+def band_case(draw: st.DrawFn) -> tuple[Band, BandRange, int, int, int]:
+    a, top = draw(A), draw(TOP)
+    (edges,) = band_ranges(top, a, 1)
+    band = Band(draw(AMOUNT), draw(AMOUNT))
+    # the oracle anywhere from well below the band to well above it
+    oracle = draw(
+        st.integers(min_value=max(1, edges.price_down // 2), max_value=edges.price_up * 2)
+    )
+    return band, edges, a, oracle, draw(FEE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(band_case(), IMPACT)
+def test_an_arbitrage_never_takes_more_than_the_band_holds(
+    case: tuple[Band, BandRange, int, int, int], impact: int
+) -> None:
+    band, edges, a, oracle, fee = case
+    after, trade = arbitrage(band, edges, a, oracle, oracle, fee, impact, lambda _: impact)
+    assert after.loan >= 0 and after.collateral >= 0
+    if trade is None:
+        assert after == band
+        return
+    assert trade.collateral_out <= band.collateral and -trade.loan_in <= band.loan
+    assert after == Band(band.loan + trade.loan_in, band.collateral - trade.collateral_out)
+    assert trade.net_profit > 0  # the arbitrageur only trades when it pays, slippage included
+
+
+@settings(max_examples=300, deadline=None)
+@given(band_case())
+def test_value_is_conserved_at_the_market_price_up_to_the_fee(
+    case: tuple[Band, BandRange, int, int, int],
+) -> None:
+    band, edges, a, oracle, fee = case
+    curve = invariant(band, edges, a, oracle)
+    after, trade = arbitrage(band, edges, a, oracle, oracle, fee, 0, lambda _: 0)
+    if trade is None or curve is None:
+        return
+    # what the band lost at the oracle price is what the arbitrageur gained (floors: 2 base units)
+    assert abs(band.value(oracle) - after.value(oracle) - trade.gross_profit) <= 2
+    # the band ends on its curve or above it (the fee it keeps, the roundings in its favour)
+    assert (after.loan + curve.f) * (after.collateral + curve.g) >= curve.product
+    fee_value = trade.fee if trade.collateral_out > 0 else value(trade.fee, oracle)
+    assert fee_value >= 0
+    # without the fee the band would sit on the curve: the fee is all it keeps beyond it
+    if trade.collateral_out > 0:
+        on_curve = after.loan - trade.fee
+        assert (on_curve + curve.f) * (after.collateral + curve.g) >= curve.product
+        assert (on_curve - 1 + curve.f) * (after.collateral + curve.g) < curve.product
+
+
+@settings(max_examples=200, deadline=None)
+@given(A, TOP, st.integers(min_value=1, max_value=10**24), FEE, st.data())
+def test_conversion_is_monotone_in_price(
+    a: int, top: int, collateral: int, fee: int, data: st.DataObject
+) -> None:
+    """From the same all-collateral band, a lower price leaves no more collateral in it."""
+    (edges,) = band_ranges(top, a, 1)
+    low = data.draw(st.integers(min_value=edges.price_down // 2, max_value=edges.price_up))
+    high = data.draw(st.integers(min_value=low, max_value=edges.price_up))
+    fresh = Band(0, collateral)
+    at_low, _ = arbitrage(fresh, edges, a, low, low, fee, 0, lambda _: 0)
+    at_high, _ = arbitrage(fresh, edges, a, high, high, fee, 0, lambda _: 0)
+    assert at_low.collateral <= at_high.collateral
