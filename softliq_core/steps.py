@@ -28,6 +28,7 @@ from softliq_core.protocols.morpho.oracle import OracleError
 from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET, sample_rates
 from softliq_core.reorgs import broken_links, partition_record, stale_partitions
 from softliq_core.replay.baseline_validation import baseline_validation
+from softliq_core.replay.daily import replay_day
 from softliq_core.replay.inputs import MarketHistory, market_histories, market_refs
 from softliq_core.replay.run import Outcomes, concat_outcomes, run_scenarios
 from softliq_core.replay.scenario import (
@@ -36,10 +37,12 @@ from softliq_core.replay.scenario import (
     scenario_chunks,
     validate_scenarios,
 )
+from softliq_core.replay.snapshot import DaySnapshot, replay_version
 from softliq_core.report.governance import build_report
 from softliq_core.sources.base import ChainSource, RejectsRows
 from softliq_core.store.lake import Lake
 from softliq_core.store.reports import report_inputs, write_report
+from softliq_core.store.snapshots import SnapshotStore
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
     BLOCKS,
@@ -262,6 +265,68 @@ def load_histories(lake: Lake, chain_id: int) -> list[MarketHistory]:
 def replay_scenarios(lake: Lake, chain_id: int, scenarios: Sequence[Scenario]) -> Outcomes:
     """Replay every market of the lake under the scenario set (validated before any work)."""
     return run_scenarios(load_histories(lake, chain_id), scenarios)
+
+
+def replay_through(
+    lake: Lake, chain_id: int, scenarios: Sequence[Scenario], day: date, warehouse_path: str | Path
+) -> list[date]:
+    """The incremental daily replay of ``day`` (replay/daily.py): from the snapshot of the lake's
+    day before, written by the previous run. When that snapshot is missing (first run, or another
+    scenario set or engine version: snapshots are per version), it replays every day since the newest
+    snapshot of this version, or since the lake's first day (genesis), up to ``day``, so a changed
+    set replays from the start by itself. Each day's snapshot and DuckDB rows are written as it
+    completes; returns the days replayed."""
+    markets = lake.read("markets", MARKETS, chain_id)
+    validate_scenarios(scenarios, market_refs(markets))
+    snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
+    days = [d for d in lake.days("blocks", chain_id) if d <= day]
+    if day not in days:
+        raise ValueError(f"replay of {day}: the lake has no blocks of that day; ingest it first")
+    done = set(snapshots.days())
+    start = len(days) - 1
+    while start > 0 and days[start - 1] not in done:
+        start -= 1
+    previous = snapshots.read(days[start - 1]) if start else None
+    for replayed in days[start:]:
+        blocks = lake.read("blocks", BLOCKS, chain_id, [replayed])
+        number = pl.col("block_number").cast(pl.Int64)
+        first_block, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)
+        histories = _day_histories(lake, chain_id, markets, blocks, replayed, previous)
+        outcomes, previous = replay_day(histories, scenarios, previous, replayed, last_block)
+        snapshots.write(previous)
+        newest = replayed >= snapshots.days()[-1]
+        Warehouse(warehouse_path).write_day_outcomes(
+            outcomes, first_block, last_block, newest, lake.root
+        )
+    return days[start:]
+
+
+def _day_histories(
+    lake: Lake,
+    chain_id: int,
+    markets: pl.DataFrame,
+    blocks: pl.DataFrame,
+    day: date,
+    previous: DaySnapshot | None,
+) -> list[MarketHistory]:
+    """Every market's events, prices and blocks of one day; a market the previous day did not
+    replay (new in ``markets``) also gets every earlier price, as an uninterrupted replay sees them."""
+    events = lake.read("morpho_events", MORPHO_EVENTS, chain_id, [day])
+    histories = market_histories(
+        events, lake.read("oracle_prices", ORACLE_PRICES, chain_id, [day]), markets, blocks
+    )
+    new = (
+        {h.market.market_id for h in histories} - previous.native_prices.keys()
+        if previous
+        else set()
+    )
+    if not new:
+        return histories
+    earlier = lake.read("oracle_prices", ORACLE_PRICES, chain_id).filter(
+        pl.col("block_number") <= blocks["block_number"].max()
+    )
+    whole = {h.market.market_id: h for h in market_histories(events, earlier, markets, blocks)}
+    return [whole[h.market.market_id] if h.market.market_id in new else h for h in histories]
 
 
 def validate_baseline(lake: Lake, chain_id: int, warehouse_path: str | Path) -> pl.DataFrame:
