@@ -8,12 +8,18 @@ import pickle
 import shutil
 import tomllib
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipelines.assets.daily_replay import REPLAY_STATE
+from pipelines.definitions import DAILY_JOB, REPLAY_JOB, build_definitions
+from pipelines.schedules import SCHEDULE
+from pipelines.settings import Settings
 from softliq_core import steps
 from softliq_core.replay.engine import MarketOutcome, _MarketReplay, replay_market
 from softliq_core.replay.inputs import BlockClock, MarketHistory
@@ -218,3 +224,45 @@ def test_a_snapshot_of_another_version_is_refused_by_name() -> None:
 def test_the_version_follows_the_set_not_its_order() -> None:
     assert replay_version(SCENARIOS) == replay_version(SCENARIOS[::-1])
     assert replay_version(SCENARIOS) != replay_version(SCENARIOS[1:])
+
+
+def test_the_daily_job_replays_one_day_per_run_and_matches_the_full_replay_asset(
+    tmp_path: Path,
+) -> None:
+    """Through Dagster: the daily job (ingest, reference, prices, replay_state) day after day, each
+    run replaying one day from the day before's snapshot, equals the full replay's DuckDB rows."""
+    settings = Settings(
+        lake_root=str(tmp_path / "lake"),
+        duckdb_path=str(tmp_path / "daily.duckdb"),
+        scenario_file=str(Path(__file__).parents[2] / "data" / "scenarios" / "default.toml"),
+        start_date=date(2024, 3, 1),
+        days=3,
+        seed=5,
+        borrowers_per_market=10,
+    )
+    defs = build_definitions(settings)
+    replay_state = defs.resolve_assets_def(REPLAY_STATE)
+    assert replay_state.partitions_def == defs.resolve_job_def(DAILY_JOB).partitions_def
+    instance = dg.DagsterInstance.ephemeral()
+    days = ["2024-03-01", "2024-03-02", "2024-03-03"]
+    for day in days:
+        result = defs.resolve_job_def(DAILY_JOB).execute_in_process(
+            partition_key=day, instance=instance
+        )
+        assert result.success
+        [materialised] = result.asset_materializations_for_node(REPLAY_STATE)
+        assert materialised.partition == day
+        assert materialised.metadata["days_replayed"].value == 1
+    full = replace(settings, duckdb_path=str(tmp_path / "full.duckdb"))
+    assert (
+        build_definitions(full)
+        .resolve_job_def(REPLAY_JOB)
+        .execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey(t) for t in OUTCOME_TABLES],
+        )
+        .success
+    )
+    assert _rows(tmp_path / "daily.duckdb") == _rows(tmp_path / "full.duckdb")
+    schedule = defs.resolve_schedule_def(SCHEDULE)
+    assert schedule.job_name == DAILY_JOB
