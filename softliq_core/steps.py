@@ -140,6 +140,18 @@ def repair_reorgs(source: ChainSource, lake: Lake, days: Sequence[date]) -> Reor
     return ReorgRepair(found, sorted(reingested), links)
 
 
+def build_lake(source: ChainSource, lake: Lake, days: Sequence[date]) -> None:
+    """The days ingested and decoded, then the reference tables and oracle prices:
+    the lake a replay reads (what the Dagster jobs materialise, in one call)."""
+    build_feeds(source, lake)
+    for day in days:
+        ingest_day(source, lake, day)
+        decode_day(lake, source.chain_id, day)
+    build_reference(source, lake)
+    build_rate_samples(source, lake)
+    build_oracle_prices(lake, source.chain_id)
+
+
 def build_feeds(source: ChainSource, lake: Lake) -> pl.DataFrame:
     """The ``feeds`` reference table (proxies and their phases) from the source."""
     feeds = source.feeds()
@@ -272,10 +284,10 @@ def replay_through(
 ) -> list[date]:
     """The incremental daily replay of ``day`` (replay/daily.py): from the snapshot of the lake's
     day before, written by the previous run. When that snapshot is missing (first run, or another
-    scenario set or engine version: snapshots are per version), it replays every day since the newest
-    snapshot of this version, or since the lake's first day (genesis), up to ``day``, so a changed
-    set replays from the start by itself. Each day's snapshot and DuckDB rows are written as it
-    completes; returns the days replayed."""
+    scenario set or engine version: snapshots are per version) the days since the newest snapshot of
+    this version, or since the lake's first day (genesis), are replayed with it in one stretch, so a
+    changed set replays from the start by itself. Writes the snapshot of ``day`` and the stretch's
+    DuckDB rows; returns the days replayed."""
     markets = lake.read("markets", MARKETS, chain_id)
     validate_scenarios(scenarios, market_refs(markets))
     snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
@@ -287,33 +299,33 @@ def replay_through(
     while start > 0 and days[start - 1] not in done:
         start -= 1
     previous = snapshots.read(days[start - 1]) if start else None
-    for replayed in days[start:]:
-        blocks = lake.read("blocks", BLOCKS, chain_id, [replayed])
-        number = pl.col("block_number").cast(pl.Int64)
-        first_block, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)
-        histories = _day_histories(lake, chain_id, markets, blocks, replayed, previous)
-        outcomes, previous = replay_day(histories, scenarios, previous, replayed, last_block)
-        snapshots.write(previous)
-        newest = replayed >= snapshots.days()[-1]
-        Warehouse(warehouse_path).write_day_outcomes(
-            outcomes, first_block, last_block, newest, lake.root
-        )
-    return days[start:]
+    stretch = days[start:]
+    blocks = lake.read("blocks", BLOCKS, chain_id, stretch)
+    number = pl.col("block_number").cast(pl.Int64)
+    first_block, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)
+    histories = _stretch_histories(lake, chain_id, markets, blocks, stretch, previous)
+    outcomes, snapshot = replay_day(histories, scenarios, previous, day, last_block)
+    snapshots.write(snapshot)
+    newest = day >= snapshots.days()[-1]
+    Warehouse(warehouse_path).write_day_outcomes(
+        outcomes, first_block, last_block, newest, lake.root
+    )
+    return stretch
 
 
-def _day_histories(
+def _stretch_histories(
     lake: Lake,
     chain_id: int,
     markets: pl.DataFrame,
     blocks: pl.DataFrame,
-    day: date,
+    days: list[date],
     previous: DaySnapshot | None,
 ) -> list[MarketHistory]:
-    """Every market's events, prices and blocks of one day; a market the previous day did not
-    replay (new in ``markets``) also gets every earlier price, as an uninterrupted replay sees them."""
-    events = lake.read("morpho_events", MORPHO_EVENTS, chain_id, [day])
+    """Every market's events, prices and blocks of some consecutive days; a market the previous
+    snapshot lacks (new in ``markets``) also gets every earlier price, as a full replay sees them."""
+    events = lake.read("morpho_events", MORPHO_EVENTS, chain_id, days)
     histories = market_histories(
-        events, lake.read("oracle_prices", ORACLE_PRICES, chain_id, [day]), markets, blocks
+        events, lake.read("oracle_prices", ORACLE_PRICES, chain_id, days), markets, blocks
     )
     new = (
         {h.market.market_id for h in histories} - previous.native_prices.keys()

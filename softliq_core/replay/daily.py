@@ -35,7 +35,8 @@ def replay_day(
     last_block: int,
 ) -> tuple[Outcomes, DaySnapshot]:
     """Replay one day (``histories`` hold that day's events, prices and blocks, ending at
-    ``last_block``) from ``previous`` (None: genesis); returns the day's rows and its snapshot.
+    ``last_block``; or those of consecutive days ending with it, a catch-up in one stretch) from
+    ``previous`` (None: genesis); returns the rows of the stretch and the day's snapshot.
 
     A market missing from ``previous`` starts from genesis: its history must then hold every oracle
     price before the day too (the full replay sees them before the market's first event)."""

@@ -157,8 +157,8 @@ class Warehouse:
             if not newest:
                 return
             actions = pl.from_arrow(
-                con.execute(
-                    f"SELECT * FROM liquidation_actions WHERE {in_set}", {"ids": ids}
+                con.sql(
+                    f"SELECT * FROM liquidation_actions WHERE {in_set}", params={"ids": ids}
                 ).to_arrow_table()
             )
             assert isinstance(actions, pl.DataFrame)

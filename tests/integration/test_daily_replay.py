@@ -6,73 +6,31 @@ from __future__ import annotations
 
 import pickle
 import shutil
-import tomllib
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.assets.daily_replay import REPLAY_STATE
-from pipelines.definitions import DAILY_JOB, REPLAY_JOB, build_definitions
-from pipelines.schedules import SCHEDULE
-from pipelines.settings import Settings
 from softliq_core import steps
 from softliq_core.replay.engine import MarketOutcome, _MarketReplay, replay_market
 from softliq_core.replay.inputs import BlockClock, MarketHistory
 from softliq_core.replay.run import Outcomes
-from softliq_core.replay.scenario import Scenario, parse_scenarios
+from softliq_core.replay.scenario import Scenario
 from softliq_core.replay.snapshot import DaySnapshot, replay_version
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
 from softliq_core.store.snapshots import TABLE, SnapshotStore
-from softliq_core.store.warehouse import OUTCOME_TABLES, Warehouse
+from softliq_core.store.warehouse import OUTCOME_TABLES
+from tests.integration.test_divergence import SCENARIOS as DIVERGENCE_SCENARIOS
+from tests.support.pipeline import warehouse_rows
 
-SCENARIOS = parse_scenarios(
-    tomllib.loads(
-        """
-[[scenario]]
-name = "history"
-mechanism = "history"
-
-[[scenario]]
-name = "baseline"
-mechanism = "morpho_liquidation"
-liquidator = { latency_blocks = 3 }
-
-[[scenario]]
-name = "sdk"
-mechanism = "morpho_pre_liquidation"
-preset = "blue-sdk-default"
-
-[[scenario]]
-name = "wide_half"
-mechanism = "morpho_pre_liquidation"
-scope = { lltv = "0.86" }
-pre_lltv = "0.75"
-pre_lcf1 = "0.02"
-pre_lcf2 = "0.4"
-pre_lif1 = "1.01"
-pre_lif2 = "1.05"
-opt_in = { mode = "fraction", fraction = 0.5, seed = 3 }
-
-[[scenario]]
-name = "history_opt_in"
-mechanism = "morpho_pre_liquidation"
-preset = "blue-sdk-default"
-opt_in = { mode = "history" }
-
-[[scenario]]
-name = "own_rate"
-mechanism = "morpho_pre_liquidation"
-preset = "blue-sdk-default"
-accrual = "irm"
-"""
-    )
-)
+# the divergence test's set, and one whose interest follows its own utilisation (its own totals)
+SCENARIOS = [
+    *DIVERGENCE_SCENARIOS,
+    replace(DIVERGENCE_SCENARIOS[2], name="own_rate", accrual="irm"),
+]
 
 
 def _until(history: MarketHistory, last: int) -> MarketHistory:
@@ -135,14 +93,6 @@ def test_a_replay_stopped_at_any_block_and_resumed_from_its_pickle_equals_one_pa
     assert _comparable(rest) == _comparable(whole)
 
 
-def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    warehouse = Warehouse(path)
-    return {
-        table: sorted(warehouse.query(f"SELECT * FROM {table}").rows(), key=repr)
-        for table in OUTCOME_TABLES
-    }
-
-
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     """Six days with a crash on the third: liquidations and pre-liquidations on several days."""
@@ -150,13 +100,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
         SyntheticChainConfig(seed=3, days=6, borrowers_per_market=15, crash_day=2)
     )
     lake = Lake(tmp_path_factory.mktemp("daily") / "lake")
-    steps.build_feeds(source, lake)
-    for day in source.days():
-        steps.ingest_day(source, lake, day)
-        steps.decode_day(lake, source.chain_id, day)
-    steps.build_reference(source, lake)
-    steps.build_rate_samples(source, lake)
-    steps.build_oracle_prices(lake, source.chain_id)
+    steps.build_lake(source, lake, source.days())
     return lake
 
 
@@ -176,12 +120,12 @@ def test_one_day_at_a_time_from_snapshots_writes_the_rows_of_one_full_replay(
     daily = tmp_path / "daily.duckdb"
     for day in days:
         assert steps.replay_through(lake, 1, SCENARIOS, day, daily) == [day]
-    assert _rows(daily) == _rows(tmp_path / "full.duckdb")
+    assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
     store = SnapshotStore(lake.root, 1, replay_version(SCENARIOS))
     assert store.days() == days
     # re-running an older day (a backfill) rewrites its rows, leaves positions as of the newest day
     assert steps.replay_through(lake, 1, SCENARIOS, days[2], daily) == [days[2]]
-    assert _rows(daily) == _rows(tmp_path / "full.duckdb")
+    assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
 
 
 @settings(
@@ -208,7 +152,7 @@ def test_a_changed_set_replays_from_genesis_for_any_split(
     for day in days[split + 1 :]:
         assert steps.replay_through(lake, 1, changed, day, daily) == [day]
     _full(lake, changed, tmp / "full.duckdb")
-    rows, expected = _rows(daily), _rows(tmp / "full.duckdb")
+    rows, expected = warehouse_rows(daily), warehouse_rows(tmp / "full.duckdb")
     for table in OUTCOME_TABLES:
         ids = {r[0] for r in expected["scenarios"]}
         assert [r for r in rows[table] if r[0] in ids] == expected[table], table
@@ -224,45 +168,3 @@ def test_a_snapshot_of_another_version_is_refused_by_name() -> None:
 def test_the_version_follows_the_set_not_its_order() -> None:
     assert replay_version(SCENARIOS) == replay_version(SCENARIOS[::-1])
     assert replay_version(SCENARIOS) != replay_version(SCENARIOS[1:])
-
-
-def test_the_daily_job_replays_one_day_per_run_and_matches_the_full_replay_asset(
-    tmp_path: Path,
-) -> None:
-    """Through Dagster: the daily job (ingest, reference, prices, replay_state) day after day, each
-    run replaying one day from the day before's snapshot, equals the full replay's DuckDB rows."""
-    settings = Settings(
-        lake_root=str(tmp_path / "lake"),
-        duckdb_path=str(tmp_path / "daily.duckdb"),
-        scenario_file=str(Path(__file__).parents[2] / "data" / "scenarios" / "default.toml"),
-        start_date=date(2024, 3, 1),
-        days=3,
-        seed=5,
-        borrowers_per_market=10,
-    )
-    defs = build_definitions(settings)
-    replay_state = defs.resolve_assets_def(REPLAY_STATE)
-    assert replay_state.partitions_def == defs.resolve_job_def(DAILY_JOB).partitions_def
-    instance = dg.DagsterInstance.ephemeral()
-    days = ["2024-03-01", "2024-03-02", "2024-03-03"]
-    for day in days:
-        result = defs.resolve_job_def(DAILY_JOB).execute_in_process(
-            partition_key=day, instance=instance
-        )
-        assert result.success
-        [materialised] = result.asset_materializations_for_node(REPLAY_STATE)
-        assert materialised.partition == day
-        assert materialised.metadata["days_replayed"].value == 1
-    full = replace(settings, duckdb_path=str(tmp_path / "full.duckdb"))
-    assert (
-        build_definitions(full)
-        .resolve_job_def(REPLAY_JOB)
-        .execute_in_process(
-            instance=instance,
-            asset_selection=[dg.AssetKey(t) for t in OUTCOME_TABLES],
-        )
-        .success
-    )
-    assert _rows(tmp_path / "daily.duckdb") == _rows(tmp_path / "full.duckdb")
-    schedule = defs.resolve_schedule_def(SCHEDULE)
-    assert schedule.job_name == DAILY_JOB
