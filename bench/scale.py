@@ -35,6 +35,7 @@ from softliq_core.replay.engine import replay_market
 from softliq_core.replay.inputs import MarketHistory, market_histories
 from softliq_core.replay.run import HISTORY, run_scenarios
 from softliq_core.replay.scenario import Scenario, load_scenarios, scenario_chunks
+from softliq_core.replay.trajectories import trajectories
 from softliq_core.sources.synthetic import SyntheticChainConfig, generate_chain
 
 ROOT = Path(__file__).parents[1]
@@ -46,11 +47,18 @@ def cached_chain(config: SyntheticChainConfig) -> dict[str, pl.DataFrame]:
     """The chain's raw tables and reference inputs, generated once per configuration."""
     key = hashlib.sha256(json.dumps(asdict(config), default=str).encode()).hexdigest()[:12]
     directory = CACHE / key
-    names = ("raw_logs", "blocks", "tokens", "oracles")
+    names = ("raw_logs", "blocks", "tokens", "oracles", "feeds", "rate_samples")
     if not all((directory / f"{n}.parquet").exists() for n in names):
         chain = generate_chain(config)
         directory.mkdir(parents=True, exist_ok=True)
-        frames = (chain.raw_logs, chain.blocks, chain.tokens_table(), chain.oracles_table())
+        frames = (
+            chain.raw_logs,
+            chain.blocks,
+            chain.tokens_table(),
+            chain.oracles_table(),
+            chain.feeds_table(),
+            chain.rate_samples(),
+        )
         for name, frame in zip(names, frames, strict=True):
             frame.write_parquet(directory / f"{name}.parquet")
     return {n: pl.read_parquet(directory / f"{n}.parquet") for n in names}
@@ -111,15 +119,25 @@ def main() -> None:
     chain = timed("synthetic chain (generate or load)", lambda: cached_chain(config))
     n_logs = chain["raw_logs"].height
     decoded = timed(
-        "decode", lambda: decode_logs(chain["raw_logs"], chain["blocks"]),
+        "decode", lambda: decode_logs(chain["raw_logs"], chain["blocks"], chain["feeds"]),
         lambda s: f"{n_logs / s:,.0f} logs/s",
     )  # fmt: skip
     n_events = decoded.morpho_events.height
     markets = build_markets(decoded.morpho_events, chain["tokens"], chain["oracles"])
-    prices = timed("oracle prices", lambda: oracle_prices(decoded.oracle_rounds, markets))
+    prices = timed(
+        "oracle prices",
+        lambda: oracle_prices(
+            decoded.oracle_rounds, markets, chain["feeds"], chain["blocks"], chain["rate_samples"]
+        ),
+    )
     histories = timed(
         "market histories",
         lambda: market_histories(decoded.morpho_events, prices, markets, chain["blocks"]),
+    )
+    timed(
+        "baseline trajectories (vectorised, polars)",
+        lambda: trajectories(decoded.morpho_events),
+        lambda s: f"{n_events / s:,.0f} events/s",
     )
     timed(
         "baseline replay (every market, history)",

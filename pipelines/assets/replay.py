@@ -22,7 +22,7 @@ from softliq_core.oracle_checks import (
 from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET
 from softliq_core.replay.run import Outcomes
 from softliq_core.replay.scenario import Scenario
-from softliq_core.replay.validation import conservation_problems, replay_history
+from softliq_core.replay.trajectories import trajectories, trajectory_problems
 from softliq_core.sources.base import KnowsOraclePrices
 from softliq_core.tables import MORPHO_EVENTS
 
@@ -241,11 +241,16 @@ def scenario_outcomes(morpho_events, oracle_prices, markets, blocks):  # type: i
 def history_conserves_shares_and_collateral(
     source: ChainSourceResource, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    problems = conservation_problems(
-        replay_history(lake.lake().read("morpho_events", MORPHO_EVENTS, source.open().chain_id))
-    )
+    events = lake.lake().read("morpho_events", MORPHO_EVENTS, source.open().chain_id)
+    paths = trajectories(events)
+    problems = trajectory_problems(paths)
     return dg.AssetCheckResult(
-        passed=not problems, metadata={"problems": "; ".join(problems) or "none"}
+        passed=not problems,
+        metadata={
+            "problems": "; ".join(problems) or "none",
+            "events": events.height,
+            "position_states_checked": paths.positions.height,
+        },
     )
 
 

@@ -43,6 +43,7 @@ from softliq_core.replay.ledger import (
     position_owner,
 )
 from softliq_core.replay.liquidator import ActionEconomics
+from softliq_core.replay.ltv_watch import LtvWatch, market_ratio
 from softliq_core.replay.scenario import Scenario
 
 # LTVs are compared as WAD integers rounded differently by the triggers (floor products) and by
@@ -102,6 +103,7 @@ class _MarketReplay:
         self.price: int | None = None
         self.due: dict[int, set[str]] = {}
         self.due_blocks: list[int] = []
+        self.watch = LtvWatch()
         self.out = MarketOutcome()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -117,6 +119,7 @@ class _MarketReplay:
         if borrower not in self.out.positions:
             self.out.positions[borrower] = Position()
             self.out.stats[borrower] = PositionStats()
+            self.watch.pin(borrower)  # until its first check
         return self.out.positions[borrower]
 
     def _require_price(self, event: Mapping[str, Any]) -> int:
@@ -135,7 +138,26 @@ class _MarketReplay:
         return self.ledger.accrued_market(self.market_id, now)
 
     def _track(self, borrower: str, market: Market, block: int) -> None:
-        """Record the position's LTV and, if the mechanism could act on it, schedule the liquidator."""
+        """Record the position's LTV and, if the mechanism could act on it, schedule the liquidator;
+        then tell the watch when a price must look at it again."""
+        self._check(borrower, market, block)
+        self._rewatch(borrower, market)
+
+    def _rewatch(self, borrower: str, market: Market) -> None:
+        position = self.out.positions[borrower]
+        if position.borrow_shares == 0:
+            self.watch.forget(borrower)
+            return
+        stats = self.out.stats[borrower]
+        if self.price is None or borrower in self.trace or stats.soft_zone_since is not None:
+            self.watch.pin(borrower)  # every check counts: a first price, a path, an open spell
+            return
+        target = stats.max_ltv
+        if self.mechanism is not None:
+            target = min(target, self.mechanism.lowest_trigger_ltv - TRIGGER_MARGIN)
+        self.watch.watch(borrower, position, market, self.price, target)
+
+    def _check(self, borrower: str, market: Market, block: int) -> None:
         position = self.out.positions[borrower]
         if self.price is None or position.borrow_shares == 0:
             self._note_soft_zone(borrower, market, block, possible=False)
@@ -248,6 +270,7 @@ class _MarketReplay:
         self._note_soft_zone(borrower, accrued, block)
         if not declined and self.mechanism.triggered(accrued, position, self.price, opted_in):
             self._schedule(block + 1, borrower)
+        self._rewatch(borrower, accrued)
 
     def _native_price(self, block: int) -> int:
         price = self.history.native_price.before_block(block)
@@ -480,7 +503,7 @@ class _MarketReplay:
         if self.market_id not in self.ledger.markets:
             return
         market = self.market
-        for borrower in list(self.out.positions):
+        for borrower in self.watch.due(market_ratio(market, price)):
             self._track(borrower, market, block)
 
     def _on_event(self, event: Mapping[str, Any]) -> None:

@@ -1,0 +1,127 @@
+"""The LTV watch skips only checks that cannot change anything: a replay that looks at every
+position at every price gives the same outcome, action for action and stat for stat."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from softliq_core.replay import engine
+from softliq_core.replay.inputs import MarketHistory
+from softliq_core.replay.run import HISTORY
+from softliq_core.replay.scenario import Scenario, parse_scenarios
+from softliq_core.sources.synthetic import SyntheticChainConfig, generate_chain
+from tests.support.pipeline import run_in_memory
+
+SCENARIOS = [HISTORY] + parse_scenarios(
+    tomllib.loads(
+        """
+[[scenario]]
+name = "baseline"
+mechanism = "morpho_liquidation"
+
+[[scenario]]
+name = "sdk"
+mechanism = "morpho_pre_liquidation"
+preset = "blue-sdk-default"
+liquidator = { gas_pre_liquidation = 0 }
+
+[[scenario]]
+name = "wide"
+mechanism = "morpho_pre_liquidation"
+scope = { lltv = "0.86" }
+pre_lltv = "0.70"
+pre_lcf1 = "0.02"
+pre_lcf2 = "0.4"
+pre_lif1 = "1.01"
+pre_lif2 = "1.05"
+
+[[scenario]]
+name = "own_rate"
+mechanism = "morpho_pre_liquidation"
+preset = "blue-sdk-default"
+accrual = "irm"
+"""
+    )
+)
+
+
+class _EveryPosition(engine._MarketReplay):
+    """The engine as it was before the watch: every position checked at every price."""
+
+    def _on_price(self, item: tuple[int, int, int]) -> None:
+        block, _, price = item
+        self._run_due(block)
+        self.price = price
+        if self.market_id not in self.ledger.markets:
+            return
+        market = self.market
+        for borrower in list(self.out.positions):
+            self._track(borrower, market, block)
+
+
+def _outcome(replay: engine._MarketReplay) -> dict[str, Any]:
+    out = replay.run()
+    return {
+        "actions": out.actions,
+        "clips": out.clips,
+        "positions": out.positions,
+        "stats": out.stats,
+        "market": out.final_market,
+    }
+
+
+def _compare(history: MarketHistory, scenario: Scenario) -> tuple[int, int]:
+    mechanism = None if scenario.is_history else scenario.mechanism_for(history.market)
+    if mechanism is None and not scenario.is_history:
+        return 0, 0  # out of the scenario's scope
+    watched = engine._MarketReplay(history, scenario, mechanism, None)
+    checked = 0
+    every = _EveryPosition(history, scenario, mechanism, None)
+    original = every._track
+
+    def counting(*args: Any) -> None:
+        nonlocal checked
+        checked += 1
+        original(*args)
+
+    every._track = counting  # type: ignore[method-assign]
+    assert _outcome(watched) == _outcome(every), (history.market.label, scenario.name)
+    return len(every.out.actions), checked
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**16), crash_day=st.sampled_from([0, 1, 2]))
+def test_the_watch_changes_no_outcome(seed: int, crash_day: int) -> None:
+    chain = generate_chain(
+        SyntheticChainConfig(seed=seed, days=3, borrowers_per_market=15, crash_day=crash_day)
+    )
+    actions = 0
+    for history in run_in_memory(chain).histories:
+        for scenario in SCENARIOS:
+            acted, _ = _compare(history, scenario)
+            actions += acted
+    assert actions > 0  # not vacuous: the scenarios acted
+
+
+def test_the_watch_skips_most_checks(histories: list[MarketHistory]) -> None:
+    """On the shared chain (a crash), far fewer exact checks than positions × prices."""
+    scenario = SCENARIOS[2]
+    history = max(histories, key=lambda h: len(h.events))
+    mechanism = scenario.mechanism_for(history.market)
+    watched = engine._MarketReplay(history, scenario, mechanism, None)
+    calls = 0
+    original = watched._check
+
+    def counting(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        original(*args)
+
+    watched._check = counting  # type: ignore[method-assign]
+    watched.run()
+    _, every = _compare(history, scenario)
+    assert calls < every / 2, (calls, every)

@@ -1,0 +1,62 @@
+"""The watch's bound: a position it does not return at a price cannot have reached its target LTV
+there, whatever the totals and the price did since it was last checked (ltv_watch.py)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from softliq_core.protocols.morpho.health import ltv
+from softliq_core.protocols.morpho.market import Market, Position
+from softliq_core.replay.ltv_watch import LtvWatch, market_ratio
+
+amounts = st.integers(1, 10**30)
+prices = st.integers(1, 10**42)
+ltvs = st.integers(0, 2 * 10**18)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    borrow_shares=amounts,
+    collateral=amounts,
+    total_borrow_assets=amounts,
+    share_growth=st.floats(0.5, 4),
+    price_then=prices,
+    price_now=prices,
+    target=ltvs,
+)
+def test_a_skipped_position_is_below_its_target(
+    borrow_shares: int,
+    collateral: int,
+    total_borrow_assets: int,
+    share_growth: float,
+    price_then: int,
+    price_now: int,
+    target: int,
+) -> None:
+    total_borrow_shares = max(borrow_shares, total_borrow_assets * 10**6)
+    then = Market(total_borrow_assets=total_borrow_assets, total_borrow_shares=total_borrow_shares)
+    now = Market(
+        total_borrow_assets=int(total_borrow_assets * share_growth),
+        total_borrow_shares=total_borrow_shares,
+    )
+    position = Position(0, borrow_shares, collateral)
+    watch = LtvWatch()
+    watch.watch("borrower", position, then, price_then, target)
+    if "borrower" not in watch.due(market_ratio(now, price_now)):
+        value = ltv(position, now, price_now)
+        assert value is not None and value < target
+
+
+def test_pin_and_forget() -> None:
+    watch = LtvWatch()
+    watch.pin("a")
+    assert watch.due(0.0) == ["a"] == watch.due(0.0)  # pinned: at every price
+    watch.forget("a")
+    assert watch.due(float("inf")) == []
+    position = Position(0, 10**24, 10**18)
+    market = Market(total_borrow_assets=10**18, total_borrow_shares=10**24)
+    watch.watch("b", position, market, 2 * 10**36, 10**18 // 2)  # ltv 0.5 at price 2
+    assert watch.due(market_ratio(market, 3 * 10**36)) == []  # ltv 1/3
+    assert watch.due(market_ratio(market, 2 * 10**36)) == ["b"]  # back at its target
+    assert watch.due(market_ratio(market, 10**36)) == []  # checked once, until watched again
