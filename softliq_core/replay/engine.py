@@ -482,6 +482,7 @@ class _MarketReplay:
             assert history is not None
             self.out.positions[borrower] = history.positions[borrower].copy()
             self.out.stats[borrower] = PositionStats(max_ltv=history.stats[borrower].max_ltv)
+            self.watch.pin(borrower)  # until its next check sets its threshold
 
     def finish(self) -> MarketOutcome:
         """The outcome as of the history's last block (a snapshot is taken before this: it closes
