@@ -16,9 +16,11 @@ from softliq_core.replay.scenario import Scenario, parse_scenarios
 from softliq_core.sources.synthetic import SyntheticChainConfig, generate_chain
 from tests.support.pipeline import run_in_memory
 
-SCENARIOS = [HISTORY] + parse_scenarios(
-    tomllib.loads(
-        """
+SCENARIOS = [
+    HISTORY,
+    *parse_scenarios(
+        tomllib.loads(
+            """
 [[scenario]]
 name = "baseline"
 mechanism = "morpho_liquidation"
@@ -45,8 +47,9 @@ mechanism = "morpho_pre_liquidation"
 preset = "blue-sdk-default"
 accrual = "irm"
 """
-    )
-)
+        )
+    ),
+]
 
 
 class _EveryPosition(engine._MarketReplay):
