@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.daily_replay import daily_replay_asset
 from pipelines.assets.lake import decode_assets, feeds, ingest_assets
 from pipelines.assets.replay import (
     baseline_validation,
@@ -25,6 +26,7 @@ from pipelines.settings import Settings
 
 INGEST_JOB = "ingest_daily"
 REPLAY_JOB = "replay_scenarios"
+DAILY_JOB = "ingest_and_replay_daily"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -51,11 +53,19 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*replay_assets),
         description="Reference tables, oracle prices, the scenario replay, the DuckDB outcomes and the report",
     )
+    replay_state = daily_replay_asset(daily)
+    daily_job = dg.define_asset_job(
+        DAILY_JOB,
+        selection=dg.AssetSelection.assets(
+            *lake_assets, markets, rate_samples, oracle_prices, replay_state
+        ),
+        description="One day: ingest and decode it, refresh the reference tables and oracle prices, then replay the day for every scenario from the day before's snapshot",
+    )
     return dg.Definitions(
-        assets=[*lake_assets, *replay_assets],
+        assets=[*lake_assets, *replay_assets, replay_state],
         asset_checks=[history_conserves_shares_and_collateral],
-        jobs=[ingest_job, replay_job],
-        schedules=[ingest_yesterday_schedule(ingest_job, daily)],
+        jobs=[ingest_job, replay_job, daily_job],
+        schedules=[ingest_yesterday_schedule(daily_job, daily)],
         resources={
             "source": chain_source_resource(settings),
             "lake": LakeResource(root=settings.lake_root),

@@ -1,4 +1,5 @@
-"""The daily schedule: ingest yesterday (UTC) once the source says it is final.
+"""The daily schedule: ingest yesterday (UTC) once the source says it is final, then replay it
+(the job's incremental replay resumes from the day before's snapshot: one day of events).
 
 Evaluated every hour; while yesterday is not final (RPC: its last block not yet ``confirmations``
 below the head, or above the node's finalized block) the evaluation is skipped with the reason, and the
@@ -24,7 +25,7 @@ def ingest_yesterday_schedule(
         job=job,
         cron_schedule="15 * * * *",
         execution_timezone="UTC",
-        description="Ingest and decode yesterday (UTC) once the source says the day is final",
+        description="Ingest, decode and replay yesterday (UTC) once the source says the day is final",
     )
     def ingest_yesterday(
         context: dg.ScheduleEvaluationContext, source: ChainSourceResource

@@ -29,6 +29,7 @@ from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET, sa
 from softliq_core.reorgs import broken_links, partition_record, stale_partitions
 from softliq_core.replay.aave_history import AaveHistory, AavePoolSetup, aave_history
 from softliq_core.replay.baseline_validation import baseline_validation
+from softliq_core.replay.daily import replay_day
 from softliq_core.replay.inputs import MarketHistory, market_histories, market_refs
 from softliq_core.replay.run import Outcomes, concat_outcomes, run_scenarios
 from softliq_core.replay.scenario import (
@@ -37,10 +38,12 @@ from softliq_core.replay.scenario import (
     scenario_chunks,
     validate_scenarios,
 )
+from softliq_core.replay.snapshot import DaySnapshot, replay_version
 from softliq_core.report.governance import build_report
 from softliq_core.sources.base import ChainSource, KnowsAavePool, RejectsRows
 from softliq_core.store.lake import Lake
 from softliq_core.store.reports import report_inputs, write_report
+from softliq_core.store.snapshots import SnapshotStore
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
     AAVE_EVENTS,
@@ -137,6 +140,18 @@ def repair_reorgs(source: ChainSource, lake: Lake, days: Sequence[date]) -> Reor
             reingested.append(day)
         records = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)
     return ReorgRepair(found, sorted(reingested), links)
+
+
+def build_lake(source: ChainSource, lake: Lake, days: Sequence[date]) -> None:
+    """The days ingested and decoded, then the reference tables and oracle prices:
+    the lake a replay reads (what the Dagster jobs materialise, in one call)."""
+    build_feeds(source, lake)
+    for day in days:
+        ingest_day(source, lake, day)
+        decode_day(lake, source.chain_id, day)
+    build_reference(source, lake)
+    build_rate_samples(source, lake)
+    build_oracle_prices(lake, source.chain_id)
 
 
 def build_feeds(source: ChainSource, lake: Lake) -> pl.DataFrame:
@@ -289,6 +304,68 @@ def replay_scenarios(
     return run_scenarios(
         load_histories(lake, chain_id), scenarios, aave=load_aave_history(lake, chain_id, aave)
     )
+
+
+def replay_through(
+    lake: Lake, chain_id: int, scenarios: Sequence[Scenario], day: date, warehouse_path: str | Path
+) -> list[date]:
+    """The incremental daily replay of ``day`` (replay/daily.py): from the snapshot of the lake's
+    day before, written by the previous run. When that snapshot is missing (first run, or another
+    scenario set or engine version: snapshots are per version) the days since the newest snapshot of
+    this version, or since the lake's first day (genesis), are replayed with it in one stretch, so a
+    changed set replays from the start by itself. Writes the snapshot of ``day`` and the stretch's
+    DuckDB rows; returns the days replayed."""
+    markets = lake.read("markets", MARKETS, chain_id)
+    validate_scenarios(scenarios, market_refs(markets))
+    snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
+    days = [d for d in lake.days("blocks", chain_id) if d <= day]
+    if day not in days:
+        raise ValueError(f"replay of {day}: the lake has no blocks of that day; ingest it first")
+    done = set(snapshots.days())
+    start = len(days) - 1
+    while start > 0 and days[start - 1] not in done:
+        start -= 1
+    previous = snapshots.read(days[start - 1]) if start else None
+    stretch = days[start:]
+    blocks = lake.read("blocks", BLOCKS, chain_id, stretch)
+    number = pl.col("block_number").cast(pl.Int64)
+    first_block, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)
+    histories = _stretch_histories(lake, chain_id, markets, blocks, stretch, previous)
+    outcomes, snapshot = replay_day(histories, scenarios, previous, day, last_block)
+    snapshots.write(snapshot)
+    newest = day >= snapshots.days()[-1]
+    Warehouse(warehouse_path).write_day_outcomes(
+        outcomes, first_block, last_block, newest, lake.root
+    )
+    return stretch
+
+
+def _stretch_histories(
+    lake: Lake,
+    chain_id: int,
+    markets: pl.DataFrame,
+    blocks: pl.DataFrame,
+    days: list[date],
+    previous: DaySnapshot | None,
+) -> list[MarketHistory]:
+    """Every market's events, prices and blocks of some consecutive days; a market the previous
+    snapshot lacks (new in ``markets``) also gets every earlier price, as a full replay sees them."""
+    events = lake.read("morpho_events", MORPHO_EVENTS, chain_id, days)
+    histories = market_histories(
+        events, lake.read("oracle_prices", ORACLE_PRICES, chain_id, days), markets, blocks
+    )
+    new = (
+        {h.market.market_id for h in histories} - previous.native_prices.keys()
+        if previous
+        else set()
+    )
+    if not new:
+        return histories
+    earlier = lake.read("oracle_prices", ORACLE_PRICES, chain_id).filter(
+        pl.col("block_number") <= blocks["block_number"].max()
+    )
+    whole = {h.market.market_id: h for h in market_histories(events, earlier, markets, blocks)}
+    return [whole[h.market.market_id] if h.market.market_id in new else h for h in histories]
 
 
 def validate_baseline(lake: Lake, chain_id: int, warehouse_path: str | Path) -> pl.DataFrame:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from softliq_core.mechanisms import ActionResult, Mechanism, PositionAt, StatefulMechanism
@@ -562,6 +562,12 @@ class _MarketReplay:
     # -- the pass ------------------------------------------------------------------------------
 
     def run(self) -> MarketOutcome:
+        self.advance()
+        return self.finish()
+
+    def advance(self) -> None:
+        """Replay the history's timeline and the liquidator's calls due by its last block: where
+        a day's replay stops, pickled as is (``__getstate__``), and the next day resumes."""
         for price, event in self.history.timeline():
             if price is not None:
                 self._on_price(price)
@@ -569,6 +575,34 @@ class _MarketReplay:
                 assert event is not None
                 self._on_event(event)
         self._run_due(self.history.clock.last_block)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state a day's snapshot keeps (replay/snapshot.py): everything but this day's input
+        (``history``, replaced with the next day's on resume) and the rows already emitted."""
+        state = self.__dict__.copy()
+        del state["history"]
+        state["out"] = replace(self.out, actions=[], clips=[])
+        return state
+
+    def resume(self, history: MarketHistory) -> None:
+        """Continue from a snapshot with the next stretch of history (e.g. the next day)."""
+        self.history = history
+
+    def add_borrowers(self, borrowers: frozenset[str], history: MarketOutcome | None) -> None:
+        """Simulate more positions from here on (divergence-driven, a day at a time), each from its
+        state in ``history`` now: one that has not reached a trigger is still identical to history
+        (DESIGN §4 rule 4); one not opened yet starts with its first event."""
+        assert self.borrowers is not None
+        self.borrowers = self.borrowers | borrowers
+        for borrower in borrowers & (history.positions.keys() if history else set()):
+            assert history is not None
+            self.out.positions[borrower] = history.positions[borrower].copy()
+            self.out.stats[borrower] = PositionStats(max_ltv=history.stats[borrower].max_ltv)
+            self.watch.pin(borrower)  # until its next check sets its threshold
+
+    def finish(self) -> MarketOutcome:
+        """The outcome as of the history's last block (a snapshot is taken before this: it closes
+        the soft-zone spells still open, which a resumed replay continues)."""
         for stats in self.out.stats.values():  # spells still open at the end of the data
             if stats.soft_zone_since is not None:
                 stats.soft_zone_blocks += self.history.clock.last_block + 1 - stats.soft_zone_since

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import polars as pl
 
@@ -12,10 +13,17 @@ from softliq_core.metrics.summary import scenario_market_summary
 from softliq_core.protocols.morpho.health import borrowed_assets, collateral_value
 from softliq_core.replay.aave_engine import run_aave_scenarios
 from softliq_core.replay.aave_history import AaveHistory
-from softliq_core.replay.engine import PositionStats, diverging_borrowers, replay_market
+from softliq_core.replay.engine import (
+    MarketOutcome,
+    PositionStats,
+    diverging_borrowers,
+    replay_market,
+)
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.scenario import MORPHO_BLUE, Scenario, validate_scenarios
 
+# Raise it when an engine change moves outcomes or the replay state: snapshots of another version
+# are not resumed (replay/snapshot.py), the replay starts again from genesis.
 ENGINE_VERSION = "0.1.0"
 
 _ACTION_COLUMNS = {
@@ -106,7 +114,9 @@ def run_scenarios(
     validate_scenarios(
         scenarios, [h.market for h in histories] + ([aave.market] if aave is not None else [])
     )
-    actions, clips, positions = [], [], []
+    actions: list[dict[str, Any]] = []
+    clips: list[dict[str, Any]] = []
+    positions: list[dict[str, Any]] = []
     for history in histories:
         in_scope = [s for s in scenarios if s.applies_to(history.market)]
         if not in_scope:
@@ -124,44 +134,12 @@ def run_scenarios(
                 # (with accrual = "irm" every debt depends on the scenario's utilisation, with
                 # market-impact feedback every position on the moved price: no shortcut)
                 simulated = diverging_borrowers(past, mechanism)
-                outcome = replay_market(history, scenario, mechanism, simulated)
-                for borrower in past.positions.keys() - simulated:
-                    outcome.positions[borrower] = past.positions[borrower]
-                    outcome.stats[borrower] = PositionStats(max_ltv=past.stats[borrower].max_ltv)
+                outcome = with_history(replay_market(history, scenario, mechanism, simulated), past)
             else:
                 outcome = replay_market(history, scenario, mechanism)
-            tag = {"scenario_id": scenario.scenario_id, "protocol": MORPHO_BLUE}
-            actions += [{**tag, **a} for a in outcome.actions]
-            clips += [{**tag, **c} for c in outcome.clips]
-            for borrower, position in outcome.positions.items():
-                stats = outcome.stats[borrower]
-                debt = borrowed_assets(position, outcome.final_market)
-                value = collateral_value(position.collateral, outcome.final_price)
-                band_loan = outcome.band_loan_assets.get(borrower, 0)
-                positions.append(
-                    {
-                        **tag,
-                        "market_id": history.market.market_id,
-                        "borrower": borrower,
-                        "borrow_shares": str(position.borrow_shares),
-                        "collateral": str(position.collateral),
-                        "debt": str(debt),
-                        "collateral_value": str(value),
-                        "unrealised_bad_debt": str(max(0, debt - value - band_loan)),
-                        "max_ltv": stats.max_ltv / 10**18,
-                        "pre_liquidations": stats.pre_liquidations,
-                        "liquidations": stats.liquidations,
-                        "clipped_actions": stats.clipped,
-                        "first_action_block": stats.first_action_block,
-                        "unprofitable_skips": stats.unprofitable,
-                        "soft_zone_blocks": stats.soft_zone_blocks,
-                        "band_loan_assets": str(band_loan),
-                        "band_loss": str(stats.band_loss),
-                        "band_loss_vs_holding": str(stats.band_loss_vs_holding),
-                        "band_fees": str(stats.band_fees),
-                        "arbitrage_profit": str(stats.arbitrage_profit),
-                    }
-                )
+            add_rows(
+                scenario.scenario_id, history.market.market_id, outcome, actions, clips, positions
+            )
     if aave is not None:
         pool = run_aave_scenarios(aave, list(scenarios))
         actions, clips, positions = (
@@ -169,6 +147,68 @@ def run_scenarios(
             clips + pool.clips,
             positions + pool.positions,
         )
+    return outcomes_table(scenarios, actions, clips, positions)
+
+
+def with_history(outcome: MarketOutcome, past: MarketOutcome) -> MarketOutcome:
+    """A divergence-driven outcome completed with the positions it did not simulate: history's,
+    which the scenario leaves as they were (no action, no clip, no time in the soft zone)."""
+    for borrower in past.positions.keys() - outcome.positions.keys():
+        outcome.positions[borrower] = past.positions[borrower]
+        outcome.stats[borrower] = PositionStats(max_ltv=past.stats[borrower].max_ltv)
+    return outcome
+
+
+def add_rows(
+    scenario_id: str,
+    market_id: str,
+    outcome: MarketOutcome,
+    actions: list[dict[str, Any]],
+    clips: list[dict[str, Any]],
+    positions: list[dict[str, Any]],
+) -> None:
+    """Append one Morpho market's outcome under one scenario to the rows of the outcome tables."""
+    tag = {"scenario_id": scenario_id, "protocol": MORPHO_BLUE}
+    actions += [{**tag, **a} for a in outcome.actions]
+    clips += [{**tag, **c} for c in outcome.clips]
+    for borrower, position in outcome.positions.items():
+        stats = outcome.stats[borrower]
+        debt = borrowed_assets(position, outcome.final_market)
+        value = collateral_value(position.collateral, outcome.final_price)
+        band_loan = outcome.band_loan_assets.get(borrower, 0)
+        positions.append(
+            {
+                **tag,
+                "market_id": market_id,
+                "borrower": borrower,
+                "borrow_shares": str(position.borrow_shares),
+                "collateral": str(position.collateral),
+                "debt": str(debt),
+                "collateral_value": str(value),
+                "unrealised_bad_debt": str(max(0, debt - value - band_loan)),
+                "max_ltv": stats.max_ltv / 10**18,
+                "pre_liquidations": stats.pre_liquidations,
+                "liquidations": stats.liquidations,
+                "clipped_actions": stats.clipped,
+                "first_action_block": stats.first_action_block,
+                "unprofitable_skips": stats.unprofitable,
+                "soft_zone_blocks": stats.soft_zone_blocks,
+                "band_loan_assets": str(band_loan),
+                "band_loss": str(stats.band_loss),
+                "band_loss_vs_holding": str(stats.band_loss_vs_holding),
+                "band_fees": str(stats.band_fees),
+                "arbitrage_profit": str(stats.arbitrage_profit),
+            }
+        )
+
+
+def outcomes_table(
+    scenarios: Sequence[Scenario],
+    actions: list[dict[str, Any]],
+    clips: list[dict[str, Any]],
+    positions: list[dict[str, Any]],
+) -> Outcomes:
+    """The outcome tables from their rows; the summary is computed from actions and positions."""
     liquidation_actions = pl.DataFrame(actions, schema=_ACTION_COLUMNS)
     position_outcomes = pl.DataFrame(positions, schema=_POSITION_COLUMNS)
     scenarios_df = scenarios_table(scenarios)

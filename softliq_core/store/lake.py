@@ -54,6 +54,14 @@ class Lake:
             if p.is_dir()
         )
 
+    def days(self, table: str, chain_id: int) -> list[date]:
+        """The days a date-partitioned table has partitions for, in order."""
+        return sorted(
+            date.fromisoformat(p.name.removeprefix("date="))
+            for p in self.partition_dir(table, chain_id, None).glob("date=*")
+            if p.is_dir()
+        )
+
     def exists(self, table: str) -> bool:
         return any((self.root / table).glob("**/*.parquet"))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from softliq_core.metrics.summary import scenario_market_summary
 from softliq_core.replay.run import Outcomes
 from softliq_core.store.dictionary import comment_statements
 
@@ -130,6 +131,46 @@ class Warehouse:
                     f"DELETE FROM {table} WHERE scenario_id IN (SELECT unnest($ids))", {"ids": ids}
                 )
                 self._insert(con, table, getattr(outcomes, table))
+
+    def write_day_outcomes(
+        self,
+        outcomes: Outcomes,
+        first_block: int,
+        last_block: int,
+        newest: bool,
+        lake_root: str | Path,
+    ) -> None:
+        """Replace one day of a scenario set's rows, in one transaction: its actions and clips in
+        the day's blocks; and, when the day is the newest replayed, the positions as of its end and
+        the summary over every day's actions (an older day re-run leaves those as of the newest)."""
+        ids = outcomes.scenarios["scenario_id"].to_list()
+        in_set = "scenario_id IN (SELECT unnest($ids))"
+        with self._transaction(lake_root) as con:
+            con.execute(f"DELETE FROM scenarios WHERE {in_set}", {"ids": ids})
+            self._insert(con, "scenarios", outcomes.scenarios)
+            for table in ("liquidation_actions", "clipped_actions"):
+                con.execute(
+                    f"DELETE FROM {table} WHERE {in_set} AND block_number BETWEEN $first AND $last",
+                    {"ids": ids, "first": first_block, "last": last_block},
+                )
+                self._insert(con, table, getattr(outcomes, table))
+            if not newest:
+                return
+            actions = pl.from_arrow(
+                con.sql(
+                    f"SELECT * FROM liquidation_actions WHERE {in_set}", params={"ids": ids}
+                ).to_arrow_table()
+            )
+            assert isinstance(actions, pl.DataFrame)
+            summary = scenario_market_summary(
+                outcomes.scenarios, actions, outcomes.position_outcomes
+            )
+            for table, frame in (
+                ("position_outcomes", outcomes.position_outcomes),
+                ("scenario_market_summary", summary),
+            ):
+                con.execute(f"DELETE FROM {table} WHERE {in_set}", {"ids": ids})
+                self._insert(con, table, frame)
 
     def replace_table(self, table: str, frame: pl.DataFrame, lake_root: str | Path) -> None:
         """Replace every row of a table that is not per scenario (e.g. baseline_validation)."""

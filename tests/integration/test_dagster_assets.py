@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -9,10 +10,14 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from pipelines.definitions import build_definitions
+from pipelines.assets.daily_replay import REPLAY_STATE
+from pipelines.definitions import DAILY_JOB, REPLAY_JOB, build_definitions
+from pipelines.schedules import SCHEDULE
 from pipelines.settings import Settings
 from softliq_core.store.lake import Lake
+from softliq_core.store.warehouse import OUTCOME_TABLES
 from softliq_core.tables import FEEDS, MARKETS, ORACLE_ROUNDS, RAW_LOGS
+from tests.support.pipeline import warehouse_rows
 
 
 @pytest.fixture
@@ -36,6 +41,7 @@ def test_asset_graph_has_every_layer(settings: Settings) -> None:
         "markets", "rate_samples",
         "oracle_prices", "scenarios", "liquidation_actions", "clipped_actions",
         "position_outcomes", "scenario_market_summary", "baseline_validation", "governance_report",
+        "replay_state",
     }  # fmt: skip
     daily = defs.resolve_job_def("ingest_daily").partitions_def
     assert daily is not None and daily.get_partition_keys() == ["2024-03-01", "2024-03-02"]
@@ -153,3 +159,35 @@ def test_a_feed_without_history_fails_the_blocking_check_naming_market_and_feed(
         "liquidation_actions",
         "baseline_validation",
     }
+
+
+def test_the_daily_job_replays_one_day_per_run_and_matches_the_full_replay_asset(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Through Dagster: the daily job (ingest, reference, prices, replay_state) day after day, each
+    run replaying one day from the day before's snapshot, equals the full replay's DuckDB rows."""
+    defs = build_definitions(settings)
+    replay_state = defs.resolve_assets_def(REPLAY_STATE)
+    assert replay_state.partitions_def == defs.resolve_job_def(DAILY_JOB).partitions_def
+    instance = dg.DagsterInstance.ephemeral()
+    for day in ["2024-03-01", "2024-03-02"]:
+        result = defs.resolve_job_def(DAILY_JOB).execute_in_process(
+            partition_key=day, instance=instance
+        )
+        assert result.success
+        [materialised] = result.asset_materializations_for_node(REPLAY_STATE)
+        assert materialised.partition == day
+        assert materialised.metadata["days_replayed"].value == 1
+    full = replace(settings, duckdb_path=str(tmp_path / "full.duckdb"))
+    assert (
+        build_definitions(full)
+        .resolve_job_def(REPLAY_JOB)
+        .execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey(t) for t in OUTCOME_TABLES],
+        )
+        .success
+    )
+    assert warehouse_rows(settings.duckdb_path) == warehouse_rows(full.duckdb_path)
+    schedule = defs.resolve_schedule_def(SCHEDULE)
+    assert schedule.job_name == DAILY_JOB

@@ -15,7 +15,8 @@ from dagster._core.storage.tags import (
 
 from pipelines.definitions import INGEST_JOB, REPLAY_JOB, build_definitions, replay_job
 from pipelines.settings import Settings
-from softliq_core.store.warehouse import OUTCOME_TABLES, Warehouse
+from softliq_core.store.warehouse import OUTCOME_TABLES
+from tests.support.pipeline import warehouse_rows
 
 SCENARIOS = Path(__file__).parents[2] / "data" / "scenarios" / "default.toml"
 DAYS = 30
@@ -34,14 +35,6 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, duckdb_file: str) -> S
     }.items():
         monkeypatch.setenv(name, value)
     return Settings.from_env()
-
-
-def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    warehouse = Warehouse(path)
-    return {
-        table: sorted(warehouse.query(f"SELECT * FROM {table}").rows(), key=repr)
-        for table in OUTCOME_TABLES
-    }
 
 
 def test_multiprocess_replay_in_chunks_equals_a_serial_run(
@@ -92,6 +85,6 @@ def test_multiprocess_replay_in_chunks_equals_a_serial_run(
             assert checks and all(c.passed for c in checks), [c.check_name for c in checks]
             step_pids = {e.pid for e in parallel.all_events if e.step_key}
             assert len(step_pids) > 1  # the steps ran in processes of their own
-    parallel_rows = _rows(tmp_path / "parallel.duckdb")
-    assert parallel_rows == _rows(tmp_path / "serial.duckdb")
+    parallel_rows = warehouse_rows(tmp_path / "parallel.duckdb")
+    assert parallel_rows == warehouse_rows(tmp_path / "serial.duckdb")
     assert len(parallel_rows["scenarios"]) == 9 and parallel_rows["liquidation_actions"]

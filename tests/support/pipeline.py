@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -11,6 +12,7 @@ from softliq_core.markets import build_markets
 from softliq_core.oracle_prices import oracle_prices
 from softliq_core.replay.inputs import MarketHistory, market_histories
 from softliq_core.sources.synthetic import SyntheticChain
+from softliq_core.store.warehouse import OUTCOME_TABLES, Warehouse
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,12 @@ def run_in_memory(chain: SyntheticChain, decoded: DecodedLogs | None = None) -> 
     prices = oracle_prices(decoded.oracle_rounds, markets, feeds, chain.blocks, rates)
     histories = market_histories(decoded.morpho_events, prices, markets, chain.blocks)
     return InMemory(decoded, markets, rates, prices, histories)
+
+
+def warehouse_rows(path: str | Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every outcome table of a DuckDB file, its rows sorted: two runs compare equal or not."""
+    warehouse = Warehouse(path)
+    return {
+        table: sorted(warehouse.query(f"SELECT * FROM {table}").rows(), key=repr)
+        for table in OUTCOME_TABLES
+    }
