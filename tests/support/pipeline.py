@@ -35,10 +35,17 @@ def run_in_memory(chain: SyntheticChain, decoded: DecodedLogs | None = None) -> 
     return InMemory(decoded, markets, rates, prices, histories)
 
 
-def warehouse_rows(path: str | Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every outcome table of a DuckDB file, its rows sorted: two runs compare equal or not."""
+def warehouse_rows(
+    path: str | Path, protocol: str | None = None
+) -> dict[str, list[tuple[object, ...]]]:
+    """Every outcome table of a DuckDB file (optionally one protocol's rows), its rows sorted: two
+    runs compare equal or not."""
     warehouse = Warehouse(path)
+    where = {
+        table: f" WHERE protocol = '{protocol}'" if protocol and table != "scenarios" else ""
+        for table in OUTCOME_TABLES
+    }
     return {
-        table: sorted(warehouse.query(f"SELECT * FROM {table}").rows(), key=repr)
+        table: sorted(warehouse.query(f"SELECT * FROM {table}{where[table]}").rows(), key=repr)
         for table in OUTCOME_TABLES
     }
