@@ -14,6 +14,7 @@ import pytest
 
 from softliq_core.mechanisms.llamma_bands import BandParams, BandPosition, LlammaBands
 from softliq_core.protocols.llamma.bands import (
+    CURVE_UNIT,
     Band,
     BandRange,
     arbitrage,
@@ -73,7 +74,7 @@ def test_one_band_down_and_back_up_by_hand() -> None:
     # At 1500: y0 = 0.75, f = 1687.5, g = 1, I = 3375 (USDC x token); the AMM quotes 843.75 < 1500.
     curve = invariant(band, edges, 2, P(1500))
     assert curve is not None
-    assert (curve.f, curve.g) == (1_687_500_000, TOKEN)
+    assert (curve.f, curve.g) == (1_687_500_000 * CURVE_UNIT, TOKEN * CURVE_UNIT)
     assert curve.price(band) == P("843.75")
     band, trade = arbitrage(band, edges, 2, P(1500), P(1500), 0, 0, no_impact)
     # (x + f) = sqrt(3375 x 1500) = 2250, (y + g) = 1.5: the band sold half a token for 562.5 USDC,

@@ -16,9 +16,12 @@ arbitrageurs buy it and sell it outside, which is the soft liquidation.
 
 Prices are 1e36-scaled like a Morpho oracle (loan base units per collateral base unit x 1e36).
 Amounts are exact integers; every rounding favours the band (its holder, the borrower): the arbitrageur
-pays rounded up and receives rounded down. ``f``, ``g`` are floored; the trade is computed on the
-curve ``(x + f)(y + g) = I`` through the band's current point, so rounding in ``y0`` never moves
-value, it only shifts the curve by a base unit.
+pays rounded up and receives rounded down. The curve's own arithmetic runs in ``CURVE_UNIT``-ths of a
+base unit, so that ``f`` and ``g`` of a band worth a few base units are not rounded to a different
+curve (or to nothing); they are floored in those fine units, and the trade is computed on the curve
+``(x + f)(y + g) = I`` through the band's current point, so rounding in ``y0`` never moves value, it
+only shifts the curve by a fraction of a base unit. Amounts leave the curve rounded to whole base
+units in the band's favour.
 
 Simplifications of LLAMMA (also in the README): the oracle price is used as is (LLAMMA smooths it
 with an EMA and raises its fee with the price's move: the dynamic fee is not modelled), the fee is
@@ -34,6 +37,9 @@ from math import isqrt
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD
 
 SCALE = ORACLE_PRICE_SCALE
+# The curve's unit: 1e-18 of a base unit of either asset (a band worth 3 loan base units still has
+# f, g exact to 18 digits, so a small band converts at its curve's price like a large one).
+CURVE_UNIT = 10**18
 
 
 def _div_up(x: int, d: int) -> int:
@@ -74,7 +80,8 @@ class Band:
 
 @dataclass(frozen=True, slots=True)
 class Invariant:
-    """``(x + f)(y + g) = product`` through the band's current point at one oracle price."""
+    """``(x + f)(y + g) = product`` through the band's current point at one oracle price; ``f``,
+    ``g`` and ``product`` in ``CURVE_UNIT``-ths of a base unit, amounts in and out in base units."""
 
     f: int
     g: int
@@ -82,29 +89,34 @@ class Invariant:
 
     def price(self, band: Band) -> int:
         """The band's marginal AMM price (x + f) / (y + g), 1e36-scaled."""
-        return (band.loan + self.f) * SCALE // (band.collateral + self.g)
+        return (band.loan * CURVE_UNIT + self.f) * SCALE // (band.collateral * CURVE_UNIT + self.g)
+
+    def on_or_above(self, loan: int, collateral: int) -> bool:
+        """Whether a band holding ``loan`` and ``collateral`` is on the curve or above it."""
+        return (loan * CURVE_UNIT + self.f) * (collateral * CURVE_UNIT + self.g) >= self.product
 
     @property
     def most_collateral(self) -> int:
         """y at the curve's all-collateral end (x = 0), rounded up (the band's favour)."""
-        return _div_up(self.product, self.f) - self.g
+        return _div_up(_div_up(self.product, self.f) - self.g, CURVE_UNIT)
 
     def loan_at(self, collateral: int) -> int:
         """x on the curve for a given y, rounded up (the band's favour), never negative; exactly 0
         at the all-collateral end, so a band bought back whole holds no loan-asset dust."""
         if collateral >= self.most_collateral:
             return 0
-        return max(0, _div_up(self.product, collateral + self.g) - self.f)
+        fine = _div_up(self.product, collateral * CURVE_UNIT + self.g) - self.f
+        return max(0, _div_up(fine, CURVE_UNIT))
 
 
 def invariant(band: Band, edges: BandRange, a: int, oracle: int) -> Invariant | None:
-    """LLAMMA's invariant for the band at the oracle price (None for an empty band or dust).
+    """LLAMMA's invariant for the band at the oracle price (None for an empty band).
 
     With ``z = p_o A y0`` (loan units) the equation becomes ``z^2 - b z - A x y p_o = 0`` with
     ``b = x p_up (A - 1) / p_o + y A p_o^2 / p_up``, so ``z = (b + sqrt(b^2 + 4 A x y p_o)) / 2``;
-    then ``f = z p_o / p_up`` and ``g = z (A - 1) p_up / (A p_o^2)``.
+    then ``f = z p_o / p_up`` and ``g = z (A - 1) p_up / (A p_o^2)``. All in curve units.
     """
-    x, y, up = band.loan, band.collateral, edges.price_up
+    x, y, up = band.loan * CURVE_UNIT, band.collateral * CURVE_UNIT, edges.price_up
     if x == 0 and y == 0:
         return None
     b = x * up * (a - 1) // oracle + y * a * oracle * oracle // (up * SCALE)
@@ -112,15 +124,15 @@ def invariant(band: Band, edges: BandRange, a: int, oracle: int) -> Invariant | 
     f = z * oracle // up
     g = z * (a - 1) * up * SCALE // (a * oracle * oracle)
     if f == 0 or g == 0:
-        return None  # dust: too little for the curve to quote a price in base units
+        return None  # below a curve unit: the curve cannot quote a price
     return Invariant(f, g, (x + f) * (y + g))
 
 
 def collateral_at_price(band: Band, curve: Invariant, price: int) -> int:
     """y where the band's AMM price equals ``price``, within what the curve allows (0 .. all y);
     rounded up, so a band bought back to its all-collateral end gets there exactly."""
-    target = _isqrt_up(_div_up(curve.product * SCALE, price)) - curve.g
-    return max(0, min(target, curve.most_collateral))
+    fine = _isqrt_up(_div_up(curve.product * SCALE, price)) - curve.g
+    return max(0, min(_div_up(fine, CURVE_UNIT), curve.most_collateral))
 
 
 @dataclass(frozen=True, slots=True)
