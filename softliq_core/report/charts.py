@@ -103,18 +103,18 @@ def ltv_paths(
 
 
 def mechanism_comparison(markets: Sequence[MarketEvidence]) -> bytes:
-    """Borrower penalty and bad debt of every design, one panel per market (its loan token)."""
+    """Borrowers' cost (penalty, band conversion loss stacked on it) and bad debt of every design,
+    one panel per market (its loan token)."""
     fig, axes = plt.subplots(len(markets), 1, figsize=(8, 3.2 * len(markets)), squeeze=False)
     for ax, market in zip(axes[:, 0], markets, strict=True):
         results = designs(market)
         xs = range(len(results))
         width = 0.4
-        ax.bar(
-            [x - width / 2 for x in xs],
-            [r.borrower_penalty for r in results],
-            width,
-            label="borrower penalty",
-        )
+        left = [x - width / 2 for x in xs]
+        penalties = [r.borrower_penalty for r in results]
+        ax.bar(left, penalties, width, label="borrower penalty")
+        band_losses = [r.tokens(r.band_loss) for r in results]
+        ax.bar(left, band_losses, width, bottom=penalties, label="band conversion loss")
         ax.bar(
             [x + width / 2 for x in xs],
             [r.tokens(r.bad_debt) for r in results],
@@ -123,7 +123,7 @@ def mechanism_comparison(markets: Sequence[MarketEvidence]) -> bytes:
         )
         ax.set_xticks(list(xs), [r.name for r in results], rotation=20, ha="right", fontsize=7)
         ax.set_ylabel(market.unit)
-        ax.set_title(f"{market.label}: borrower penalty and bad debt by mechanism")
+        ax.set_title(f"{market.label}: borrowers' cost and bad debt by mechanism")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3, axis="y")
     return _png(fig)

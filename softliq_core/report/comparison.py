@@ -10,15 +10,21 @@ from softliq_core.report.data import MarketEvidence, ScenarioResult
 
 COMPARISON_HEADER = (
     "| market | mechanism | scenario | liquidations (soft + hard) | borrower penalty | bad debt | "
-    "liquidator profit | keeper incentives paid | protocol reserves change |\n"
-    "|---|---|---|---:|---:|---:|---:|---:|---:|"
+    "liquidator profit | keeper incentives paid | protocol reserves change | band conversion loss | "
+    "arbitrage profit |\n"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 NOTES = (
     "Bad debt is realised plus unrealised at the end of the data (Compound III's is borne by its "
     "reserves, the others' by the market's suppliers). Maker's auctions count each take as a "
     "liquidation; its keeper incentives (tip + chip at each kick and reset) are paid by the protocol, "
     "and its reserves change is the penalty collected net of them. Compound III's reserves change is "
-    "the collateral's sale proceeds less the debt absorbed and the surplus credited to borrowers."
+    "the collateral's sale proceeds less the debt absorbed and the surplus credited to borrowers. "
+    "LLAMMA's borrowers pay no incentive while their bands convert: what they lose to the "
+    "arbitrageurs converting them (each trade at its oracle price, fees netted) is the band "
+    "conversion loss, and what the arbitrageurs keep after outside slippage is the arbitrage "
+    "profit; its hard liquidations below the health limit are in the other columns. The chart "
+    "stacks the band conversion loss on the penalty."
 )
 
 
@@ -43,7 +49,8 @@ def comparison_row(market: MarketEvidence, r: ScenarioResult) -> str:
         f"| {market.label} | {r.scenario.mechanism} | `{r.name}` | "
         f"{r.pre_liquidations} + {r.liquidations} | {_tokens(r, r.penalty)} | "
         f"{_tokens(r, r.bad_debt)} | {_tokens(r, r.profit)} | "
-        f"{_tokens(r, r.keeper_incentive)} | {_tokens(r, r.reserves_change)} |"
+        f"{_tokens(r, r.keeper_incentive)} | {_tokens(r, r.reserves_change)} | "
+        f"{_tokens(r, r.band_loss)} | {_tokens(r, r.arbitrage_profit)} |"
     )
 
 

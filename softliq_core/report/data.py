@@ -34,7 +34,7 @@ SUMMARY_SQL = """
 SELECT s.scenario_id, s.market_id, m.label, m.loan_symbol, m.loan_decimals, m.lltv,
        s.pre_liquidations, s.liquidations, s.borrower_penalty, s.bad_debt_realised,
        s.bad_debt_unrealised, s.liquidator_profit, s.clipped_actions, s.unprofitable_skips,
-       s.keeper_incentive, s.reserves_change
+       s.keeper_incentive, s.reserves_change, s.band_loss, s.arbitrage_profit
 FROM scenario_market_summary s JOIN lake_markets m USING (market_id)
 WHERE s.scenario_id IN (SELECT unnest($ids))
 ORDER BY m.label
@@ -55,6 +55,8 @@ class ScenarioResult:
     unprofitable: int
     keeper_incentive: int = 0  # paid by the protocol (Maker)
     reserves_change: int = 0  # the protocol's own balance (Maker, Compound III)
+    band_loss: int = 0  # what borrowers' bands lost to conversion (LLAMMA)
+    arbitrage_profit: int = 0  # what arbitrageurs of the bands kept (LLAMMA)
 
     @property
     def name(self) -> str:
@@ -66,6 +68,11 @@ class ScenarioResult:
     @property
     def borrower_penalty(self) -> float:
         return self.tokens(self.penalty)
+
+    @property
+    def borrower_cost(self) -> float:
+        """Penalty plus band conversion loss: what borrowers gave up, whatever the design."""
+        return self.tokens(self.penalty + self.band_loss)
 
     def param(self, name: str) -> float:
         assert self.params is not None
@@ -153,6 +160,8 @@ def market_evidence(summary: pl.DataFrame, scenarios: Sequence[Scenario]) -> lis
             unprofitable=int(row["unprofitable_skips"]),
             keeper_incentive=int(row["keeper_incentive"]),
             reserves_change=int(row["reserves_change"]),
+            band_loss=int(row["band_loss"]),
+            arbitrage_profit=int(row["arbitrage_profit"]),
         )
         if scenario.is_history:
             market.history = result

@@ -38,8 +38,11 @@ SELECT s.name AS scenario, m.label AS market,
        (coalesce(sum(a.bad_debt_assets), 0) + any_value(p.unrealised)) / 10 ^ m.loan_decimals AS bad_debt,
        coalesce(sum(a.liquidator_profit), 0) / 10 ^ m.loan_decimals AS profit,
        coalesce(sum(a.keeper_incentive), 0) / 10 ^ m.loan_decimals AS keeper,
-       coalesce(sum(a.reserves_change), 0) / 10 ^ m.loan_decimals AS reserves
-FROM (SELECT scenario_id, market_id, sum(unrealised_bad_debt) AS unrealised
+       coalesce(sum(a.reserves_change), 0) / 10 ^ m.loan_decimals AS reserves,
+       any_value(p.band_loss) / 10 ^ m.loan_decimals AS band_loss,
+       any_value(p.arbitrage_profit) / 10 ^ m.loan_decimals AS arbitrage
+FROM (SELECT scenario_id, market_id, sum(unrealised_bad_debt) AS unrealised,
+             sum(band_loss) AS band_loss, sum(arbitrage_profit) AS arbitrage_profit
       FROM position_outcomes GROUP BY ALL) p
 JOIN scenarios s USING (scenario_id) JOIN lake_markets m USING (market_id)
 LEFT JOIN liquidation_actions a USING (scenario_id, market_id)
@@ -63,7 +66,7 @@ def test_the_comparison_table_is_sql_over_the_outcome_tables(comparison: tuple[P
     for market, mechanism, name, counts, *amounts in rows:
         row = expected[(name.strip("`"), market)]
         assert counts == f"{row['soft']} + {row['hard']}"
-        columns = ("penalty", "bad_debt", "profit", "keeper", "reserves")
+        columns = ("penalty", "bad_debt", "profit", "keeper", "reserves", "band_loss", "arbitrage")
         assert amounts == [f"{row[c]:,.2f}" for c in columns], (name, market)
         designs.add(mechanism)
     assert {
@@ -71,7 +74,10 @@ def test_the_comparison_table_is_sql_over_the_outcome_tables(comparison: tuple[P
         "compound_absorb",
         "euler_liquidation",
         "morpho_liquidation",
+        "llamma_bands",
     } <= designs
+    llamma = [row for (name, _), row in expected.items() if name == "llamma_a100_n10"]
+    assert any(row["band_loss"] > 0 and row["arbitrage"] > 0 for row in llamma)
     assert "![borrower penalty and bad debt by mechanism](mechanism_comparison.png)" in text
     assert (report.parent / "mechanism_comparison.png").read_bytes().startswith(b"\x89PNG")
 
