@@ -75,8 +75,8 @@ CREATE TABLE IF NOT EXISTS position_outcomes (
     market_id            VARCHAR NOT NULL,  -- Morpho market id
     borrower             VARCHAR NOT NULL,  -- the position's owner
     borrow_shares        HUGEINT NOT NULL,  -- at the end of the replayed range
-    collateral           HUGEINT NOT NULL,  -- collateral base units at the end
-    debt                 HUGEINT NOT NULL,  -- loan base units at the last totals
+    collateral           HUGEINT NOT NULL,  -- collateral base units at the end (maker_clipper: with the unsold lot of an auction still running)
+    debt                 HUGEINT NOT NULL,  -- loan base units at the last totals (maker_clipper: with the debt a running auction has not recovered)
     collateral_value     HUGEINT NOT NULL,  -- at the last price, loan base units
     unrealised_bad_debt  HUGEINT NOT NULL,  -- max(0, debt - collateral_value): insolvent and still open
     max_ltv              DOUBLE NOT NULL,   -- highest LTV seen at a price update or own action

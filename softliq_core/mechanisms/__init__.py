@@ -2,7 +2,13 @@
 
 from softliq_core.mechanisms.aave_liquidation import AaveActionResult, AaveLiquidation
 from softliq_core.mechanisms.aave_pre_liquidation import AavePreLiquidation
-from softliq_core.mechanisms.base import ActionResult, Mechanism, PositionAt, StatefulMechanism
+from softliq_core.mechanisms.base import (
+    ActionResult,
+    Mechanism,
+    Outstanding,
+    PositionAt,
+    StatefulMechanism,
+)
 from softliq_core.mechanisms.compound_absorb import CompoundAbsorb
 from softliq_core.mechanisms.euler_liquidation import EulerLiquidation
 from softliq_core.mechanisms.maker_clipper import MakerClipper
@@ -20,6 +26,7 @@ __all__ = [
     "Mechanism",
     "MorphoLiquidation",
     "MorphoPreLiquidation",
+    "Outstanding",
     "PositionAt",
     "StatefulMechanism",
 ]

@@ -25,6 +25,15 @@ class ActionResult:
     band_loan_assets: int = 0  # loan asset a band mechanism held for the position, used to repay
 
 
+@dataclass(frozen=True, slots=True)
+class Outstanding:
+    """A position's debt and collateral that a mechanism holds outside it (a running auction's
+    debt not yet recovered and its unsold lot): still the borrower's, still owed to the market."""
+
+    debt: int  # loan base units
+    collateral: int  # collateral base units
+
+
 class Mechanism(Protocol):
     """A pure rule: ``act`` mutates ``position`` (and the scratch ``market``) when it acts."""
 
@@ -77,4 +86,9 @@ class StatefulMechanism(Mechanism, Protocol):
 
     def holds(self, borrower: str) -> bool:
         """The mechanism has something running on this position (checked again next block)."""
+        ...
+
+    def outstanding(self) -> dict[str, Outstanding]:
+        """By borrower, what the mechanism holds outside the positions now (for the outcome at the
+        end of the data)."""
         ...

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from softliq_core.mechanisms.base import ActionResult, PositionAt
+from softliq_core.mechanisms.base import ActionResult, Outstanding, PositionAt
 from softliq_core.protocols.compound.comet import (
     Absorb,
     absorb,
@@ -77,6 +77,9 @@ class CompoundAbsorb:
 
     def holds(self, borrower: str) -> bool:
         return False
+
+    def outstanding(self) -> dict[str, Outstanding]:
+        return {}
 
     def position_changed(self, borrower: str, timestamp: int) -> None:
         """Absorb does not depend on the account's history."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from softliq_core.mechanisms.base import ActionResult, PositionAt
+from softliq_core.mechanisms.base import ActionResult, Outstanding, PositionAt
 from softliq_core.protocols.euler.liquidation import (
     MaxLiquidation,
     max_liquidation,
@@ -56,6 +56,9 @@ class EulerLiquidation:
 
     def holds(self, borrower: str) -> bool:
         return False
+
+    def outstanding(self) -> dict[str, Outstanding]:
+        return {}
 
     def accept(self, borrower: str) -> None:
         """A liquidation does not restart the cool-off (the EVC forgives the violator's check)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from softliq_core.mechanisms.base import ActionResult, PositionAt
+from softliq_core.mechanisms.base import ActionResult, Outstanding, PositionAt
 from softliq_core.protocols.maker.abacus import Abacus, rdiv, rmul
 from softliq_core.protocols.morpho.health import is_healthy
 from softliq_core.protocols.morpho.market import Market, Position
@@ -73,6 +73,10 @@ class MakerClipper:
 
     def holds(self, borrower: str) -> bool:
         return borrower in self.sales
+
+    def outstanding(self) -> dict[str, Outstanding]:
+        """Running auctions: the debt they have not recovered and the lot they have not sold."""
+        return {b: Outstanding(sale.due, sale.lot) for b, sale in self.sales.items()}
 
     def position_changed(self, borrower: str, timestamp: int) -> None:
         """The auction does not depend on the borrower's later actions."""

@@ -21,7 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from softliq_core.mechanisms import ActionResult, Mechanism, PositionAt, StatefulMechanism
+from softliq_core.mechanisms import (
+    ActionResult,
+    Mechanism,
+    Outstanding,
+    PositionAt,
+    StatefulMechanism,
+)
 from softliq_core.mechanisms.price_following import PriceFollowing
 from softliq_core.protocols.morpho.errors import MorphoRevert
 from softliq_core.protocols.morpho.health import (
@@ -81,6 +87,8 @@ class MarketOutcome:
     # (block, WAD LTV) at every check and action, for the borrowers asked to be traced
     ltv_paths: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     band_loan_assets: dict[str, int] = field(default_factory=dict)  # held at the end, by borrower
+    # debt and collateral a mechanism holds outside the positions at the end (running auctions)
+    outstanding: dict[str, Outstanding] = field(default_factory=dict)
 
 
 class _MarketReplay:
@@ -611,6 +619,8 @@ class _MarketReplay:
             self.market.copy() if self.market_id in self.ledger.markets else Market()
         )
         self.out.final_price = self.price or 0
+        if self.stateful is not None:
+            self.out.outstanding = self.stateful.outstanding()
         if self.following is not None:
             self.out.band_loan_assets = {
                 b: self.following.loan_assets(state) for b, state in self.held.items()

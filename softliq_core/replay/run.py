@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from softliq_core.mechanisms import Outstanding
 from softliq_core.metrics.summary import scenario_market_summary
 from softliq_core.protocols.morpho.health import borrowed_assets, collateral_value
 from softliq_core.replay.aave_engine import run_aave_scenarios
@@ -173,8 +174,10 @@ def add_rows(
     clips += [{**tag, **c} for c in outcome.clips]
     for borrower, position in outcome.positions.items():
         stats = outcome.stats[borrower]
-        debt = borrowed_assets(position, outcome.final_market)
-        value = collateral_value(position.collateral, outcome.final_price)
+        outside = outcome.outstanding.get(borrower, Outstanding(0, 0))
+        debt = borrowed_assets(position, outcome.final_market) + outside.debt
+        collateral = position.collateral + outside.collateral
+        value = collateral_value(collateral, outcome.final_price)
         band_loan = outcome.band_loan_assets.get(borrower, 0)
         positions.append(
             {
@@ -182,7 +185,7 @@ def add_rows(
                 "market_id": market_id,
                 "borrower": borrower,
                 "borrow_shares": str(position.borrow_shares),
-                "collateral": str(position.collateral),
+                "collateral": str(collateral),
                 "debt": str(debt),
                 "collateral_value": str(value),
                 "unrealised_bad_debt": str(max(0, debt - value - band_loan)),

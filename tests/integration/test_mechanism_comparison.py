@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from softliq_core import steps
-from softliq_core.replay.scenario import load_scenarios
+from softliq_core.replay.scenario import load_scenarios, parse_scenarios
 from softliq_core.store.warehouse import Warehouse
 from tests.conftest import OutcomeStore
 
@@ -101,3 +101,52 @@ def test_each_design_leaves_its_trace(comparison: tuple[Path, Path]) -> None:
     assert maker["priced_apart"] == maker["takes"]  # takers pay the tab with its penalty
     assert comet["priced_apart"] == comet["takes"] > 0  # buyers pay the store-front price
     assert by_name["euler_v2"]["priced_apart"] == by_name["morpho_liquidation"]["priced_apart"] == 0
+
+
+def test_an_auction_running_at_the_end_keeps_its_debt_and_lot_on_the_position(
+    outcome_store: OutcomeStore, tmp_path: Path
+) -> None:
+    """Auctions that never clear (they start at twice the oracle price and decay over ~30 years):
+    a barked position's debt and collateral sit in its auction at the end of the data, and its
+    outcome row still shows them, so the summary's unrealised bad debt sees them."""
+    never_clears = {
+        "name": "maker_never_clears",
+        "mechanism": "maker_clipper",
+        "buf": "2",
+        "calc": "linear",
+        "tau": 10**9,
+        "tail": 10**9,
+        "cusp": "0",
+        "chop": "1.05",
+    }
+    scenarios = parse_scenarios({"scenario": [never_clears]})
+    lake = outcome_store.lake
+    steps.store_outcomes(
+        steps.replay_scenarios(lake, outcome_store.chain_id, scenarios),
+        tmp_path / "softliq.duckdb",
+        lake,
+    )
+    rows = (
+        Warehouse(tmp_path / "softliq.duckdb")
+        .query(
+            """
+        WITH barks AS (
+            SELECT market_id, borrower, count(*) AS barks,
+                   arg_min(debt_before::HUGEINT, block_number) AS debt_at_bark,
+                   arg_min(collateral_before::HUGEINT, block_number) AS collateral_at_bark,
+                   count(*) FILTER (kind = 'liquidation') AS takes
+            FROM liquidation_actions WHERE kind <> 'auction_reset' GROUP BY ALL
+        )
+        SELECT b.*, p.debt::HUGEINT AS debt, p.collateral::HUGEINT AS collateral,
+               p.collateral_value::HUGEINT AS collateral_value,
+               p.unrealised_bad_debt::HUGEINT AS unrealised
+        FROM barks b JOIN position_outcomes p USING (market_id, borrower)
+        """
+        )
+        .to_dicts()
+    )
+    assert rows and all(r["takes"] == 0 and r["barks"] == 1 for r in rows)
+    for r in rows:  # the whole position went into its auction (no hole limit), nothing sold
+        assert r["debt"] >= r["debt_at_bark"] > 0
+        assert r["collateral"] >= r["collateral_at_bark"] > 0
+        assert r["unrealised"] == max(0, r["debt"] - r["collateral_value"])
