@@ -107,7 +107,7 @@ CREATE TABLE IF NOT EXISTS scenario_market_summary (
     positions_pre_liquidated         BIGINT NOT NULL,  -- distinct positions with at least one pre-liquidation
     positions_liquidated             BIGINT NOT NULL,  -- distinct positions with at least one liquidation
     positions_fully_closed           BIGINT NOT NULL,   -- actions that left a position without debt
-    debt_repaid                      HUGEINT NOT NULL,  -- loan base units
+    debt_repaid                      HUGEINT NOT NULL,  -- loan base units liquidators and takers repaid (llamma_bands: the bands' own loan asset that repaid the rest is liquidation_actions.band_loan_assets)
     collateral_seized                HUGEINT NOT NULL,  -- collateral base units
     borrower_penalty                 HUGEINT NOT NULL,  -- loan base units, soft + hard
     borrower_penalty_soft            HUGEINT NOT NULL,  -- paid in pre-liquidations
