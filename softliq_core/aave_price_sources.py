@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 BASE_CURRENCY = "0x" + "00" * 20  # USD
 BASE_CURRENCY_UNIT = 10**8
@@ -48,6 +48,9 @@ def _input(inputs: Mapping[str, int], key: str, source: str) -> int:
 
 
 class PriceSource(Protocol):
+    # whether the answer moves with the block's time alone (a CAPO cap grows by the second)
+    time_dependent: ClassVar[bool]
+
     @property
     def address(self) -> str: ...  # read-only: the recipes are frozen dataclasses
 
@@ -59,6 +62,7 @@ class PriceSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ChainlinkSource:
+    time_dependent: ClassVar[bool] = False
     address: str  # the feed proxy itself
 
     @property
@@ -71,6 +75,7 @@ class ChainlinkSource:
 
 @dataclass(frozen=True, slots=True)
 class PegToBaseAdapter:
+    time_dependent: ClassVar[bool] = False
     address: str
     asset_to_peg: str
     peg_to_base: str
@@ -93,6 +98,7 @@ class PegToBaseAdapter:
 
 @dataclass(frozen=True, slots=True)
 class CapoRatioAdapter:
+    time_dependent: ClassVar[bool] = True
     address: str
     base_feed: str  # (underlying / USD), e.g. ETH/USD
     ratio: str  # the input giving (lst / underlying), e.g. getPooledEthByShares(1e18)
@@ -157,6 +163,7 @@ class CapoRatioAdapter:
 
 @dataclass(frozen=True, slots=True)
 class CapoStableAdapter:
+    time_dependent: ClassVar[bool] = False
     address: str
     feed: str  # (asset / USD)
     price_cap: int  # base units, e.g. 1.04e8

@@ -165,7 +165,7 @@ class _AaveReplay:
 
     def _run_due(self, up_to_block: int) -> None:
         for block, users in self.agenda.until(up_to_block):
-            self.ledger.at_block(block)
+            self.ledger.at_block(block, self.history.clock.timestamp(block))
             for user in users:
                 self._act(block, user)
 
@@ -468,7 +468,7 @@ class _AaveReplay:
             if stream == "price":
                 self._on_price(row, block)
                 continue
-            self.ledger.at_block(block)
+            self.ledger.at_block(block, row["timestamp"])
             if self.scenario.is_history and row["transaction_hash"] != transaction:
                 transaction = row["transaction_hash"]
                 if transaction in calls:
@@ -491,6 +491,7 @@ class _AaveReplay:
     def _on_price(self, row: Mapping[str, Any], block: int) -> None:
         """A price source's input moved: look again at the accounts holding an asset it repriced."""
         before = dict(self.pool.prices)
+        self.ledger.at_block(block, self.history.clock.timestamp(block))
         self.ledger.apply_round(row["feed"], int(row["answer"]))
         repriced = {a for a, price in self.pool.prices.items() if before.get(a) != price}
         if not repriced:

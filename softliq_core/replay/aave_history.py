@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from softliq_core.aave_price_sources import PriceSource
 from softliq_core.protocols.aave.math import PERCENTAGE_FACTOR, WAD
-from softliq_core.protocols.aave.oracle import PriceSource
 from softliq_core.protocols.aave.version import VersionSchedule
 from softliq_core.replay.aave_ledger import AaveLedger, price_updates
 from softliq_core.replay.inputs import BlockClock

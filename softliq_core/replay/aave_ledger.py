@@ -18,10 +18,15 @@ from typing import Any
 
 import polars as pl
 
+from softliq_core.aave_price_sources import (
+    ChainlinkSource,
+    PriceSource,
+    PriceSourceError,
+    asset_price,
+)
 from softliq_core.feeds import feed_updates
 from softliq_core.protocols.aave.account import UserConfig
 from softliq_core.protocols.aave.math import ray_div
-from softliq_core.protocols.aave.oracle import PriceSource
 from softliq_core.protocols.aave.pool import AavePool
 from softliq_core.protocols.aave.reserve import EModeCategory, ReserveConfig
 from softliq_core.protocols.aave.version import VersionSchedule
@@ -60,6 +65,7 @@ class AaveLedger:
         self.tokens: dict[str, tuple[str, bool]] = {}  # token -> (asset, is debt token)
         self.asset_source: dict[str, PriceSource] = {}
         self.answers: dict[str, int] = {}
+        self.timestamp = 0  # the block's time, which a CAPO source's cap depends on
 
     # -- prices --------------------------------------------------------------------------------
 
@@ -70,19 +76,27 @@ class AaveLedger:
                 self._price(asset, source)
 
     def _price(self, asset: str, source: PriceSource) -> None:
+        """``AaveOracle.getAssetPrice`` now. While its source cannot answer (an input not seen
+        yet, or an answer of 0 with no fallback oracle) the asset has no price: a Pool call that
+        needs it would revert, and a stale price is never used in its place."""
         try:
-            price = source.price(self.answers)
-        except KeyError:
-            return  # a feed has not answered yet
-        if price > 0:
-            self.pool.prices[asset] = price
+            self.pool.prices[asset] = asset_price(asset, source, self.answers, self.timestamp)
+        except PriceSourceError:
+            self.pool.prices.pop(asset, None)
 
     # -- events --------------------------------------------------------------------------------
 
-    def at_block(self, block: int) -> None:
+    def at_block(self, block: int, timestamp: int) -> None:
+        """Enter ``block``: the Pool version in force, and the prices whose sources move with time
+        alone (a CAPO ratio cap grows by the second) at the block's time."""
         version = self.versions.at(block)
         if version != self.pool.version:
             self.pool.upgrade(version)
+        if timestamp != self.timestamp:
+            self.timestamp = timestamp
+            for asset, source in self.asset_source.items():
+                if source.time_dependent:
+                    self._price(asset, source)
 
     def apply(self, row: Row) -> None:
         """Fold one decoded ``aave_events`` row (a mapping of its columns)."""
@@ -114,9 +128,8 @@ class AaveLedger:
         elif event in ("AssetCollateralInEModeChanged", "AssetBorrowableInEModeChanged"):
             self._emode_membership(event, row)
         elif event == "AssetSourceUpdated":
-            source = self.price_sources.get(
-                row["source"], PriceSource(row["source"], row["source"])
-            )
+            # a source the setup does not describe is read as a feed proxy (its own answers)
+            source = self.price_sources.get(row["source"], ChainlinkSource(row["source"]))
             self.asset_source[row["asset"]] = source
             self._price(row["asset"], source)
         elif event == "ReserveDataUpdated":
@@ -246,9 +259,11 @@ def replay(
     transaction = None
     for source, row in history(aave_events, prices):
         if source == "price":
+            # priced at the last event's time; a time-dependent source is priced again at the
+            # next event's block, before the event uses it
             ledger.apply_round(row["feed"], int(row["answer"]))
             continue
-        ledger.at_block(row["block_number"])
+        ledger.at_block(row["block_number"], row["timestamp"])
         if row["transaction_hash"] != transaction:
             transaction = row["transaction_hash"]
             if before_transaction is not None:

@@ -69,6 +69,13 @@ def test_ledger_equals_the_chain_after_every_event(
     for user, config in final.users.items():
         assert ledger.pool.user_config(user).collateral == config.collateral
         assert ledger.pool.user_config(user).emode == config.emode
+    # the prices came from the sources' recipes: the stablecoins moved to CAPO stable adapters
+    # part-way through, wstETH is a CAPO ratio adapter, and every price is the chain's
+    switches = decoded.aave_events.filter(pl.col("event") == "AssetSourceUpdated")
+    assert switches["block_number"].n_unique() == 2
+    kinds = {type(source).__name__ for source in ledger.asset_source.values()}
+    assert kinds == {"ChainlinkSource", "CapoStableAdapter", "CapoRatioAdapter"}
+    assert ledger.pool.prices == final.prices
 
 
 def test_every_historical_liquidation_is_reproduced(

@@ -14,6 +14,8 @@ from softliq_core.aave_price_sources import (
     PriceSourceError,
     asset_price,
 )
+from softliq_core.protocols.aave.version import V3_0, VersionSchedule
+from softliq_core.replay.aave_ledger import AaveLedger
 
 ETH_USD = "0x5f4ec3df9cbd43714fe2740f5e3616155c5b8419"
 USDC_USD = "0x8fffffd4afb6115b954bd326cbe7b4ba576818f6"
@@ -110,3 +112,33 @@ def test_peg_to_base_wbtc() -> None:
     assert wbtc.latest_answer({WBTC_BTC: 0, BTC_USD: 1}, T0) == 0
     with pytest.raises(PriceSourceError, match=f"no value yet for {BTC_USD}"):
         wbtc.latest_answer({WBTC_BTC: 1}, T0)
+
+
+def _source_updated(asset: str, source: str) -> dict[str, object]:
+    return {"event": "AssetSourceUpdated", "contract": "aave-oracle", "asset": asset,
+            "source": source}  # fmt: skip
+
+
+def test_the_ledger_prices_an_asset_by_its_source_in_force_at_the_blocks_time() -> None:
+    """The Aave ledger asks each asset's recipe, at the time of the block: a CAPO cap that binds
+    raises the price by the second with no input moving; a new source takes over at its
+    AssetSourceUpdated; an input not yet seen leaves the asset unpriced, never at a stale price."""
+    ledger = AaveLedger(
+        "pool", "treasury", VersionSchedule.single(V3_0), {}, {WSTETH_CAPO.address: WSTETH_CAPO}
+    )
+    ledger.at_block(100, T0 + DAY)
+    ledger.apply(_source_updated(WSTETH, WSTETH_CAPO.address))
+    assert WSTETH not in ledger.pool.prices  # neither input has answered
+    ledger.apply_round(ETH_USD, 3_000 * 10**8)
+    assert WSTETH not in ledger.pool.prices
+    ledger.apply_round(STETH_RATIO, 1_250_000_000_000_000_000)  # far above the cap
+    capped = 3_000 * 10**8 * WSTETH_CAPO.max_ratio(T0 + DAY) // 10**18
+    assert ledger.pool.prices[WSTETH] == capped
+    ledger.at_block(101, T0 + 30 * DAY)  # no input moved, the cap grew
+    later = 3_000 * 10**8 * WSTETH_CAPO.max_ratio(T0 + 30 * DAY) // 10**18
+    assert ledger.pool.prices[WSTETH] == later > capped
+    # a source the setup does not describe is the feed proxy at that address
+    ledger.apply(_source_updated(WSTETH, ETH_USD))
+    assert ledger.pool.prices[WSTETH] == 3_000 * 10**8
+    ledger.apply_round(ETH_USD, 0)  # a zero answer: getAssetPrice reverts, no price
+    assert WSTETH not in ledger.pool.prices

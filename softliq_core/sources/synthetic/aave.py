@@ -19,10 +19,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from softliq_core.aave_price_sources import (
+    CAPO_SCALING,
+    CapoRatioAdapter,
+    CapoStableAdapter,
+    ChainlinkSource,
+    PriceSource,
+)
 from softliq_core.mechanisms.aave_liquidation import liquidation_choices
 from softliq_core.protocols.aave.errors import AaveRevert
 from softliq_core.protocols.aave.math import RAY
-from softliq_core.protocols.aave.oracle import PriceSource
 from softliq_core.protocols.aave.pool import AavePool
 from softliq_core.protocols.aave.rates import RateStrategy
 from softliq_core.protocols.aave.reserve import EModeCategory, ReserveConfig
@@ -44,6 +50,13 @@ RESERVE_PARAMS = {
     "USDT": (7400, 7600, 10450, 1000, 1000, 0),
 }
 EMODE = EModeCategory(9000, 9300, 10100, "ETH correlated")
+# AaveOracle sources as on Ethereum since 2024-02-27: wstETH by a CAPO ratio adapter (ETH/USD x the
+# wstETH/stETH rate, stETH taken as ETH; 9.68 % a year from a snapshot 7 days old), the stablecoins
+# moved from their feeds to CAPO stable adapters (cap 1.04 USD) part-way through the history.
+WSTETH_CAPO_GROWTH_BPS = 968
+WSTETH_CAPO_SNAPSHOT_DELAY = 7 * 86_400
+STABLE_CAP = 104_000_000
+STABLE_CAPO_AT = 0.4  # share of the history at which USDC and USDT switch source
 
 
 def _strategy(symbol: str) -> RateStrategy:
@@ -72,7 +85,8 @@ class SyntheticAave:
     outage: tuple[int, int] | None
     rng: np.random.Generator = field(init=False)
     pool: AavePool = field(init=False)
-    sources: dict[str, PriceSource] = field(default_factory=dict)
+    sources: dict[str, PriceSource] = field(default_factory=dict)  # symbol -> source in force
+    recipes: dict[str, PriceSource] = field(default_factory=dict)  # every source, by address
     upgrade_block: int = field(init=False)
     truth: list[tuple[Any, ...]] = field(default_factory=list)
     plans: dict[int, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
@@ -96,8 +110,8 @@ class SyntheticAave:
 
     @property
     def price_sources(self) -> dict[str, PriceSource]:
-        """AaveOracle source address -> how its price derives from feeds (like Morpho's oracles)."""
-        return {source.address: source for source in self.sources.values()}
+        """AaveOracle source address -> its recipe, for every source the history names."""
+        return dict(self.recipes)
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -165,31 +179,44 @@ class SyntheticAave:
                 self._conf("EModeAssetCategoryChanged", asset=self.tokens[symbol][0],
                            old_category_id=0, new_category_id=ETH_EMODE)
             )  # fmt: skip
-        feed = {name: f.address for name, f in (self.feeds | self.rates).items()}
-        adapter = self.address("aave-wsteth-adapter", 0)
-        self.sources = {
-            "WETH": PriceSource(feed["ETH"], feed["ETH"]),
-            "WBTC": PriceSource(feed["BTC"], feed["BTC"]),
-            "USDC": PriceSource(feed["USDC"], feed["USDC"]),
-            "USDT": PriceSource(feed["USDT"], feed["USDT"]),
-            # ETH/USD × stETH/ETH × the wstETH/stETH exchange rate (read from state, no event)
-            "wstETH": PriceSource(
-                adapter, feed["ETH"], ((feed["STETH_ETH"], 18), (feed["WSTETH_STETH"], 18))
-            ),
-        }
-        for symbol, source in self.sources.items():
-            events.append(
-                {"event": "AssetSourceUpdated", "contract": AAVE_ORACLE, "kind": "aave_oracle",
-                 "asset": self.tokens[symbol][0], "source": source.address}
-            )  # fmt: skip
+        feed = {name: f.address for name, f in self.feeds.items()}
+        rate = self.rates["WSTETH_STETH"]
+        wsteth = CapoRatioAdapter(
+            self.address("aave-wsteth-capo", 0), feed["ETH"], rate.address, 18, rate.answer,
+            timestamp - WSTETH_CAPO_SNAPSHOT_DELAY, WSTETH_CAPO_GROWTH_BPS, CAPO_SCALING,
+        )  # fmt: skip
+        sources: dict[str, PriceSource] = {
+            symbol: ChainlinkSource(feed[name])
+            for symbol, name in (("WETH", "ETH"), ("WBTC", "BTC"), ("USDC", "USDC"), ("USDT", "USDT"))
+        }  # fmt: skip
+        events += self._set_sources(sources | {"wstETH": wsteth})
         self.transact(events)
-        self._refresh_prices()
+        self._refresh_prices(timestamp)
         self._plan()
 
-    def _refresh_prices(self) -> None:
+    def _set_sources(self, sources: dict[str, PriceSource]) -> list[dict[str, Any]]:
+        """AaveOracle.setAssetSources: the sources in force from now, and their events."""
+        self.sources |= sources
+        self.recipes |= {source.address: source for source in sources.values()}
+        return [
+            {"event": "AssetSourceUpdated", "contract": AAVE_ORACLE, "kind": "aave_oracle",
+             "asset": self.tokens[symbol][0], "source": source.address}
+            for symbol, source in sources.items()
+        ]  # fmt: skip
+
+    def _capped_stablecoins(self) -> None:
+        stable = {
+            symbol: CapoStableAdapter(
+                self.address("aave-capo-stable", i), self.feeds[symbol].address, STABLE_CAP
+            )
+            for i, symbol in enumerate(("USDC", "USDT"))
+        }
+        self.transact(self._set_sources(dict(stable)))
+
+    def _refresh_prices(self, timestamp: int) -> None:
         answers = {f.address: f.answer for f in (*self.feeds.values(), *self.rates.values())}
         for symbol, source in self.sources.items():
-            self.pool.set_price(self.tokens[symbol][0], source.price(answers))
+            self.pool.set_price(self.tokens[symbol][0], source.latest_answer(answers, timestamp))
 
     def _usd(self, symbol: str) -> float:
         return self.pool.prices[self.tokens[symbol][0]] / 1e8
@@ -230,7 +257,9 @@ class SyntheticAave:
     def on_block(self, offset: int, block: int, timestamp: int) -> None:
         if offset == self.upgrade_block:
             self._upgrade()
-        self._refresh_prices()
+        if offset == int(self.n_blocks * STABLE_CAPO_AT):
+            self._capped_stablecoins()
+        self._refresh_prices(timestamp)
         for user in self.queue.pop(offset, []):
             self._liquidate(user, block, timestamp)
         for kind, actor in self.plans.pop(offset, []):

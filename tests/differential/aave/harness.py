@@ -579,7 +579,7 @@ def _check_case(
             if stream == "price":
                 ledger.apply_round(row["feed"], int(row["answer"]))
                 continue
-            ledger.at_block(row["block_number"])
+            ledger.at_block(row["block_number"], row["timestamp"])
             ledger.apply(row)
             folded += 1
         mine = engine_snapshot(ledger.pool, m, timestamp)

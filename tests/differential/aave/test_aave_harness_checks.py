@@ -7,6 +7,7 @@ proves nothing).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import polars as pl
 import pytest
@@ -174,14 +175,14 @@ def test_a_wrong_ledger_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_wrong_price_in_the_ledger_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     h = AaveHarness()
     _history(h)
-    source = aave_ledger.PriceSource
+    source = aave_ledger.ChainlinkSource
 
     @dataclasses.dataclass(frozen=True)
     class OffByOne(source):  # type: ignore[misc,valid-type]
-        def price(self, answers: dict[str, int]) -> int:
-            return super().price(answers) + 1
+        def latest_answer(self, inputs: Mapping[str, int], timestamp: int) -> int:
+            return super().latest_answer(inputs, timestamp) + 1
 
-    monkeypatch.setattr(aave_ledger, "PriceSource", OffByOne)
+    monkeypatch.setattr(aave_ledger, "ChainlinkSource", OffByOne)
     with pytest.raises(Mismatch, match=r"health_factor|total_collateral_base"):
         h.check_replay()
 
