@@ -173,6 +173,8 @@ class AaveLedger:
         if event == "Transfer":
             return  # the unscaled ERC20 mirror of the events below
         index = int(row["index"])
+        if is_debt:
+            self._borrowing_bit(asset, event, row, index)
         if event == "BalanceTransfer":
             value = int(row["value"])
             moves = [(row["from"], -value, index), (row["to"], value, index)]
@@ -193,9 +195,23 @@ class AaveLedger:
             scaled.total += delta
             scaled.balances[user] = balance
             scaled.previous_index[user] = user_index
-            if is_debt:
-                borrowing = self._user(user).borrowing
-                (borrowing.add if balance > 0 else borrowing.discard)(asset)
+
+    def _borrowing_bit(self, asset: str, event: str, row: Row, index: int) -> None:
+        """The borrowing bit as the Pool keeps it, before a debt token event moves the balance.
+
+        It follows the debt's value, not whether the scaled balance is zero: a borrow sets it only
+        on an empty scaled balance (``isFirstBorrowing``); a repay or liquidation clears it when the
+        amount burned equals the whole debt at the index (``variableDebt == paybackAmount``). So a
+        burn's rayDiv can leave scaled dust with the bit cleared (and a later borrow on the dust
+        leaves it cleared), or empty the scaled balance with the bit still set (1 scaled wei owed
+        as 2 wei, 1 repaid)."""
+        token = self.pool.reserves[asset].v_token
+        value, interest = int(row["value"]), int(row["balance_increase"])
+        if event == "Mint" and value > interest:  # a borrow (a Mint below interest is a repay)
+            if token.scaled_balance(row["on_behalf_of"]) == 0:
+                self._user(row["on_behalf_of"]).borrowing.add(asset)
+        elif event == "Burn" and token.balance(row["from"], index) == value + interest:
+            self._user(row["from"]).borrowing.discard(asset)
 
 
 def _value(word: Any) -> Any:

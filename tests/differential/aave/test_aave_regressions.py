@@ -29,6 +29,12 @@ Fixed in "Aave engine: AToken.transfer's order":
    SafeCast.toUint128 before anything else (revert "SafeCast: value doesn't fit in 128 bits");
    AavePool.transfer_atokens cast only the scaled amount, which after any interest (index > 1
    RAY) is below 2^128, and then panicked (0x11) on the sender's balance.
+
+Fixed in "Aave ledger: the borrowing bit follows the debt's value":
+
+6. AaveLedger cleared the borrowing bit when a user's scaled debt reached zero; the Pool clears it
+   when the amount repaid equals the debt's value, and sets it only on a borrow onto an empty
+   scaled balance (found by the long run).
 """
 
 from __future__ import annotations
@@ -194,3 +200,48 @@ def test_atoken_transfer_of_everything_disables_then_enables_then_balance_transf
         "ReserveUsedAsCollateralEnabled",
         "BalanceTransfer",
     ]
+
+
+def test_ledger_keeps_the_borrowing_bit_of_a_debt_repaid_to_zero_scaled() -> None:
+    """6. Found by the long run (shrunk by hand from a 130-call sequence): at a WBTC borrow index
+    above 1.5 RAY, a borrow of 1 sat mints 1 scaled unit owed as 2 sats; repaying 1 sat burns
+    rayDiv(1, index) = 1 scaled unit, so the scaled debt is 0, but the Pool clears the borrowing bit
+    only when ``variableDebt == paybackAmount`` (2 ≠ 1): the bit stays set. AaveLedger cleared the
+    bit whenever the scaled balance reached 0."""
+    h = AaveHarness()
+    m, e = h.m, h.engine
+    lender, spender, dust = USERS[3], USERS[0], USERS[1]
+    wbtc, weth = m.asset("WBTC"), m.asset("WETH")
+    steps = [
+        (lender, "supply", 10**8, "WBTC"),
+        (spender, "supply", 10 * 10**18, "WETH"),
+        (dust, "supply", 10 * 10**18, "WETH"),
+    ]
+    for user, _, amount, symbol in steps:
+        asset = m.asset(symbol)
+        h.call(
+            "supply",
+            lambda u=user, s=symbol, a=amount: m.supply(u, s, a),
+            lambda u=user, asset=asset, a=amount: e.supply(asset, a, u, h.timestamp),
+        )
+    # 53 % of the WBTC borrowed: past the 45 % kink, about 48 % a year
+    h.call(
+        "borrow",
+        lambda: m.borrow(spender, "WBTC", 53_000_000),
+        lambda: e.borrow(wbtc, 53_000_000, spender, h.timestamp),
+    )
+    h.warp(365 * 86_400)
+    h.call(
+        "borrow", lambda: m.borrow(dust, "WBTC", 1), lambda: e.borrow(wbtc, 1, dust, h.timestamp)
+    )
+    index = e.reserves[wbtc].variable_borrow_index
+    assert index > 3 * 10**27 // 2 and e.debt_balance(wbtc, dust, h.timestamp) == 2
+    h.call(
+        "repay",
+        lambda: m.repay(dust, "WBTC", 1),
+        lambda: e.repay(wbtc, 1, dust, h.timestamp),
+        returns=lambda out: out.returned[0],
+    )
+    assert e.reserves[wbtc].v_token.scaled_balance(dust) == 0
+    assert wbtc in e.user_config(dust).borrowing and weth in e.user_config(dust).collateral
+    h.check_replay()
