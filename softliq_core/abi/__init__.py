@@ -2,7 +2,7 @@
 
 The JSON files are the contracts' event ABIs (Morpho Blue, AdaptiveCurveIrm, PreLiquidation and its
 factory, Chainlink aggregators; Aave V3's Pool, aToken / variable debt token, PoolConfigurator and
-AaveOracle). A field's column is its ABI name in snake_case, tuple components
+AaveOracle, and the CAPO adapters' cap updates). A field's column is its ABI name in snake_case, tuple components
 are flattened into their own columns, and Morpho's ``id`` is called ``market_id``.
 """
 
@@ -27,7 +27,14 @@ CONTRACT_KINDS = (
 )
 MORPHO_KINDS = CONTRACT_KINDS[:4]
 # Aave's Pool reuses Morpho's event names (Supply, Borrow, ...): encode_log takes the kind.
-AAVE_KINDS = ("aave_pool", "aave_scaled_token", "aave_pool_configurator", "aave_oracle")
+# aave_capo: the CAPO price adapters AaveOracle sources name (their cap parameters' updates).
+AAVE_KINDS = (
+    "aave_pool",
+    "aave_scaled_token",
+    "aave_pool_configurator",
+    "aave_oracle",
+    "aave_capo",
+)
 
 _COLUMN_RENAMES = {"id": "market_id"}
 

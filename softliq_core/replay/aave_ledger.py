@@ -19,6 +19,8 @@ from typing import Any
 import polars as pl
 
 from softliq_core.aave_price_sources import (
+    CapoRatioAdapter,
+    CapoStableAdapter,
     ChainlinkSource,
     PriceSource,
     PriceSourceError,
@@ -60,7 +62,7 @@ class AaveLedger:
     ) -> None:
         self.versions = versions
         self.decimals = decimals
-        self.price_sources = price_sources
+        self.price_sources = dict(price_sources)  # by address; CAPO cap updates replace them
         self.pool = AavePool(pool_address, versions.starts[0][1], treasury)
         self.tokens: dict[str, tuple[str, bool]] = {}  # token -> (asset, is debt token)
         self.asset_source: dict[str, PriceSource] = {}
@@ -132,6 +134,8 @@ class AaveLedger:
             source = self.price_sources.get(row["source"], ChainlinkSource(row["source"]))
             self.asset_source[row["asset"]] = source
             self._price(row["asset"], source)
+        elif event in ("CapParametersUpdated", "PriceCapUpdated"):
+            self._cap_updated(row)
         elif event == "ReserveDataUpdated":
             reserve = self.pool.reserves[row["reserve"]]
             reserve.liquidity_rate = int(row["liquidity_rate"])
@@ -150,6 +154,41 @@ class AaveLedger:
             self._user(row["user"]).emode = row["category_id"]
         elif event == "DeficitCreated":
             self.pool.reserves[row["debt_asset"]].deficit += int(row["amount_created"])
+
+    def _cap_updated(self, row: Row) -> None:
+        """A CAPO adapter's cap parameters as its event says, from this log on (the contract
+        checked them when they were set; a recipe read by eth_call at a later block holds the
+        parameters in force then, and each earlier event puts back the ones in force after it)."""
+        adapter = row["contract"]
+        recipe = self.price_sources.get(adapter)
+        updated: PriceSource
+        if isinstance(recipe, CapoRatioAdapter):
+            ratio_adapter = dataclasses.replace(
+                recipe,
+                snapshot_ratio=int(row["snapshot_ratio"]),
+                snapshot_timestamp=int(row["snapshot_timestamp"]),
+                max_yearly_ratio_growth_percent=int(row["max_yearly_ratio_growth_percent"]),
+            )
+            stored = int(row["max_ratio_growth_per_second"])
+            if ratio_adapter.max_ratio_growth_per_second != stored:
+                raise ValueError(
+                    f"CapParametersUpdated at block {row['block_number']}: {adapter} stores a "
+                    f"growth per second of {stored}, its recipe derives "
+                    f"{ratio_adapter.max_ratio_growth_per_second} (another CAPO generation?)"
+                )
+            updated = ratio_adapter
+        elif isinstance(recipe, CapoStableAdapter):
+            updated = dataclasses.replace(recipe, price_cap=int(row["price_cap"]))
+        else:
+            raise ValueError(
+                f"{row['event']} at block {row['block_number']} log {row['log_index']}: "
+                f"{adapter} is not a CAPO adapter the pool's sources describe"
+            )
+        self.price_sources[adapter] = updated
+        for asset, source in self.asset_source.items():
+            if source.address == adapter:
+                self.asset_source[asset] = updated
+                self._price(asset, updated)
 
     def _user(self, user: str) -> UserConfig:
         return self.pool.users.setdefault(user, UserConfig())

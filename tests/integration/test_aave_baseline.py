@@ -75,6 +75,12 @@ def test_ledger_equals_the_chain_after_every_event(
     assert switches["block_number"].n_unique() == 2
     kinds = {type(source).__name__ for source in ledger.asset_source.values()}
     assert kinds == {"ChainlinkSource", "CapoStableAdapter", "CapoRatioAdapter"}
+    # later the adapters' own cap updates (decoded from their logs) changed the recipes
+    updates = decoded.aave_events.filter(
+        pl.col("event").is_in(["CapParametersUpdated", "PriceCapUpdated"])
+    )
+    assert updates.height == 2
+    assert set(ledger.asset_source.values()) == set(chain.aave.sources.values())
     assert ledger.pool.prices == final.prices
 
 

@@ -48,6 +48,8 @@ SPEC_TOPIC0 = {
     "AssetSourceUpdated": "22c5b7b2d8561d39f7f210b6b326a1aa69f15311163082308ac4877db6339dc1",
     "FallbackOracleUpdated": "ce7a780d33665b1ea097af5f155e3821b809ecbaa839d3b33aa83ba28168cefb",
     "BaseCurrencySet": "e27c4c1372396a3d15a9922f74f9dfc7c72b1ad6d63868470787249c356454c1",
+    "CapParametersUpdated": "47f15f366dcc3684fc77c4f79eb851bb5befbc095ec7a296a53a27a622964c63",
+    "PriceCapUpdated": "a89f50d1caf6c404765ce94b422be388ce69c8ed68921620fa6a83c810000615",
 }
 CONFIGURATOR = "0x" + "64" * 20
 ORACLE = "0x" + "54" * 20

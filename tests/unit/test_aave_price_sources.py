@@ -142,3 +142,31 @@ def test_the_ledger_prices_an_asset_by_its_source_in_force_at_the_blocks_time() 
     assert ledger.pool.prices[WSTETH] == 3_000 * 10**8
     ledger.apply_round(ETH_USD, 0)  # a zero answer: getAssetPrice reverts, no price
     assert WSTETH not in ledger.pool.prices
+
+
+def test_the_ledger_applies_capo_cap_updates_and_refuses_what_it_cannot_explain() -> None:
+    """CapParametersUpdated replaces the adapter's snapshot and growth from its log on; a stored
+    growth per second the recipe's generation does not derive, or an update from an adapter the
+    pool's sources do not describe, is an error naming the log and the adapter."""
+    ledger = AaveLedger(
+        "pool", "treasury", VersionSchedule.single(V3_0), {}, {WSTETH_CAPO.address: WSTETH_CAPO}
+    )
+    ledger.at_block(100, T0 + 30 * DAY)
+    ledger.apply(_source_updated(WSTETH, WSTETH_CAPO.address))
+    ledger.apply_round(ETH_USD, 3_000 * 10**8)
+    ledger.apply_round(STETH_RATIO, 1_250_000_000_000_000_000)  # above both caps
+    new = WSTETH_CAPO.with_cap_parameters(1_160_000_000_000_000_000, T0 + 20 * DAY, 500)
+    update = {
+        "event": "CapParametersUpdated", "contract": WSTETH_CAPO.address, "block_number": 100,
+        "log_index": 3, "snapshot_ratio": str(new.snapshot_ratio),
+        "snapshot_timestamp": str(new.snapshot_timestamp),
+        "max_ratio_growth_per_second": str(new.max_ratio_growth_per_second),
+        "max_yearly_ratio_growth_percent": 500,
+    }  # fmt: skip
+    ledger.apply(update)
+    assert ledger.asset_source[WSTETH] == new
+    assert ledger.pool.prices[WSTETH] == 3_000 * 10**8 * new.max_ratio(T0 + 30 * DAY) // 10**18
+    with pytest.raises(ValueError, match=f"{WSTETH_CAPO.address} stores a growth per second"):
+        ledger.apply(update | {"max_ratio_growth_per_second": "1"})
+    with pytest.raises(ValueError, match=f"{ETH_USD} is not a CAPO adapter"):
+        ledger.apply(update | {"event": "PriceCapUpdated", "contract": ETH_USD, "price_cap": "1"})

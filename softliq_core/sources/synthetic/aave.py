@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,10 @@ WSTETH_CAPO_GROWTH_BPS = 968
 WSTETH_CAPO_SNAPSHOT_DELAY = 7 * 86_400
 STABLE_CAP = 104_000_000
 STABLE_CAPO_AT = 0.4  # share of the history at which USDC and USDT switch source
+# later the risk admin moves wstETH's snapshot (and its yearly growth) and lowers USDC's cap
+CAP_UPDATES_AT = 0.7
+WSTETH_CAPO_NEW_GROWTH_BPS = 850
+USDC_NEW_CAP = 102_000_000
 
 
 def _strategy(symbol: str) -> RateStrategy:
@@ -86,7 +90,8 @@ class SyntheticAave:
     rng: np.random.Generator = field(init=False)
     pool: AavePool = field(init=False)
     sources: dict[str, PriceSource] = field(default_factory=dict)  # symbol -> source in force
-    recipes: dict[str, PriceSource] = field(default_factory=dict)  # every source, by address
+    # every source by address, as first set: what an eth_call read at deployment would give
+    recipes: dict[str, PriceSource] = field(default_factory=dict)
     upgrade_block: int = field(init=False)
     truth: list[tuple[Any, ...]] = field(default_factory=list)
     plans: dict[int, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
@@ -110,7 +115,8 @@ class SyntheticAave:
 
     @property
     def price_sources(self) -> dict[str, PriceSource]:
-        """AaveOracle source address -> its recipe, for every source the history names."""
+        """AaveOracle source address -> its recipe as deployed, for every source the history
+        names (later cap updates are in the adapters' logs)."""
         return dict(self.recipes)
 
     # -- transactions --------------------------------------------------------------------------
@@ -213,6 +219,31 @@ class SyntheticAave:
         }
         self.transact(self._set_sources(dict(stable)))
 
+    def _cap_updates(self, timestamp: int) -> None:
+        """setCapParameters on the wstETH adapter (a snapshot of the rate 7 days old, slower
+        growth) and setPriceCap on USDC's: the recipes change, and their adapters' events."""
+        wsteth = self.sources["wstETH"]
+        usdc = self.sources["USDC"]
+        assert isinstance(wsteth, CapoRatioAdapter) and isinstance(usdc, CapoStableAdapter)
+        wsteth = wsteth.with_cap_parameters(
+            self.rates["WSTETH_STETH"].answer,
+            timestamp - WSTETH_CAPO_SNAPSHOT_DELAY,
+            WSTETH_CAPO_NEW_GROWTH_BPS,
+        )
+        usdc = replace(usdc, price_cap=USDC_NEW_CAP)
+        self.sources |= {"wstETH": wsteth, "USDC": usdc}
+        self.transact(
+            [
+                {"event": "CapParametersUpdated", "contract": wsteth.address, "kind": "aave_capo",
+                 "snapshot_ratio": wsteth.snapshot_ratio,
+                 "snapshot_timestamp": wsteth.snapshot_timestamp,
+                 "max_ratio_growth_per_second": wsteth.max_ratio_growth_per_second,
+                 "max_yearly_ratio_growth_percent": wsteth.max_yearly_ratio_growth_percent},
+                {"event": "PriceCapUpdated", "contract": usdc.address, "kind": "aave_capo",
+                 "price_cap": usdc.price_cap},
+            ]
+        )  # fmt: skip
+
     def _refresh_prices(self, timestamp: int) -> None:
         answers = {f.address: f.answer for f in (*self.feeds.values(), *self.rates.values())}
         for symbol, source in self.sources.items():
@@ -259,6 +290,8 @@ class SyntheticAave:
             self._upgrade()
         if offset == int(self.n_blocks * STABLE_CAPO_AT):
             self._capped_stablecoins()
+        if offset == int(self.n_blocks * CAP_UPDATES_AT):
+            self._cap_updates(timestamp)
         self._refresh_prices(timestamp)
         for user in self.queue.pop(offset, []):
             self._liquidate(user, block, timestamp)
