@@ -139,3 +139,19 @@ def scenario_market_summary(
     con.register("liquidation_actions", liquidation_actions.to_arrow())
     con.register("position_outcomes", position_outcomes.to_arrow())
     return pl.from_arrow(con.sql(SUMMARY_SQL).to_arrow_table())  # type: ignore[return-value]
+
+
+def stored_scenario_market_summary(
+    con: duckdb.DuckDBPyConnection, scenario_ids: list[str]
+) -> pl.DataFrame:
+    """The same summary for some scenarios, over the outcome tables of the database ``con`` is
+    connected to (no row leaves it but the summary's): each table is narrowed to the scenarios
+    by a CTE of its own name, which the summary's query then reads."""
+    narrowed = ", ".join(
+        f"{table} AS (SELECT * FROM main.{table} WHERE scenario_id IN (SELECT unnest($ids)))"
+        for table in ("scenarios", "liquidation_actions", "position_outcomes")
+    )
+    query = f"WITH {narrowed}, " + SUMMARY_SQL.strip().removeprefix("WITH ")
+    frame = pl.from_arrow(con.sql(query, params={"ids": scenario_ids}).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame

@@ -7,6 +7,7 @@ process: callers serialise writes (the Dagster assets share one concurrency pool
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from softliq_core.metrics.summary import scenario_market_summary
+from softliq_core.metrics.summary import stored_scenario_market_summary
 from softliq_core.replay.run import Outcomes
 from softliq_core.store.dictionary import comment_statements
 
@@ -71,17 +72,36 @@ class Warehouse:
             con.execute(statement)
 
     def create_lake_views(self, con: duckdb.DuckDBPyConnection, lake_root: str | Path) -> list[str]:
-        """(Re)create the views over the lake tables that have files; returns the views made."""
+        """Create the views over the lake tables that have files; returns the views in place.
+
+        A view made by these definitions over this lake (its comment says so) is kept: DuckDB
+        binds a view when it is queried, so new partitions and columns show without making it
+        again, and a daily write does not list the lake's thousands of files to find out which
+        tables have some."""
         root = Path(lake_root).resolve()
+        views_sql = (SQL_DIR / "views.sql").read_text()
+        marker = f"softliq views {hashlib.sha256(views_sql.encode()).hexdigest()[:12]} over {root}"
+        kept = {
+            name
+            for (name,) in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal AND comment = $marker",
+                {"marker": marker},
+            ).fetchall()
+        }
         made = []
-        for statement in _statements((SQL_DIR / "views.sql").read_text()):
+        for statement in _statements(views_sql):
             view = _VIEW_NAME.search(statement).group(1)  # type: ignore[union-attr]
             table = LAKE_VIEWS.get(view)
+            if view in kept:
+                made.append(view)
+                continue
             if table is not None and not any((root / table).glob("**/*.parquet")):
                 continue
             if table is None and "lake_markets" not in made:
                 continue  # a view over other views needs them first
             con.execute(statement.replace("{lake}", root.as_posix()))
+            quoted = marker.replace("'", "''")
+            con.execute(f"COMMENT ON VIEW {view} IS '{quoted}'")
             made.append(view)
         return made
 
@@ -156,21 +176,12 @@ class Warehouse:
                 self._insert(con, table, getattr(outcomes, table))
             if not newest:
                 return
-            actions = pl.from_arrow(
-                con.sql(
-                    f"SELECT * FROM liquidation_actions WHERE {in_set}", params={"ids": ids}
-                ).to_arrow_table()
-            )
-            assert isinstance(actions, pl.DataFrame)
-            summary = scenario_market_summary(
-                outcomes.scenarios, actions, outcomes.position_outcomes
-            )
-            for table, frame in (
-                ("position_outcomes", outcomes.position_outcomes),
-                ("scenario_market_summary", summary),
-            ):
-                con.execute(f"DELETE FROM {table} WHERE {in_set}", {"ids": ids})
-                self._insert(con, table, frame)
+            con.execute(f"DELETE FROM position_outcomes WHERE {in_set}", {"ids": ids})
+            self._insert(con, "position_outcomes", outcomes.position_outcomes)
+            # over every day's actions, computed where they are stored
+            summary = stored_scenario_market_summary(con, ids)
+            con.execute(f"DELETE FROM scenario_market_summary WHERE {in_set}", {"ids": ids})
+            self._insert(con, "scenario_market_summary", summary)
 
     def replace_table(self, table: str, frame: pl.DataFrame, lake_root: str | Path) -> None:
         """Replace every row of a table that is not per scenario (e.g. baseline_validation)."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from softliq_core.store.lake import Lake
 from softliq_core.store.warehouse import Warehouse
 
 # A separate process, like an analyst's `duckdb -readonly`: opens the file, reports the row count,
@@ -73,3 +75,44 @@ def test_a_failed_write_leaves_the_file_as_it_was(tmp_path: Path) -> None:
         warehouse.replace_table("baseline_validation", broken, tmp_path / "lake")
     assert warehouse.query("SELECT count(*) AS n FROM baseline_validation")["n"][0] == 3
     assert not list(tmp_path.glob("*.writing*"))
+
+
+def test_lake_views_are_kept_across_writes_and_see_new_partitions(tmp_path: Path) -> None:
+    """A write keeps the lake views it made before (no listing of the lake each time), and they
+    still see partitions and tables added since; a view appears once its table has files, and a
+    different lake root makes them again."""
+    blocks = pl.DataFrame(
+        {"block_number": [1], "timestamp": [1_700_000_000], "base_fee_per_gas": [None]},
+        schema={"block_number": pl.UInt32, "timestamp": pl.UInt64, "base_fee_per_gas": pl.UInt64},
+    )
+    lake = Lake(tmp_path / "lake")
+    lake.write("blocks", blocks, 1, date(2024, 3, 1))
+    warehouse = Warehouse(tmp_path / "softliq.duckdb")
+
+    def views() -> dict[str, str | None]:
+        with warehouse.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+        return dict(rows)
+
+    def count(view: str) -> int:
+        with warehouse.connect(read_only=True) as con:
+            return int(con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
+
+    warehouse.replace_table("baseline_validation", _rows(1), lake.root)
+    first = views()
+    assert "lake_blocks" in first and "lake_raw_logs" not in first
+    assert count("lake_blocks") == 1
+    lake.write(
+        "blocks", blocks.with_columns(block_number=pl.lit(2, pl.UInt32)), 1, date(2024, 3, 2)
+    )
+    lake.write("raw_logs", pl.DataFrame({"block_number": [2]}), 1, date(2024, 3, 2))
+    warehouse.replace_table("baseline_validation", _rows(1), lake.root)
+    second = views()
+    assert second["lake_blocks"] == first["lake_blocks"]  # kept, and sees the new day
+    assert count("lake_blocks") == 2 and "lake_raw_logs" in second
+    moved = tmp_path / "moved"
+    (tmp_path / "lake").rename(moved)
+    warehouse.replace_table("baseline_validation", _rows(1), moved)
+    assert views()["lake_blocks"] != first["lake_blocks"] and count("lake_blocks") == 2
