@@ -85,7 +85,7 @@ def replay_day(
                 if divergence_driven:
                     outcome = with_history(outcome, past)
             add_rows(scenario.scenario_id, market_id, outcome, actions, clips, positions)
-    return outcomes_table(scenarios, actions, clips, positions), snapshot
+    return outcomes_table(scenarios, actions, clips, positions, summarise=False), snapshot
 
 
 def _resume(

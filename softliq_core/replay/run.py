@@ -210,8 +210,11 @@ def outcomes_table(
     actions: list[dict[str, Any]],
     clips: list[dict[str, Any]],
     positions: list[dict[str, Any]],
+    summarise: bool = True,
 ) -> Outcomes:
-    """The outcome tables from their rows; the summary is computed from actions and positions."""
+    """The outcome tables from their rows; the summary is computed from actions and positions
+    (``summarise=False``: an empty frame, for one day's rows, whose summary the store computes
+    over every day's actions)."""
     liquidation_actions = pl.DataFrame(actions, schema=_ACTION_COLUMNS)
     position_outcomes = pl.DataFrame(positions, schema=_POSITION_COLUMNS)
     scenarios_df = scenarios_table(scenarios)
@@ -222,5 +225,7 @@ def outcomes_table(
         position_outcomes=position_outcomes,
         scenario_market_summary=scenario_market_summary(
             scenarios_df, liquidation_actions, position_outcomes
-        ),
+        )
+        if summarise
+        else pl.DataFrame(),
     )
