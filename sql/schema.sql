@@ -167,3 +167,9 @@ CREATE TABLE IF NOT EXISTS baseline_validation (
     PRIMARY KEY (market_id, block_number, log_index)
 );
 COMMENT ON TABLE baseline_validation IS 'Each historical Liquidate and PreLiquidate checked by the engine in shadow: was the position liquidatable by the engine''s rule, since when, and are the amounts recomputed from the event''s input equal to the event''s. Keyed by (market_id, block_number, log_index)';
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    schema_sha256  VARCHAR NOT NULL,   -- sha256 of the sql/schema.sql that last set up this file
+    applied_at     TIMESTAMP NOT NULL  -- when it was applied (UTC)
+);
+COMMENT ON TABLE schema_version IS 'One row: the version of sql/schema.sql this file was set up with; a write runs the schema''s statements again only when the file differs';

@@ -67,9 +67,23 @@ class Warehouse:
             con.close()
 
     def ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the tables and their comments, unless this file was set up by this very schema
+        (its ``schema_version`` row says so): a daily write then skips a hundred statements."""
         schema = (SQL_DIR / "schema.sql").read_text()
+        version = hashlib.sha256(schema.encode()).hexdigest()
+        try:
+            applied = con.execute("SELECT schema_sha256 FROM schema_version").fetchall()
+        except duckdb.CatalogException:  # a new file, or one older than the version table
+            applied = []
+        if applied == [(version,)]:
+            return
         for statement in _statements(schema) + comment_statements(schema):
             con.execute(statement)
+        con.execute("DELETE FROM schema_version")
+        con.execute(
+            "INSERT INTO schema_version VALUES ($version, now() AT TIME ZONE 'UTC')",
+            {"version": version},
+        )
 
     def create_lake_views(self, con: duckdb.DuckDBPyConnection, lake_root: str | Path) -> list[str]:
         """Create the views over the lake tables that have files; returns the views in place.

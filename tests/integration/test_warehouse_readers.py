@@ -116,3 +116,26 @@ def test_lake_views_are_kept_across_writes_and_see_new_partitions(tmp_path: Path
     (tmp_path / "lake").rename(moved)
     warehouse.replace_table("baseline_validation", _rows(1), moved)
     assert views()["lake_blocks"] != first["lake_blocks"] and count("lake_blocks") == 2
+
+
+def test_the_schema_runs_again_only_when_it_changed(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    frame = pl.DataFrame([ROW])
+    warehouse.replace_table("baseline_validation", frame, tmp_path / "lake")
+    comment = "COMMENT ON COLUMN baseline_validation.problem IS 'edited by hand'"
+    read_comment = (
+        "SELECT comment FROM duckdb_columns() "
+        "WHERE table_name = 'baseline_validation' AND column_name = 'problem'"
+    )
+    with warehouse.connect() as con:
+        con.execute(comment)
+    # same schema: the next write leaves the file's catalog alone (the statements are skipped)
+    warehouse.replace_table("baseline_validation", frame, tmp_path / "lake")
+    assert warehouse.query(read_comment).item() == "edited by hand"
+    # a file set up by another version of the schema gets this one's statements again
+    with warehouse.connect() as con:
+        con.execute(comment)
+        con.execute("UPDATE schema_version SET schema_sha256 = 'an older schema'")
+    warehouse.replace_table("baseline_validation", frame, tmp_path / "lake")
+    assert warehouse.query(read_comment).item().startswith("why not")
+    assert warehouse.query("SELECT count(*) FROM schema_version").item() == 1
