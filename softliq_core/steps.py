@@ -281,18 +281,21 @@ def aave_setup(source: ChainSource) -> AavePoolSetup | None:
     return source.aave_pool() if isinstance(source, KnowsAavePool) else None
 
 
-def load_aave_history(lake: Lake, chain_id: int, setup: AavePoolSetup | None) -> AaveHistory | None:
+def load_aave_history(
+    lake: Lake, chain_id: int, setup: AavePoolSetup | None, days: list[date] | None = None
+) -> AaveHistory | None:
     """The Aave pool's events, its price sources' inputs and the block clock, from the lake (None
-    without a pool configuration or without Aave events)."""
+    without a pool configuration or without Aave events); ``days``: through those days only (the
+    rate samples, one table for every day, are cut at their last block)."""
     if setup is None or not lake.exists("aave_events"):
         return None
-    events = lake.read("aave_events", AAVE_EVENTS, chain_id)
+    events = lake.read("aave_events", AAVE_EVENTS, chain_id, days)
     if events.is_empty():
         return None
     return aave_history(
-        setup, events, lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id),
+        setup, events, lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id, days),
         lake.read("feeds", FEEDS, chain_id), lake.read("rate_samples", RATE_SAMPLES, chain_id),
-        lake.read("blocks", BLOCKS, chain_id),
+        lake.read("blocks", BLOCKS, chain_id, days),
     )  # fmt: skip
 
 
@@ -307,18 +310,25 @@ def replay_scenarios(
 
 
 def replay_through(
-    lake: Lake, chain_id: int, scenarios: Sequence[Scenario], day: date, warehouse_path: str | Path
+    lake: Lake,
+    chain_id: int,
+    scenarios: Sequence[Scenario],
+    day: date,
+    warehouse_path: str | Path,
+    aave: AavePoolSetup | None = None,
 ) -> list[date]:
     """The incremental daily replay of ``day`` (replay/daily.py): from the snapshot of the lake's
     day before, written by the previous run. When that snapshot is missing (first run, or another
     scenario set or engine version: snapshots are per version) the days since the newest snapshot of
     this version, or since the lake's first day (genesis), are replayed with it in one stretch, so a
     changed set replays from the start by itself. Writes the snapshot of ``day`` and the stretch's
-    DuckDB rows; returns the days replayed."""
+    DuckDB rows; returns the days replayed. With the Aave pool's configuration (``aave``), the pool
+    is replayed from genesis through ``day`` and its rows of the stretch written with the rest."""
     markets = lake.read("markets", MARKETS, chain_id)
-    validate_scenarios(scenarios, market_refs(markets))
-    snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
     days = [d for d in lake.days("blocks", chain_id) if d <= day]
+    pool = load_aave_history(lake, chain_id, aave, days) if days else None
+    validate_scenarios(scenarios, market_refs(markets) + ([pool.market] if pool else []))
+    snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
     if day not in days:
         raise ValueError(f"replay of {day}: the lake has no blocks of that day; ingest it first")
     done = set(snapshots.days())
@@ -331,7 +341,7 @@ def replay_through(
     number = pl.col("block_number").cast(pl.Int64)
     first_block, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)
     histories = _stretch_histories(lake, chain_id, markets, blocks, stretch, previous)
-    outcomes, snapshot = replay_day(histories, scenarios, previous, day, last_block)
+    outcomes, snapshot = replay_day(histories, scenarios, previous, day, last_block, pool)
     snapshots.write(snapshot)
     newest = day >= snapshots.days()[-1]
     Warehouse(warehouse_path).write_day_outcomes(

@@ -35,6 +35,7 @@ def daily_replay_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
             "blocks",
             "oracle_prices",
             "markets",
+            "aave_events",
         ],
         group_name="outcomes",
         kinds={"pickle", "duckdb"},
@@ -49,9 +50,11 @@ def daily_replay_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
         scenarios: ScenarioSetResource,
     ) -> dg.MaterializeResult:
         day = date.fromisoformat(context.partition_key)
+        chain = source.open()
         replayed = steps.replay_through(
-            lake.lake(), source.open().chain_id, scenarios.load(), day, warehouse.path
-        )
+            lake.lake(), chain.chain_id, scenarios.load(), day, warehouse.path,
+            steps.aave_setup(chain),
+        )  # fmt: skip
         if len(replayed) > 1:
             context.log.warning(
                 f"no snapshot of the day before for this scenario set and engine version: "

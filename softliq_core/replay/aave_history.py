@@ -76,9 +76,14 @@ def aave_history(
     rate_samples: pl.DataFrame,
     blocks: pl.DataFrame,
 ) -> AaveHistory:
+    clock = BlockClock.from_blocks(blocks)
+    # only what is in force within these blocks: a later aggregator switch, an input read in the
+    # last block (in force from the next one) are beyond them
+    serving = feeds.filter(pl.col("first_block") <= clock.last_block)
+    prices = price_updates(oracle_rounds, serving, rate_samples)
     return AaveHistory(
         setup,
         aave_events.sort("block_number", "log_index"),
-        price_updates(oracle_rounds, feeds, rate_samples),
-        BlockClock.from_blocks(blocks),
+        prices.filter(pl.col("block_number") <= clock.last_block),
+        clock,
     )

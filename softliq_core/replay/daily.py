@@ -9,6 +9,12 @@ start of the day, which is the state an uninterrupted replay would have simulate
 
 The day's rows: its liquidation actions and clipped actions, and every position as of the day's end
 (``position_outcomes``, from which the store recomputes the summary when the day is the newest).
+
+The Aave pool has no snapshot: it is replayed from genesis through the day and its rows of the
+stretch kept. Its counterfactual accounts are those of every user who ever borrows, fed with their
+own actions from their first one, and they share the pool's totals with history's accounts; an
+account that joins on a later day could not be given the state an uninterrupted replay would have
+built for it, so resuming it would not give the full replay's rows.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from datetime import date
 from typing import Any
 
 from softliq_core.mechanisms import Mechanism
+from softliq_core.replay.aave_engine import run_aave_scenarios
+from softliq_core.replay.aave_history import AaveHistory
 from softliq_core.replay.engine import MarketOutcome, _MarketReplay, diverging_borrowers
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.run import HISTORY, Outcomes, add_rows, outcomes_table, with_history
@@ -33,14 +41,18 @@ def replay_day(
     previous: DaySnapshot | None,
     day: date,
     last_block: int,
+    aave: AaveHistory | None = None,
 ) -> tuple[Outcomes, DaySnapshot]:
     """Replay one day (``histories`` hold that day's events, prices and blocks, ending at
     ``last_block``; or those of consecutive days ending with it, a catch-up in one stretch) from
     ``previous`` (None: genesis); returns the rows of the stretch and the day's snapshot.
 
     A market missing from ``previous`` starts from genesis: its history must then hold every oracle
-    price before the day too (the full replay sees them before the market's first event)."""
-    validate_scenarios(scenarios, [h.market for h in histories])
+    price before the day too (the full replay sees them before the market's first event).
+    ``aave``: the Aave pool's history from genesis through ``last_block``, replayed whole."""
+    validate_scenarios(
+        scenarios, [h.market for h in histories] + ([aave.market] if aave is not None else [])
+    )
     snapshot = DaySnapshot(replay_version(scenarios), day, last_block)
     actions: list[dict[str, Any]] = []
     clips: list[dict[str, Any]] = []
@@ -85,6 +97,12 @@ def replay_day(
                 if divergence_driven:
                     outcome = with_history(outcome, past)
             add_rows(scenario.scenario_id, market_id, outcome, actions, clips, positions)
+    if aave is not None:
+        pool = run_aave_scenarios(aave, list(scenarios))
+        after = previous.last_block if previous else -1  # the stretch's rows: after the snapshot
+        actions += [a for a in pool.actions if a["block_number"] > after]
+        clips += [c for c in pool.clips if c["block_number"] > after]
+        positions += pool.positions
     return outcomes_table(scenarios, actions, clips, positions, summarise=False), snapshot
 
 

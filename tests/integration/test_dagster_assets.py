@@ -15,7 +15,7 @@ from pipelines.definitions import DAILY_JOB, REPLAY_JOB, build_definitions
 from pipelines.schedules import SCHEDULE
 from pipelines.settings import Settings
 from softliq_core.store.lake import Lake
-from softliq_core.store.warehouse import OUTCOME_TABLES
+from softliq_core.store.warehouse import OUTCOME_TABLES, Warehouse
 from softliq_core.tables import FEEDS, MARKETS, ORACLE_ROUNDS, RAW_LOGS
 from tests.support.pipeline import warehouse_rows
 
@@ -188,9 +188,9 @@ def test_the_daily_job_replays_one_day_per_run_and_matches_the_full_replay_asset
         )
         .success
     )
-    # the daily replay covers the Morpho markets (the Aave pool is replayed by the full job only)
-    assert warehouse_rows(settings.duckdb_path, "morpho_blue") == warehouse_rows(
-        full.duckdb_path, "morpho_blue"
-    )
+    # every row, the Aave pool's included
+    assert warehouse_rows(settings.duckdb_path) == warehouse_rows(full.duckdb_path)
+    on_aave = "SELECT count(*) FROM position_outcomes WHERE protocol = 'aave_v3'"
+    assert Warehouse(settings.duckdb_path).query(on_aave).item() > 0
     schedule = defs.resolve_schedule_def(SCHEDULE)
     assert schedule.job_name == DAILY_JOB

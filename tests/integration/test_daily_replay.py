@@ -9,6 +9,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from softliq_core import steps
 from softliq_core.replay.engine import MarketOutcome, _MarketReplay, replay_market
 from softliq_core.replay.inputs import BlockClock, MarketHistory
 from softliq_core.replay.run import Outcomes
-from softliq_core.replay.scenario import Scenario
+from softliq_core.replay.scenario import Scenario, load_scenarios
 from softliq_core.replay.snapshot import DaySnapshot, replay_version
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
@@ -26,6 +27,7 @@ from softliq_core.store.warehouse import OUTCOME_TABLES
 from tests.integration.test_divergence import SCENARIOS as DIVERGENCE_SCENARIOS
 from tests.support.pipeline import warehouse_rows
 
+DEFAULT_SCENARIOS = Path(__file__).parents[2] / "data" / "scenarios" / "default.toml"
 # the divergence test's set, and one whose interest follows its own utilisation (its own totals)
 SCENARIOS = [
     *DIVERGENCE_SCENARIOS,
@@ -93,12 +95,13 @@ def test_a_replay_stopped_at_any_block_and_resumed_from_its_pickle_equals_one_pa
     assert _comparable(rest) == _comparable(whole)
 
 
+SOURCE = SyntheticSource(SyntheticChainConfig(seed=3, days=6, borrowers_per_market=15, crash_day=2))
+
+
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     """Six days with a crash on the third: liquidations and pre-liquidations on several days."""
-    source = SyntheticSource(
-        SyntheticChainConfig(seed=3, days=6, borrowers_per_market=15, crash_day=2)
-    )
+    source = SOURCE
     lake = Lake(tmp_path_factory.mktemp("daily") / "lake")
     steps.build_lake(source, lake, source.days())
     return lake
@@ -126,6 +129,25 @@ def test_one_day_at_a_time_from_snapshots_writes_the_rows_of_one_full_replay(
     assert store.days() == days
     # re-running an older day (a backfill) rewrites its rows, leaves positions as of the newest day
     assert steps.replay_through(lake, 1, SCENARIOS, days[2], daily) == [days[2]]
+    assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
+
+
+def test_the_aave_pools_rows_day_by_day_equal_the_full_replays(lake: Lake, tmp_path: Path) -> None:
+    """The pool has no snapshot (replayed from genesis through each day), but its rows are written
+    day by day with the markets': the stored tables equal one full replay's, Aave rows included."""
+    aave = steps.aave_setup(SOURCE)
+    scenarios = [
+        *SCENARIOS[:3],
+        *(s for s in load_scenarios(DEFAULT_SCENARIOS) if s.mechanism.startswith("aave")),
+    ]
+    full = steps.replay_scenarios(lake, 1, scenarios, aave)
+    steps.store_outcomes(full, tmp_path / "full.duckdb", lake)
+    on_aave = full.liquidation_actions.filter(pl.col("protocol") == "aave_v3")
+    assert {"liquidation", "pre_liquidation"} <= set(on_aave["kind"])
+    assert on_aave["timestamp"].cast(int).unique().len() > 1  # on more than one day
+    daily = tmp_path / "daily.duckdb"
+    for day in lake.days("blocks", 1):
+        assert steps.replay_through(lake, 1, scenarios, day, daily, aave) == [day]
     assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
 
 
