@@ -90,13 +90,13 @@ def main() -> None:
             )
             assert replayed == [day]
         equal = rows(daily_db) == rows(full_db)
-        snapshot = SnapshotStore(lake.root, source.chain_id, replay_version(scenarios)).path(
+        snapshot_bytes = SnapshotStore(lake.root, source.chain_id, replay_version(scenarios)).size(
             days[-1]
         )
         events = lake.read("morpho_events", MORPHO_EVENTS)
         print(
             f"chain: {len(days)} days, {events.height:,} Morpho events, "
-            f"{len(scenarios)} scenarios; snapshot of a day {snapshot.stat().st_size / 2**20:.1f} MiB; "
+            f"{len(scenarios)} scenarios; snapshot of a day {snapshot_bytes / 2**20:.1f} MiB; "
             f"day-by-day rows equal the full replay's: {equal}"
         )
     print(f"{'stage':48} {'seconds':>9}")

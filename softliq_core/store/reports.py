@@ -16,11 +16,19 @@ PENALTIES_SQL = """
 SELECT scenario_id, market_id, borrower, sum(borrower_penalty) AS penalty
 FROM liquidation_actions WHERE scenario_id IN (SELECT unnest($ids)) GROUP BY ALL
 """
-SPAN_SQL = """
-SELECT min(block_number) AS first, max(block_number) AS last, min(timestamp) AS t0,
-       max(timestamp) AS t1
-FROM lake_blocks
-"""
+
+
+def span(histories: Sequence[MarketHistory]) -> dict[str, int]:
+    """First and last block of the replayed data and their timestamps (the markets share a clock)."""
+    clocks = [h.clock for h in histories]
+    first = min(clocks, key=lambda c: c.first_block)
+    last = max(clocks, key=lambda c: c.last_block)
+    return {
+        "first": first.first_block,
+        "last": last.last_block,
+        "t0": first.timestamp(first.first_block),
+        "t1": last.timestamp(last.last_block),
+    }
 
 
 def report_inputs(
@@ -32,7 +40,7 @@ def report_inputs(
     ids = {"ids": [s.scenario_id for s in scenarios]}
     return ReportInputs(
         summary=warehouse.query(SUMMARY_SQL, ids),
-        span=warehouse.query(SPAN_SQL).row(0, named=True),
+        span=span(histories),
         penalties=warehouse.query(PENALTIES_SQL, ids),
         histories=histories,
         scenarios=scenarios,

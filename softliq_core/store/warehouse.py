@@ -21,6 +21,7 @@ import polars as pl
 from softliq_core.metrics.summary import stored_scenario_market_summary
 from softliq_core.replay.run import Outcomes
 from softliq_core.store.dictionary import comment_statements
+from softliq_core.store.storage import Storage
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 OUTCOME_TABLES = (
@@ -43,8 +44,20 @@ LAKE_VIEWS = {
     "lake_oracle_prices": "oracle_prices",
 }
 
+# Reference tables small enough to copy beside the DuckDB file when DuckDB cannot read the object
+# store the lake is on: the report and the analysts' queries join with them.
+MIRRORED = ("markets", "feeds")
 
 _VIEW_NAME = re.compile(r"CREATE OR REPLACE VIEW (\w+)")
+
+
+def _reads_object_stores(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this DuckDB can read s3:// and other remote files (httpfs installed or loadable)."""
+    try:
+        con.execute("LOAD httpfs")
+    except duckdb.Error:
+        return False
+    return True
 
 
 def _statements(sql: str) -> list[str]:
@@ -91,10 +104,20 @@ class Warehouse:
         A view made by these definitions over this lake (its comment says so) is kept: DuckDB
         binds a view when it is queried, so new partitions and columns show without making it
         again, and a daily write does not list the lake's thousands of files to find out which
-        tables have some."""
-        root = Path(lake_root).resolve()
+        tables have some. Over an object-store lake the views read the store when DuckDB can
+        (its ``httpfs`` extension, with the store's credentials as a DuckDB secret); when it
+        cannot, the small reference tables (``MIRRORED``) are copied next to the DuckDB file at
+        every write and their views read the copy, and the other lake views are not made."""
+        lake = Storage(lake_root)
+        where = dict.fromkeys(LAKE_VIEWS.values(), lake)
+        if not lake.is_local and not _reads_object_stores(con):
+            where = {table: self._mirror(lake, table) for table in MIRRORED}
         views_sql = (SQL_DIR / "views.sql").read_text()
-        marker = f"softliq views {hashlib.sha256(views_sql.encode()).hexdigest()[:12]} over {root}"
+        sources = sorted({place.root for place in where.values()})
+        marker = (
+            f"softliq views {hashlib.sha256(views_sql.encode()).hexdigest()[:12]} over "
+            f"{lake.root}" + ("" if sources == [lake.root] else f" via {', '.join(sources)}")
+        )
         kept = {
             name
             for (name,) in con.execute(
@@ -109,15 +132,27 @@ class Warehouse:
             if view in kept:
                 made.append(view)
                 continue
-            if table is not None and not any((root / table).glob("**/*.parquet")):
+            if table is not None and (
+                table not in where or not where[table].files(table, suffix=".parquet")
+            ):
                 continue
-            if table is None and "lake_markets" not in made:
-                continue  # a view over other views needs them first
-            con.execute(statement.replace("{lake}", root.as_posix()))
+            try:
+                con.execute(statement.replace("{lake}", where[table].root if table else lake.root))
+            except duckdb.CatalogException:
+                continue  # a view over lake views that were not made (no files, not mirrored)
             quoted = marker.replace("'", "''")
             con.execute(f"COMMENT ON VIEW {view} IS '{quoted}'")
             made.append(view)
         return made
+
+    def _mirror(self, lake: Storage, table: str) -> Storage:
+        """A local copy of one lake table's files, beside the DuckDB file (``<file>.lake/``)."""
+        mirror = Storage(self.path.with_name(self.path.name + ".lake"))
+        mirror.delete_dir(table)  # partitions gone from the lake go from the copy
+        for path in lake.files(table, suffix=".parquet"):
+            parts = lake.relative(path)
+            mirror.write_bytes(parts, lake.read_bytes(*parts))
+        return mirror
 
     @contextmanager
     def _transaction(self, lake_root: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -137,7 +137,7 @@ def test_cryo_parquet_gives_the_synthetic_lake(
     for day in DAYS:  # raw files identical too, blocks complete
         for table in ("raw_logs", "blocks"):
             files = [
-                pl.read_parquet(x.partition_dir(table, 1, day) / "part-0.parquet")
+                pl.read_parquet(Path(x.partition_dir(table, 1, day)) / "part-0.parquet")
                 for x in (lake, expected)
             ]
             assert files[0].equals(files[1]), (table, day)

@@ -1,8 +1,10 @@
 """The scenario set replayed in parallel chunks under Dagster's multiprocess executor: 30 days,
-three chunks, every step green, and DuckDB rows equal to a serial in-process run."""
+three chunks, every step green, and DuckDB rows equal to a serial in-process run; and the same on
+a lake in an object store (S3 on loopback, fewer days), which every step process reads and writes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -16,19 +18,31 @@ from dagster._core.storage.tags import (
 from pipelines.definitions import INGEST_JOB, REPLAY_JOB, build_definitions, replay_job
 from pipelines.settings import Settings
 from softliq_core.store.warehouse import OUTCOME_TABLES
+from tests.support.object_store import s3_bucket
 from tests.support.pipeline import warehouse_rows
 
 SCENARIOS = Path(__file__).parents[2] / "data" / "scenarios" / "default.toml"
-DAYS = 30
 
 
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, duckdb_file: str) -> Settings:
+@pytest.fixture(params=[("local", 30), ("s3", 4)], ids=["local-30-days", "s3-4-days"])
+def lake_and_days(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, int]]:
+    where, days = request.param
+    if where == "local":
+        yield str(tmp_path / "lake"), days
+        return
+    with s3_bucket() as bucket:
+        yield f"{bucket}/softliq", days
+
+
+def _env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, duckdb_file: str, lake: tuple[str, int]
+) -> Settings:
     for name, value in {
-        "SOFTLIQ_LAKE": str(tmp_path / "lake"),
+        "SOFTLIQ_LAKE": lake[0],
         "SOFTLIQ_DUCKDB": str(tmp_path / duckdb_file),
         "SOFTLIQ_SCENARIOS": str(SCENARIOS),
         "SOFTLIQ_START_DATE": "2024-03-01",
-        "SOFTLIQ_DAYS": str(DAYS),
+        "SOFTLIQ_DAYS": str(lake[1]),
         "SOFTLIQ_SEED": "11",
         "SOFTLIQ_BORROWERS_PER_MARKET": "5",
         "SOFTLIQ_SCENARIO_CHUNKS": "3",
@@ -38,9 +52,9 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, duckdb_file: str) -> S
 
 
 def test_multiprocess_replay_in_chunks_equals_a_serial_run(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lake_and_days: tuple[str, int]
 ) -> None:
-    settings = _env(monkeypatch, tmp_path, "serial.duckdb")
+    settings = _env(monkeypatch, tmp_path, "serial.duckdb", lake_and_days)
     defs = build_definitions(settings)
     (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
@@ -48,7 +62,7 @@ def test_multiprocess_replay_in_chunks_equals_a_serial_run(
             instance=instance,
             tags={
                 ASSET_PARTITION_RANGE_START_TAG: settings.start_date.isoformat(),
-                ASSET_PARTITION_RANGE_END_TAG: date(2024, 3, DAYS).isoformat(),
+                ASSET_PARTITION_RANGE_END_TAG: date(2024, 3, lake_and_days[1]).isoformat(),
             },
         )
         assert ingest.success
@@ -62,7 +76,7 @@ def test_multiprocess_replay_in_chunks_equals_a_serial_run(
         )
         assert serial.success  # also builds markets, rate_samples and oracle_prices
 
-        _env(monkeypatch, tmp_path, "parallel.duckdb")
+        _env(monkeypatch, tmp_path, "parallel.duckdb", lake_and_days)
         with dg.execute_job(
             dg.reconstructable(replay_job),
             instance=instance,

@@ -100,11 +100,13 @@ def assert_same_lake(got: Lake, expected: Lake, days: list[date] = DAYS) -> None
             assert ours.height == theirs.height > 0, (table, day)
             assert ours.equals(theirs), (table, day)
             files = [
-                pl.read_parquet(lake.partition_dir(table, CONFIG.chain_id, day) / "part-0.parquet")
+                pl.read_parquet(
+                    Path(lake.partition_dir(table, CONFIG.chain_id, day)) / "part-0.parquet"
+                )
                 for lake in (got, expected)
             ]
             assert files[0].equals(files[1])  # the same file contents, not only after the cast
-    assert not list(got.root.rglob("*.tmp"))
+    assert not list(Path(got.root).rglob("*.tmp"))
 
 
 def test_clean_run_equals_the_synthetic_lake(
@@ -260,7 +262,7 @@ def test_the_url_never_appears_in_logs_errors_or_the_lake(
     for text in (caplog.text, reprs, *(_texts(e) for e in errors)):
         assert KEY not in text
         assert PATH not in text
-    for path in lake.root.rglob("*"):
+    for path in Path(lake.root).rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes()
 
@@ -290,7 +292,7 @@ def test_a_kill_in_the_middle_of_a_day_then_a_rerun_gives_the_same_lake(
             steps.ingest_day(source, Lake(root), DAYS[1])
         lake = Lake(root)
         assert lake.read("raw_logs", RAW_LOGS, 1, [DAYS[0]]).height > 0  # day one was written
-        assert not lake.partition_dir("blocks", 1, DAYS[1]).exists()  # day two was not
+        assert not lake.has_partition("blocks", 1, DAYS[1])  # day two was not
         assert not list(root.rglob("*.tmp"))
         assert_same_lake(ingest(RpcSource(rpc_config(server, chain)), root), expected)
 
@@ -330,7 +332,7 @@ def test_a_process_killed_with_sigkill_mid_day_then_rerun_gives_the_same_lake(
         server.on_request = None
         lake = Lake(root)
         assert lake.read("blocks", BLOCKS, 1, [DAYS[0]]).height > 0
-        assert not lake.partition_dir("blocks", 1, DAYS[1]).exists()
+        assert not lake.has_partition("blocks", 1, DAYS[1])
         assert_same_lake(ingest(RpcSource(rpc_config(server, chain)), root), expected)
 
 

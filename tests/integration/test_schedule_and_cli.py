@@ -119,4 +119,4 @@ def test_cli_stops_at_a_day_not_final_and_says_where_to_resume(
     assert "2024-03-02 failed: 2024-03-02 is not final" in message
     assert "resume with: softliq ingest --from 2024-03-02 --to 2024-03-02" in message
     assert Lake(env / "lake").read("blocks", BLOCKS, 1, [date(2024, 3, 1)]).height == 7_200
-    assert not Lake(env / "lake").partition_dir("blocks", 1, date(2024, 3, 2)).exists()
+    assert not Lake(env / "lake").has_partition("blocks", 1, date(2024, 3, 2))
