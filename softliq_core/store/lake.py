@@ -25,6 +25,20 @@ def _partition(table: str, chain_id: int, day: date | None) -> tuple[str, ...]:
     return (table, chain) if day is None else (table, chain, f"date={day.isoformat()}")
 
 
+def _day(parts: tuple[str, ...]) -> date | None:
+    named = [p.removeprefix("date=") for p in parts if p.startswith("date=")]
+    return date.fromisoformat(named[0]) if named else None
+
+
+def _keys(parts: tuple[str, ...]) -> list[pl.Expr]:
+    """The partition columns of a file, from its path (hive style)."""
+    chain = next(p.removeprefix("chain_id=") for p in parts if p.startswith("chain_id="))
+    day = _day(parts)
+    return [pl.lit(int(chain), pl.UInt64).alias("chain_id")] + (
+        [] if day is None else [pl.lit(day, pl.Date).alias("date")]
+    )
+
+
 class Lake:
     def __init__(self, root: str | Path) -> None:
         self.storage = Storage(root)
@@ -80,25 +94,56 @@ class Lake:
         chain_id: int | None = None,
         days: list[date] | None = None,
     ) -> pl.DataFrame:
-        """Read a table (optionally some days of one chain) cast to its declared schema."""
+        """Read a table (optionally some days of one chain) cast to its declared schema.
+
+        Files written before a column was added read with nulls in it, whichever file comes
+        first (the scan of the whole table takes the first file's columns; when a later file has
+        more, the files are read one by one)."""
         empty = pl.DataFrame(schema=pl.Schema(schema))
-        if not self.exists(table):
+        if chain_id is not None and days is not None:
+            # only the days asked for: a daily run does not list a year of partitions
+            files = [
+                (*_partition(table, chain_id, day), PART)
+                for day in days
+                if self.storage.exists(*_partition(table, chain_id, day), PART)
+            ]
+            frame = self._stack(files)
+        elif not self.exists(table):
             return empty
-        scan = pl.scan_parquet(
-            self.glob(table),
-            hive_partitioning=True,
-            hive_schema={"chain_id": pl.UInt64, "date": pl.Date},
-            missing_columns="insert",
-        )
-        if chain_id is not None:
-            scan = scan.filter(pl.col("chain_id") == chain_id)
-        if days is not None:
-            scan = scan.filter(pl.col("date").is_in(days))
-        frame = scan.collect()
+        else:
+            scan = pl.scan_parquet(
+                self.glob(table),
+                hive_partitioning=True,
+                hive_schema={"chain_id": pl.UInt64, "date": pl.Date},
+                missing_columns="insert",
+            )
+            if chain_id is not None:
+                scan = scan.filter(pl.col("chain_id") == chain_id)
+            if days is not None:
+                scan = scan.filter(pl.col("date").is_in(days))
+            try:
+                frame = scan.collect()
+            except pl.exceptions.SchemaError:
+                # a later file has a column the first lacks (added since): stack file by file
+                files = [
+                    parts
+                    for parts in map(self.storage.relative, self.storage.files(table))
+                    if parts[-1] == PART
+                    and (chain_id is None or parts[1] == f"chain_id={chain_id}")
+                    and (days is None or _day(parts) in days)
+                ]
+                frame = self._stack(files)
         columns = [c for c in schema.names if c in frame.columns]
         return pl.concat([empty, frame.select(columns)], how="diagonal_relaxed").cast(
             pl.Schema(schema)
         )
+
+    def _stack(self, files: list[tuple[str, ...]]) -> pl.DataFrame:
+        """Files read one by one, their partition columns from their paths, stacked by name."""
+        if not files:
+            return pl.DataFrame()
+        scans = [pl.scan_parquet(self.storage.url(*p)).with_columns(_keys(p)) for p in files]
+        return pl.concat(scans, how="diagonal_relaxed").collect()
 
     def glob(self, table: str) -> str:
         return self.storage.url(table, "**", "*.parquet")
