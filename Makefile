@@ -55,5 +55,5 @@ ui: install  ## the Dagster UI on the same definitions and run history as `make 
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
 
 clean:
-	rm -rf data/lake data/softliq.duckdb data/softliq.duckdb.wal
+	rm -rf data/lake data/softliq.duckdb data/softliq.duckdb.wal data/softliq.duckdb.lock data/softliq.duckdb.lake
 	find data/dagster_home -mindepth 1 ! -name dagster.yaml -delete

@@ -2,11 +2,12 @@
 
 Writes replace the rows of the scenarios being written in one transaction (delete then insert), so
 re-running gives the same rows and a reader never sees half a write. DuckDB allows one writer
-process: callers serialise writes (the Dagster assets share one concurrency pool).
+process: writes take turns on a lock file (and the Dagster assets share one concurrency pool).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -160,29 +161,33 @@ class Warehouse:
 
         Readers that hold the file open (``duckdb -readonly``, a notebook, ``softliq sql``) are
         never locked out by a replay and never see half a write: they keep the version they opened,
-        and the next reader gets the new one. A failed write leaves the file as it was. Writers are
-        serialised by the caller (Dagster's ``duckdb_writer`` pool).
+        and the next reader gets the new one. A failed write leaves the file as it was. Writers
+        take turns on an exclusive lock of ``<file>.lock`` (Dagster's ``duckdb_writer`` pool
+        already serialises its own; the lock covers writers outside it), so none copies the file
+        while another is writing it.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         draft = self.path.with_name(self.path.name + ".writing")
-        for stale in (draft, draft.with_name(draft.name + ".wal")):
-            stale.unlink(missing_ok=True)
-        if self.path.exists():
-            shutil.copyfile(self.path, draft)
-        con = duckdb.connect(str(draft))
-        try:
-            self.ensure_schema(con)
-            con.execute("BEGIN TRANSACTION")
-            yield con
-            con.execute("COMMIT")
-            self.create_lake_views(con, lake_root)
-            con.execute("CHECKPOINT")
-        except BaseException:
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            for stale in (draft, draft.with_name(draft.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            if self.path.exists():
+                shutil.copyfile(self.path, draft)
+            con = duckdb.connect(str(draft))
+            try:
+                self.ensure_schema(con)
+                con.execute("BEGIN TRANSACTION")
+                yield con
+                con.execute("COMMIT")
+                self.create_lake_views(con, lake_root)
+                con.execute("CHECKPOINT")
+            except BaseException:
+                con.close()
+                draft.unlink(missing_ok=True)
+                raise
             con.close()
-            draft.unlink(missing_ok=True)
-            raise
-        con.close()
-        os.replace(draft, self.path)
+            os.replace(draft, self.path)
 
     @staticmethod
     def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
+from softliq_core.replay.liquidator import LiquidatorModel
+from softliq_core.replay.run import outcomes_table
+from softliq_core.replay.scenario import Scenario
 from softliq_core.store.lake import Lake
 from softliq_core.store.warehouse import Warehouse
 
@@ -139,3 +145,33 @@ def test_the_schema_runs_again_only_when_it_changed(tmp_path: Path) -> None:
     warehouse.replace_table("baseline_validation", frame, tmp_path / "lake")
     assert warehouse.query(read_comment).item().startswith("why not")
     assert warehouse.query("SELECT count(*) FROM schema_version").item() == 1
+
+
+def _write_one_scenario(path: str, latency: int, start: Any) -> None:
+    """A writer process: the outcomes of one scenario of its own, once every writer is ready."""
+    scenario = replace(
+        Scenario(name=f"latency {latency}", mechanism="history"),
+        liquidator=LiquidatorModel(latency_blocks=latency),
+    )
+    start.wait()
+    Warehouse(path).write_outcomes(outcomes_table([scenario], [], [], []), Path(path).parent)
+
+
+def test_writers_in_flight_at_once_each_land(tmp_path: Path) -> None:
+    """Writers not serialised by Dagster's pool (another instance, a script) queue on the file's
+    lock: none fails on DuckDB's lock, none loses another's rows (each copies the file it then
+    replaces, so two copies made at once would keep only the last rename's rows)."""
+    path = tmp_path / "softliq.duckdb"
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    writers = [
+        context.Process(target=_write_one_scenario, args=(str(path), latency, start))
+        for latency in range(1, 7)
+    ]
+    for writer in writers:
+        writer.start()
+    start.set()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [w.exitcode for w in writers] == [0] * 6
+    assert Warehouse(path).query("SELECT count(*) FROM scenarios").item() == 6
