@@ -114,6 +114,9 @@ def main() -> None:
         result = fn()
         seconds = time.perf_counter() - started
         rows.append((label, seconds, rate(seconds)))
+        print(
+            f"  {label}: {seconds:.2f} s {rate(seconds)}", flush=True
+        )  # a long run shows progress
         return result
 
     chain = timed("synthetic chain (generate or load)", lambda: cached_chain(config))

@@ -324,13 +324,13 @@ def replay_through(
     changed set replays from the start by itself. Writes the snapshot of ``day`` and the stretch's
     DuckDB rows; returns the days replayed. With the Aave pool's configuration (``aave``), the pool
     is replayed from genesis through ``day`` and its rows of the stretch written with the rest."""
-    markets = lake.read("markets", MARKETS, chain_id)
     days = [d for d in lake.days("blocks", chain_id) if d <= day]
-    pool = load_aave_history(lake, chain_id, aave, days) if days else None
-    validate_scenarios(scenarios, market_refs(markets) + ([pool.market] if pool else []))
-    snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
     if day not in days:
         raise ValueError(f"replay of {day}: the lake has no blocks of that day; ingest it first")
+    markets = lake.read("markets", MARKETS, chain_id)
+    pool = load_aave_history(lake, chain_id, aave, days)
+    validate_scenarios(scenarios, market_refs(markets) + ([pool.market] if pool else []))
+    snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
     done = set(snapshots.days())
     start = len(days) - 1
     while start > 0 and days[start - 1] not in done:
