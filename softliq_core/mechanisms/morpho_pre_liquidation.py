@@ -7,6 +7,7 @@ for collateral at preLIF, both linear in the LTV; above LLTV the standard liquid
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from softliq_core.mechanisms.base import ActionResult
 from softliq_core.mechanisms.morpho_liquidation import MorphoLiquidation
@@ -18,7 +19,7 @@ from softliq_core.protocols.morpho.pre_liquidation import (
     PreLiquidationParams,
     parameter_violations,
     pre_liquidate,
-    pre_liquidation_terms,
+    window_terms,
 )
 
 
@@ -33,7 +34,7 @@ class MorphoPreLiquidation:
         if violations:
             raise ValueError("; ".join(str(v) for v in violations))
 
-    @property
+    @cached_property
     def _liquidation(self) -> MorphoLiquidation:
         return MorphoLiquidation(self.lltv)
 
@@ -50,22 +51,32 @@ class MorphoPreLiquidation:
         return position.borrow_shares > 0 and self._in_window(market, position, price)
 
     def triggered(self, market: Market, position: Position, price: int, opted_in: bool) -> bool:
+        """Unhealthy (the standard liquidation) or, opted in, above preLLTV: one derivation of the
+        debt and collateral value for both triggers."""
         if position.borrow_shares == 0:
             return False
-        if self._liquidation.triggered(market, position, price, opted_in):
+        borrowed = borrowed_assets(position, market)
+        quoted = collateral_value(position.collateral, price)
+        if borrowed > w_mul_down(quoted, self.lltv):
             return True
-        return opted_in and self._in_window(market, position, price)
+        return opted_in and borrowed > w_mul_down(quoted, self.params.pre_lltv)
 
     def act(
         self, market: Market, position: Position, price: int, opted_in: bool
     ) -> ActionResult | None:
-        if self._liquidation.triggered(market, position, price, opted_in):
+        # The debt and collateral value are derived once and shared by the triggers and the terms:
+        # this call runs at every oracle round a position spends in the window.
+        if position.borrow_shares == 0:
+            return None
+        borrowed = borrowed_assets(position, market)
+        quoted = collateral_value(position.collateral, price)
+        if borrowed > w_mul_down(quoted, self.lltv):  # unhealthy: the standard liquidation
             return self._liquidation.act(market, position, price, opted_in)
-        if not opted_in or not self._in_window(market, position, price):
+        if not opted_in or borrowed <= w_mul_down(quoted, self.params.pre_lltv):
             return None
         # The largest single call: repay every repayable share (blue-sdk seizableCollateral).
         # The pre-liquidation oracle is the market oracle here, so both prices are the same.
-        terms = pre_liquidation_terms(market, position, self.lltv, self.params, price)
+        terms = window_terms(borrowed, quoted, position.borrow_shares, self.lltv, self.params)
         if terms.repayable_shares == 0:
             return None
         try:
@@ -78,6 +89,7 @@ class MorphoPreLiquidation:
                 price,
                 authorized=True,
                 repaid_shares=terms.repayable_shares,
+                terms=terms,
             )
         except MorphoRevert:
             return None

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD, mul_div_down, mul_div_up
@@ -54,11 +55,18 @@ class SlippageCurve:
     def impact(self, seized_assets: int, decimals: int) -> int:
         if self.depth_1pct == 0:
             return min(self.fee, MAX_IMPACT)
-        depth_units = int(self.depth_1pct * 10**decimals)
+        depth_units = _base_units(self.depth_1pct, decimals)
         return min(self.fee + mul_div_up(seized_assets, WAD // 100, depth_units), MAX_IMPACT)
 
     def canonical(self) -> dict[str, str]:
         return {"fee": str(self.fee), "depth_1pct": str(self.depth_1pct)}
+
+
+@lru_cache(maxsize=64)
+def _base_units(tokens: Decimal, decimals: int) -> int:
+    """Whole tokens in base units; cached: every liquidator proposal of a sweep asks (Decimal
+    arithmetic is the slow part of pricing a proposal)."""
+    return int(tokens * 10**decimals)
 
 
 DEFAULT_SLIPPAGE: dict[str, SlippageCurve] = {

@@ -154,7 +154,7 @@ def run_scenarios(
 def with_history(outcome: MarketOutcome, past: MarketOutcome) -> MarketOutcome:
     """A divergence-driven outcome completed with the positions it did not simulate: history's,
     which the scenario leaves as they were (no action, no clip, no time in the soft zone)."""
-    for borrower in past.positions.keys() - outcome.positions.keys():
+    for borrower in sorted(past.positions.keys() - outcome.positions.keys()):
         outcome.positions[borrower] = past.positions[borrower]
         outcome.stats[borrower] = PositionStats(max_ltv=past.stats[borrower].max_ltv)
     return outcome

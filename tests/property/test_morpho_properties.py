@@ -14,6 +14,9 @@ from hypothesis import event as note_event
 from hypothesis import strategies as st
 
 from softliq_core.decode import decode_logs
+from softliq_core.mechanisms.base import ActionResult
+from softliq_core.mechanisms.morpho_liquidation import MorphoLiquidation
+from softliq_core.mechanisms.morpho_pre_liquidation import MorphoPreLiquidation
 from softliq_core.protocols.morpho import errors
 from softliq_core.protocols.morpho.blue import ZERO_ADDRESS, MorphoBlue
 from softliq_core.protocols.morpho.errors import MorphoRevert
@@ -24,6 +27,7 @@ from softliq_core.protocols.morpho.pre_liquidation import (
     PreLiquidationParams,
     parameter_violations,
     pre_liquidate,
+    pre_liquidation_terms,
 )
 from softliq_core.protocols.morpho.shares import (
     to_assets_down,
@@ -444,6 +448,56 @@ def test_no_pre_liquidation_of_a_morpho_liquidatable_position(
         return
     note_event(f"liquidatable {liquidatable}: done")
     assert not liquidatable
+
+
+@settings(max_examples=300, deadline=None)
+@given(pre_liquidation_case(Fraction(1, 2), Fraction(3, 2)), st.booleans())
+def test_the_mechanism_derives_once_what_the_contract_steps_derive(
+    case: tuple[Market, Position, int, PreLiquidationParams, int, int, int], opted_in: bool
+) -> None:
+    """MorphoPreLiquidation derives the debt and collateral value once per call for its triggers
+    and the largest slice; the answer is the contract's steps composed as the spec states them:
+    liquidatable -> the standard liquidation; in the window -> pre_liquidate of every repayable
+    share; otherwise nothing."""
+    market, position, lltv, params, price, _, _ = case
+    mechanism = MorphoPreLiquidation(lltv, params)
+    liquidatable = not is_healthy(position, market, price, lltv)
+    try:
+        terms = pre_liquidation_terms(market, position, lltv, params, price)
+    except MorphoRevert:
+        terms = None
+    assert mechanism.triggered(market, position, price, opted_in) == (
+        liquidatable or (opted_in and terms is not None)
+    )
+
+    expected_market, expected_position = market.copy(), position.copy()
+    expected: tuple[str, int, int, int] | None = None
+    if liquidatable:
+        liquidation = MorphoLiquidation(lltv).act(expected_market, expected_position, price, True)
+        if liquidation is not None:
+            expected = ("liquidation", *_amounts(liquidation))
+    elif opted_in and terms is not None and terms.repayable_shares > 0:
+        try:
+            slice_ = pre_liquidate(
+                expected_market, expected_position, lltv, params, price, price, True,
+                repaid_shares=terms.repayable_shares,
+            )  # fmt: skip
+            expected = (
+                "pre_liquidation",
+                slice_.repaid_shares,
+                slice_.repaid_assets,
+                slice_.seized_assets,
+            )
+        except MorphoRevert:
+            pass
+    result = mechanism.act(market, position, price, opted_in)
+    note_event(f"mechanism: {expected[0] if expected else 'nothing'}")
+    assert (result.kind, *_amounts(result)) == expected if result else expected is None
+    assert (market, position) == (expected_market, expected_position)
+
+
+def _amounts(result: ActionResult) -> tuple[int, int, int]:
+    return result.repaid_shares, result.repaid_assets, result.seized_assets
 
 
 # -- the baseline ledger fold over synthetic chains ----------------------------------------------

@@ -84,8 +84,20 @@ def pre_liquidation_terms(
     market: Market, position: Position, lltv: int, params: PreLiquidationParams, price: int
 ) -> PreLiquidationTerms:
     """Steps 3–5 and 7's cap: raises unless preLltv < LTV <= LLTV under ``price`` (floor math)."""
-    quoted = collateral_value(position.collateral, price)
-    borrowed = borrowed_assets(position, market)
+    return window_terms(
+        borrowed_assets(position, market),
+        collateral_value(position.collateral, price),
+        position.borrow_shares,
+        lltv,
+        params,
+    )
+
+
+def window_terms(
+    borrowed: int, quoted: int, borrow_shares: int, lltv: int, params: PreLiquidationParams
+) -> PreLiquidationTerms:
+    """``pre_liquidation_terms`` from the debt (rounded up) and the collateral value (floored) a
+    caller has already derived from the same state and price."""
     if borrowed > w_mul_down(quoted, lltv):
         raise MorphoRevert(errors.LIQUIDATABLE_POSITION)
     if borrowed <= w_mul_down(quoted, params.pre_lltv):
@@ -94,7 +106,7 @@ def pre_liquidation_terms(
     quotient = w_div_down(ltv - params.pre_lltv, lltv - params.pre_lltv)
     pre_lif = w_mul_down(quotient, params.pre_lif2 - params.pre_lif1) + params.pre_lif1
     pre_lcf = w_mul_down(quotient, params.pre_lcf2 - params.pre_lcf1) + params.pre_lcf1
-    return PreLiquidationTerms(ltv, pre_lif, pre_lcf, w_mul_down(position.borrow_shares, pre_lcf))
+    return PreLiquidationTerms(ltv, pre_lif, pre_lcf, w_mul_down(borrow_shares, pre_lcf))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,15 +129,20 @@ def pre_liquidate(
     authorized: bool,
     seized_assets: int = 0,
     repaid_shares: int = 0,
+    terms: PreLiquidationTerms | None = None,
 ) -> PreLiquidationResult:
     """Apply a pre-liquidation in place, or raise MorphoRevert leaving state untouched.
 
     ``price`` is the pre-liquidation oracle's, ``market_price`` the market oracle's (they are the
     same when the contract uses the market oracle). The market must already be accrued.
+    ``terms``: ``pre_liquidation_terms`` of this very state and ``price``, when the caller has them
+    (a liquidator sizing its call derives them first: not deriving them twice is a third of the
+    call's cost in a sweep).
     """
     if (seized_assets == 0) == (repaid_shares == 0):
         raise MorphoRevert(errors.PRE_INCONSISTENT_INPUT)
-    terms = pre_liquidation_terms(market, position, lltv, params, price)
+    if terms is None:
+        terms = pre_liquidation_terms(market, position, lltv, params, price)
     if seized_assets > 0:
         repaid_shares = repaid_shares_for_seized(seized_assets, price, terms.pre_lif, market)
     else:
