@@ -50,6 +50,7 @@ from softliq_core.replay.ledger import (
     position_owner,
 )
 from softliq_core.replay.liquidator import ActionEconomics
+from softliq_core.replay.ltv_record import RoundLog
 from softliq_core.replay.ltv_watch import LtvWatch, market_ratio
 from softliq_core.replay.market_impact import ImpactedPrice
 from softliq_core.replay.scenario import Scenario
@@ -122,6 +123,13 @@ class _MarketReplay:
         self.due: dict[int, set[str]] = {}
         self.due_blocks: list[int] = []
         self.watch = LtvWatch()
+        # Without a mechanism (history) a round can only raise a position's LTV record: the rounds
+        # are logged and folded into the record when the position changes (replay/ltv_record.py)
+        # instead of waking it at every round its LTV may rise. A scenario's replay keeps those
+        # checks: its positions in the soft zone are checked at every round anyway, and the log
+        # cost more there than it saved (measured on the issue-size chain).
+        self.rounds: RoundLog | None = None
+        self.segment_start: dict[str, int] = {}
         self.out = MarketOutcome()
         # A mechanism that follows every price keeps per-position state here (None: holds nothing).
         self.following = mechanism if isinstance(mechanism, PriceFollowing) else None
@@ -136,6 +144,8 @@ class _MarketReplay:
             if scenario.market_impact.on and not scenario.is_history
             else None
         )
+        if mechanism is None:
+            self.rounds = RoundLog()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -193,6 +203,7 @@ class _MarketReplay:
             self.out.positions[borrower] = Position()
             self.out.stats[borrower] = PositionStats()
             self.watch.pin(borrower)  # until its first check
+            self._start_segment(borrower)
         return self.out.positions[borrower]
 
     def _require_price(self, event: Mapping[str, Any]) -> int:
@@ -231,10 +242,30 @@ class _MarketReplay:
             # every check counts: a first price, a path, an open spell, bands whose state moves
             self.watch.pin(borrower)
             return
+        if self.rounds is not None:
+            self.watch.forget(borrower)  # rounds only raise the record: the log covers them
+            return
         target = stats.max_ltv
         if self.mechanism is not None:
             target = min(target, self.mechanism.lowest_trigger_ltv - TRIGGER_MARGIN)
         self.watch.watch(borrower, position, market, self.price, target)
+
+    def _start_segment(self, borrower: str) -> None:
+        if self.rounds is not None:
+            self.segment_start[borrower] = len(self.rounds)
+
+    def _settle(self, borrower: str) -> None:
+        """Fold the rounds since the position last changed into its LTV record; call it before
+        the position changes (replay/ltv_record.py)."""
+        if self.rounds is None:
+            return
+        end = len(self.rounds)
+        start = self.segment_start.get(borrower, end)
+        highest = self.rounds.highest_ltv(self.out.positions[borrower], start, end)
+        stats = self.out.stats[borrower]
+        if highest is not None and highest > stats.max_ltv:
+            stats.max_ltv = highest
+        self.segment_start[borrower] = end
 
     def _check(self, borrower: str, market: Market, block: int) -> None:
         position = self.out.positions[borrower]
@@ -337,6 +368,7 @@ class _MarketReplay:
                 declined = True
                 break
             before = position.copy()
+            self._settle(borrower)
             position.borrow_shares, position.collateral = trial.borrow_shares, trial.collateral
             acted = True
             if self.stateful is not None:
@@ -583,6 +615,11 @@ class _MarketReplay:
                 assert event is not None
                 self._on_event(event)
         self._run_due(self.history.clock.last_block)
+        if self.rounds is not None:  # a snapshot keeps records, not the day's rounds
+            for borrower in self.out.positions:
+                self._settle(borrower)
+            self.rounds.clear()
+            self.segment_start = dict.fromkeys(self.segment_start, 0)
 
     def __getstate__(self) -> dict[str, Any]:
         """The state a day's snapshot keeps (replay/snapshot.py): everything but this day's input
@@ -607,6 +644,7 @@ class _MarketReplay:
             self.out.positions[borrower] = history.positions[borrower].copy()
             self.out.stats[borrower] = PositionStats(max_ltv=history.stats[borrower].max_ltv)
             self.watch.pin(borrower)  # until its next check sets its threshold
+            self._start_segment(borrower)
 
     def finish(self) -> MarketOutcome:
         """The outcome as of the history's last block (a snapshot is taken before this: it closes
@@ -634,6 +672,8 @@ class _MarketReplay:
         if self.market_id not in self.ledger.markets:
             return
         market = self.market
+        if self.rounds is not None:
+            self.rounds.append(market, price)
         self._follow_price(market)
         for borrower in self.watch.due(market_ratio(market, self._price_at(block))):
             self._track(borrower, market, block)
@@ -645,6 +685,8 @@ class _MarketReplay:
         borrower = position_owner(event) if name in POSITION_EVENTS else None
         if self.borrowers is not None and borrower not in self.borrowers:
             borrower = None  # follows history exactly: not simulated
+        if borrower is not None and borrower in self.out.positions:
+            self._settle(borrower)
         if borrower is not None and not self.scenario.is_history:
             shares_before = self._position(borrower).borrow_shares
             self._apply_intent(event, borrower)

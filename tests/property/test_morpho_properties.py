@@ -21,7 +21,13 @@ from softliq_core.protocols.morpho import errors
 from softliq_core.protocols.morpho.blue import ZERO_ADDRESS, MorphoBlue
 from softliq_core.protocols.morpho.errors import MorphoRevert
 from softliq_core.protocols.morpho.health import is_healthy
-from softliq_core.protocols.morpho.liquidation import liquidate, liquidation_incentive_factor
+from softliq_core.protocols.morpho.liquidation import (
+    liquidate,
+    liquidation_incentive_factor,
+    max_liquidation_inputs,
+    repaid_shares_for_seized,
+    seized_for_repaid_shares,
+)
 from softliq_core.protocols.morpho.market import Market, MarketParams, Position
 from softliq_core.protocols.morpho.pre_liquidation import (
     PreLiquidationParams,
@@ -358,6 +364,33 @@ def test_liquidation_conserves_collateral_and_debt(
         # and the shares repaid for a given seizure are at least its exact cost in shares
         exact_cost = Fraction(seized_in * price, SCALE) / Fraction(lif, WAD)
         assert result.repaid_shares >= exact_cost * Fraction(tbs + 10**6, tba + 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(unhealthy_case())
+def test_the_largest_liquidation_is_the_largest_the_contract_accepts(
+    case: tuple[Market, Position, int, int, int, int],
+) -> None:
+    """Every share when the collateral covers it; else the most collateral whose cost in shares
+    (rounded up) the position still owes: one unit more would cost more than it owes."""
+    market, position, lltv, price, _, _ = case
+    inputs = max_liquidation_inputs(market, position, lltv, price)
+    lif = liquidation_incentive_factor(lltv)
+    cost = lambda seized: repaid_shares_for_seized(seized, price, lif, market)  # noqa: E731
+    if inputs is None:
+        note_event("largest liquidation: none")
+        assert cost(1) > position.borrow_shares
+        return
+    seized, shares = inputs
+    if shares:
+        note_event("largest liquidation: every share")
+        assert (seized, shares) == (0, position.borrow_shares)
+        assert seized_for_repaid_shares(shares, price, lif, market) <= position.collateral
+        return
+    note_event(f"largest liquidation: all collateral {seized == position.collateral}")
+    assert 0 < seized <= position.collateral
+    assert cost(seized) <= position.borrow_shares
+    assert seized == position.collateral or cost(seized + 1) > position.borrow_shares
 
 
 # -- pre-liquidation -----------------------------------------------------------------------------

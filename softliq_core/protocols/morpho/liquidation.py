@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from softliq_core.protocols.morpho import errors
 from softliq_core.protocols.morpho.errors import MorphoRevert
@@ -25,6 +26,7 @@ LIQUIDATION_CURSOR = 3 * WAD // 10
 MAX_LIQUIDATION_INCENTIVE_FACTOR = 115 * WAD // 100
 
 
+@lru_cache(maxsize=64)  # a handful of LLTVs, asked at every liquidation a sweep prices
 def liquidation_incentive_factor(lltv: int) -> int:
     """LIF = min(1.15, 1 / (1 − 0.3·(1 − LLTV))) in WAD, floored as the contract does."""
     return min(
@@ -141,7 +143,11 @@ def max_liquidation_inputs(
     if seized_for_all <= position.collateral:
         return (0, position.borrow_shares)
     # Seize everything unless rounding makes that cost one share more than the position owes:
-    # then the largest seizable amount is found by bisection.
+    # then the largest seizable amount is found by bisection (the cost rises with the amount).
+    if repaid_shares_for_seized(position.collateral, price, incentive_factor, market) <= (
+        position.borrow_shares
+    ):
+        return (position.collateral, 0)
     low, high = 0, position.collateral
     while low < high:
         mid = (low + high + 1) // 2

@@ -1,0 +1,112 @@
+"""A position's highest LTV over the oracle rounds between two of its own changes, without a check
+at every round.
+
+A position's LTV record (``max_ltv``, an outcome and the divergence test of DESIGN §4 rule 4) is the
+highest exact LTV it shows at any oracle round while it has debt. Between two changes of the position
+(its own events, the engine's actions) its shares and collateral are fixed, so at round ``r``
+
+    ltv_r = ceil(debt_r * WAD / value_r),  debt_r = ceil(borrow_shares * (A_r + 1) / (S_r + 10**6)),
+                                           value_r = floor(collateral * p_r / 1e36)
+
+depends only on the round's totals and price. The replay logs every round (``RoundLog``); when the
+position next changes, its record over the rounds since the last change is found by bounds: floats
+give, per round, a lower and an upper bound of the quotient ``debt_r * WAD / value_r`` (the real
+quotients widened by 1e-12 on either side before the ceilings and floors, then widened again:
+float64's error is ~1e-16 per operation, so the true quotient lies inside). The LTV is that
+quotient's ceiling, which keeps its order, so the record is at least the ceiling of the largest
+lower bound and a round whose upper bound is below that, or below an exact LTV already found,
+cannot hold it. The other rounds are computed exactly from the logged integers, highest upper bound
+first, until the next upper bound cannot beat the exact maximum found. Typically one or two exact LTVs per segment instead of
+one check at every round in which the LTV rose; a round whose collateral value may floor to 0 is
+always computed exactly (its LTV may be undefined). Short segments are computed exactly outright.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+
+import numpy as np
+
+from softliq_core.protocols.morpho.health import ltv
+from softliq_core.protocols.morpho.market import Market, Position
+from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD
+from softliq_core.protocols.morpho.shares import VIRTUAL_ASSETS, VIRTUAL_SHARES
+
+WIDEN = 1e-12  # relative widening of each float quotient: ~10,000x float64's error
+SHORT_SEGMENT = 6  # rounds: fewer are cheaper computed exactly than bounded with numpy
+
+
+class RoundLog:
+    """The oracle rounds a replay has seen since its last ``clear``: exact totals and price for
+    the exact LTVs, and floats for locating the few rounds worth computing."""
+
+    def __init__(self) -> None:
+        self.borrow_assets: list[int] = []
+        self.borrow_shares: list[int] = []
+        self.prices: list[int] = []
+        self.share_price = array("d")  # (A + 1) / (S + 10**6)
+        self.price_float = array("d")
+
+    def __len__(self) -> int:
+        return len(self.prices)
+
+    def append(self, market: Market, price: int) -> None:
+        assets, shares = market.total_borrow_assets, market.total_borrow_shares
+        self.borrow_assets.append(assets)
+        self.borrow_shares.append(shares)
+        self.prices.append(price)
+        self.share_price.append((assets + VIRTUAL_ASSETS) / (shares + VIRTUAL_SHARES))
+        self.price_float.append(float(price))
+
+    def clear(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def _exact_ltv(self, position: Position, index: int) -> int | None:
+        market = Market(
+            total_borrow_assets=self.borrow_assets[index],
+            total_borrow_shares=self.borrow_shares[index],
+        )
+        return ltv(position, market, self.prices[index])
+
+    def highest_ltv(self, position: Position, start: int, end: int) -> int | None:
+        """The highest exact LTV of ``position`` over rounds ``start`` .. ``end - 1`` (None: no
+        round, or the collateral worth nothing at every round)."""
+        if end <= start or position.borrow_shares == 0:
+            return None
+        if end - start <= SHORT_SEGMENT:
+            return _highest(self._exact_ltv(position, i) for i in range(start, end))
+        debt = position.borrow_shares * np.frombuffer(self.share_price)[start:end]
+        value = (
+            position.collateral * np.frombuffer(self.price_float)[start:end] / ORACLE_PRICE_SCALE
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value_low = np.floor(value * (1 - WIDEN))
+            upper = np.where(
+                value_low >= 1,
+                np.ceil(debt * (1 + WIDEN)) * WAD / value_low * (1 + WIDEN),
+                np.inf,  # the value may floor to 0: computed exactly
+            )
+            value_high = np.floor(value * (1 + WIDEN))
+            lower = np.where(  # only where the LTV is surely defined
+                value_low >= 1, np.ceil(debt * (1 - WIDEN)) * WAD / value_high * (1 - WIDEN), 0
+            )
+        floor = float(lower.max())
+        candidates = np.flatnonzero(upper >= floor)
+        best: int | None = None
+        seen: set[tuple[int, int, int]] = set()
+        for index in candidates[np.argsort(-upper[candidates], kind="stable")]:
+            if best is not None and upper[index] <= best:
+                break  # no later round can beat the exact maximum
+            i = start + int(index)
+            key = (self.borrow_assets[i], self.borrow_shares[i], self.prices[i])
+            if key in seen:
+                continue
+            seen.add(key)
+            best = _highest([best, self._exact_ltv(position, i)])
+        return best
+
+
+def _highest(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None

@@ -1,0 +1,71 @@
+"""The LTV record from the round log: the bounds skip only rounds that cannot hold the highest
+exact LTV, whatever the totals, prices and position sizes (dust and worthless collateral too)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from softliq_core.protocols.morpho.health import ltv
+from softliq_core.protocols.morpho.market import Market, Position
+from softliq_core.replay.ltv_record import SHORT_SEGMENT, RoundLog
+
+# any size from dust to 1e30, each order of magnitude about equally likely
+magnitudes = st.integers(0, 30).flatmap(lambda e: st.integers(10 ** max(0, e - 1), 10**e))
+rounds = st.tuples(magnitudes, st.floats(1e-3, 1), st.integers(0, 42).map(lambda e: 10**e))
+
+
+@st.composite
+def round_log(draw: st.DrawFn) -> tuple[RoundLog, list[Market], list[int]]:
+    """Rounds whose totals and prices repeat, drift or jump (segments longer than the exact cut)."""
+    log, markets, prices = RoundLog(), [], []
+    for assets, shares_per_asset, scale in draw(
+        st.lists(rounds, min_size=SHORT_SEGMENT + 1, max_size=60)
+    ):
+        shares = max(1, int(assets * 10**6 * shares_per_asset))
+        for _ in range(draw(st.integers(1, 3))):  # the same round repeated: ties
+            market = Market(total_borrow_assets=assets, total_borrow_shares=shares)
+            price = draw(st.integers(0, 3)) * scale + draw(st.integers(0, 2))
+            log.append(market, price)
+            markets.append(market)
+            prices.append(price)
+    return log, markets, prices
+
+
+@settings(max_examples=1500, deadline=None)
+@given(round_log(), magnitudes, magnitudes, st.data())
+def test_the_record_is_the_highest_exact_ltv(
+    rounds: tuple[RoundLog, list[Market], list[int]],
+    borrow_shares: int,
+    collateral: int,
+    data: st.DataObject,
+) -> None:
+    log, markets, prices = rounds
+    position = Position(0, max(1, borrow_shares), collateral)
+    start = data.draw(st.integers(0, len(log) - 1))
+    end = data.draw(st.integers(start, len(log)))
+    exact = [ltv(position, markets[i], prices[i]) for i in range(start, end)]
+    known = [value for value in exact if value is not None]
+    assert log.highest_ltv(position, start, end) == (max(known) if known else None)
+
+
+def test_a_round_whose_collateral_value_floors_to_zero_does_not_hide_the_record() -> None:
+    """collateral x price = 1e36 - 1: worth 0.999... base units, which floats round to 1; that
+    round has no LTV, and the record is the highest LTV of the others."""
+    position = Position(0, 10**12, 10**18)
+    market = Market(total_borrow_assets=10**6, total_borrow_shares=10**12)
+    log = RoundLog()
+    for price in [10**18 - 1, *(10**24 + i for i in range(SHORT_SEGMENT))]:
+        log.append(market, price)
+    expected = max(ltv(position, market, 10**24 + i) or 0 for i in range(SHORT_SEGMENT))
+    assert ltv(position, market, 10**18 - 1) is None
+    assert log.highest_ltv(position, 0, len(log)) == expected
+
+
+def test_clear_empties_the_log() -> None:
+    log = RoundLog()
+    log.append(Market(total_borrow_assets=10**18, total_borrow_shares=10**24), 10**36)
+    assert len(log) == 1
+    log.clear()
+    assert len(log) == 0
+    assert log.highest_ltv(Position(0, 10**24, 10**18), 0, 0) is None
