@@ -16,13 +16,16 @@ float64's error is ~1e-16 per operation, so the true quotient lies inside). The 
 quotient's ceiling, which keeps its order, so the record is at least the ceiling of the largest
 lower bound and a round whose upper bound is below that, or below an exact LTV already found,
 cannot hold it. The other rounds are computed exactly from the logged integers, highest upper bound
-first, until the next upper bound cannot beat the exact maximum found. Typically one or two exact LTVs per segment instead of
+first, until the next upper bound cannot beat the exact maximum found. When the debt and the
+collateral value stay above 10**6 base units a cheaper test gives the candidates: the LTV watch's
+bound (replay/ltv_watch.py), rounds whose ``q`` is within 1e-5 of the segment's largest. Typically one or two exact LTVs per segment instead of
 one check at every round in which the LTV rose; a round whose collateral value may floor to 0 is
 always computed exactly (its LTV may be undefined). Short segments are computed exactly outright.
 """
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Iterable
 
@@ -33,6 +36,12 @@ from softliq_core.protocols.morpho.market import Market, Position
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD
 from softliq_core.protocols.morpho.shares import VIRTUAL_ASSETS, VIRTUAL_SHARES
 
+# The fast path: the LTV watch's bound (replay/ltv_watch.py), ltv <= k q (1 + 2.1e-6) + 1 when
+# debt and collateral value are at least 10**6 base units, so a round whose q is MARGIN below the
+# segment's largest has a lower LTV than that round (once its LTV exceeds SMALLEST_LTV wei).
+MARGIN = 1e-5
+SMALLEST_BOUNDED = 1.000001e6  # base units (10**6, with room for float error)
+SMALLEST_LTV = 10**6
 WIDEN = 1e-12  # relative widening of each float quotient: ~10,000x float64's error
 SHORT_SEGMENT = 6  # rounds: fewer are cheaper computed exactly than bounded with numpy
 
@@ -47,6 +56,7 @@ class RoundLog:
         self.prices: list[int] = []
         self.share_price = array("d")  # (A + 1) / (S + 10**6)
         self.price_float = array("d")
+        self.ratio = array("d")  # share price / price: the watch's q (inf at a price of 0)
 
     def __len__(self) -> int:
         return len(self.prices)
@@ -56,8 +66,10 @@ class RoundLog:
         self.borrow_assets.append(assets)
         self.borrow_shares.append(shares)
         self.prices.append(price)
-        self.share_price.append((assets + VIRTUAL_ASSETS) / (shares + VIRTUAL_SHARES))
+        share_price = (assets + VIRTUAL_ASSETS) / (shares + VIRTUAL_SHARES)
+        self.share_price.append(share_price)
         self.price_float.append(float(price))
+        self.ratio.append(share_price / price if price > 0 else math.inf)
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -76,10 +88,21 @@ class RoundLog:
             return None
         if end - start <= SHORT_SEGMENT:
             return _highest(self._exact_ltv(position, i) for i in range(start, end))
-        debt = position.borrow_shares * np.frombuffer(self.share_price)[start:end]
-        value = (
-            position.collateral * np.frombuffer(self.price_float)[start:end] / ORACLE_PRICE_SCALE
-        )
+        share_price = np.frombuffer(self.share_price)[start:end]
+        price = np.frombuffer(self.price_float)[start:end]
+        ratio = np.frombuffer(self.ratio)[start:end]
+        highest_ratio = float(ratio.max())
+        if (
+            math.isfinite(highest_ratio)
+            and position.borrow_shares * float(share_price.min()) >= SMALLEST_BOUNDED
+            and position.collateral * float(price.min()) / ORACLE_PRICE_SCALE >= SMALLEST_BOUNDED
+        ):
+            k = position.borrow_shares * WAD * ORACLE_PRICE_SCALE / position.collateral
+            if k * highest_ratio >= SMALLEST_LTV:  # the watch's margin holds: few candidates
+                near = np.flatnonzero(ratio >= highest_ratio * (1 - MARGIN)) + start
+                return _highest(self._exact_ltv(position, int(i)) for i in near)
+        debt = position.borrow_shares * share_price
+        value = position.collateral * price / ORACLE_PRICE_SCALE
         with np.errstate(divide="ignore", invalid="ignore"):
             value_low = np.floor(value * (1 - WIDEN))
             upper = np.where(

@@ -16,7 +16,9 @@ rounds = st.tuples(magnitudes, st.floats(1e-3, 1), st.integers(0, 42).map(lambda
 
 
 @st.composite
-def round_log(draw: st.DrawFn) -> tuple[RoundLog, list[Market], list[int]]:
+def round_log(
+    draw: st.DrawFn, rounds: st.SearchStrategy[tuple[int, float, int]] = rounds, lowest: int = 0
+) -> tuple[RoundLog, list[Market], list[int]]:
     """Rounds whose totals and prices repeat, drift or jump (segments longer than the exact cut)."""
     log, markets, prices = RoundLog(), [], []
     for assets, shares_per_asset, scale in draw(
@@ -25,16 +27,14 @@ def round_log(draw: st.DrawFn) -> tuple[RoundLog, list[Market], list[int]]:
         shares = max(1, int(assets * 10**6 * shares_per_asset))
         for _ in range(draw(st.integers(1, 3))):  # the same round repeated: ties
             market = Market(total_borrow_assets=assets, total_borrow_shares=shares)
-            price = draw(st.integers(0, 3)) * scale + draw(st.integers(0, 2))
+            price = draw(st.integers(lowest, 3)) * scale + draw(st.integers(0, 2))
             log.append(market, price)
             markets.append(market)
             prices.append(price)
     return log, markets, prices
 
 
-@settings(max_examples=1500, deadline=None)
-@given(round_log(), magnitudes, magnitudes, st.data())
-def test_the_record_is_the_highest_exact_ltv(
+def _check_record(
     rounds: tuple[RoundLog, list[Market], list[int]],
     borrow_shares: int,
     collateral: int,
@@ -47,6 +47,33 @@ def test_the_record_is_the_highest_exact_ltv(
     exact = [ltv(position, markets[i], prices[i]) for i in range(start, end)]
     known = [value for value in exact if value is not None]
     assert log.highest_ltv(position, start, end) == (max(known) if known else None)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(round_log(), magnitudes, magnitudes, st.data())
+def test_the_record_is_the_highest_exact_ltv(
+    rounds: tuple[RoundLog, list[Market], list[int]],
+    borrow_shares: int,
+    collateral: int,
+    data: st.DataObject,
+) -> None:
+    _check_record(rounds, borrow_shares, collateral, data)
+
+
+# Sizes where debt and collateral value stay above 10**6 base units: the watch-margin path.
+large = st.integers(12, 30).flatmap(lambda e: st.integers(10 ** (e - 1), 10**e))
+large_rounds = st.tuples(large, st.floats(1e-3, 1), st.integers(30, 42).map(lambda e: 10**e))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(round_log(large_rounds, lowest=1), large, large, st.data())
+def test_the_record_of_a_sizeable_position_is_the_highest_exact_ltv(
+    rounds: tuple[RoundLog, list[Market], list[int]],
+    borrow_shares: int,
+    collateral: int,
+    data: st.DataObject,
+) -> None:
+    _check_record(rounds, borrow_shares, collateral, data)
 
 
 def test_a_round_whose_collateral_value_floors_to_zero_does_not_hide_the_record() -> None:
