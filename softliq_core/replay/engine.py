@@ -203,7 +203,8 @@ class _MarketReplay:
             self.out.positions[borrower] = Position()
             self.out.stats[borrower] = PositionStats()
             self.watch.pin(borrower)  # until its first check
-            self._start_segment(borrower)
+            if self.rounds is not None:
+                self.segment_start[borrower] = len(self.rounds)
         return self.out.positions[borrower]
 
     def _require_price(self, event: Mapping[str, Any]) -> int:
@@ -250,13 +251,9 @@ class _MarketReplay:
             target = min(target, self.mechanism.lowest_trigger_ltv - TRIGGER_MARGIN)
         self.watch.watch(borrower, position, market, self.price, target)
 
-    def _start_segment(self, borrower: str) -> None:
-        if self.rounds is not None:
-            self.segment_start[borrower] = len(self.rounds)
-
     def _settle(self, borrower: str) -> None:
-        """Fold the rounds since the position last changed into its LTV record; call it before
-        the position changes (replay/ltv_record.py)."""
+        """Fold the rounds since the position last changed into its LTV record; called before its
+        own events change it (history's replay: the engine does not act on positions)."""
         if self.rounds is None:
             return
         end = len(self.rounds)
@@ -368,7 +365,6 @@ class _MarketReplay:
                 declined = True
                 break
             before = position.copy()
-            self._settle(borrower)
             position.borrow_shares, position.collateral = trial.borrow_shares, trial.collateral
             acted = True
             if self.stateful is not None:
@@ -644,7 +640,6 @@ class _MarketReplay:
             self.out.positions[borrower] = history.positions[borrower].copy()
             self.out.stats[borrower] = PositionStats(max_ltv=history.stats[borrower].max_ltv)
             self.watch.pin(borrower)  # until its next check sets its threshold
-            self._start_segment(borrower)
 
     def finish(self) -> MarketOutcome:
         """The outcome as of the history's last block (a snapshot is taken before this: it closes
