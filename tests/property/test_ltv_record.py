@@ -34,46 +34,26 @@ def round_log(
     return log, markets, prices
 
 
-def _check_record(
-    rounds: tuple[RoundLog, list[Market], list[int]],
-    borrow_shares: int,
-    collateral: int,
-    data: st.DataObject,
-) -> None:
-    log, markets, prices = rounds
+# Sizes where debt and collateral value stay above 10**6 base units: the watch-margin path.
+large = st.integers(12, 30).flatmap(lambda e: st.integers(10 ** (e - 1), 10**e))
+large_rounds = st.tuples(large, st.floats(1e-3, 1), st.integers(30, 42).map(lambda e: 10**e))
+Case = tuple[tuple[RoundLog, list[Market], list[int]], int, int]
+cases: st.SearchStrategy[Case] = st.one_of(
+    st.tuples(round_log(), magnitudes, magnitudes),  # any size: mostly the bounds path
+    st.tuples(round_log(large_rounds, lowest=1), large, large),  # sizeable: the margin path
+)
+
+
+@settings(max_examples=2500, deadline=None)
+@given(cases, st.data())
+def test_the_record_is_the_highest_exact_ltv(case: Case, data: st.DataObject) -> None:
+    (log, markets, prices), borrow_shares, collateral = case
     position = Position(0, max(1, borrow_shares), collateral)
     start = data.draw(st.integers(0, len(log) - 1))
     end = data.draw(st.integers(start, len(log)))
     exact = [ltv(position, markets[i], prices[i]) for i in range(start, end)]
     known = [value for value in exact if value is not None]
     assert log.highest_ltv(position, start, end) == (max(known) if known else None)
-
-
-@settings(max_examples=1500, deadline=None)
-@given(round_log(), magnitudes, magnitudes, st.data())
-def test_the_record_is_the_highest_exact_ltv(
-    rounds: tuple[RoundLog, list[Market], list[int]],
-    borrow_shares: int,
-    collateral: int,
-    data: st.DataObject,
-) -> None:
-    _check_record(rounds, borrow_shares, collateral, data)
-
-
-# Sizes where debt and collateral value stay above 10**6 base units: the watch-margin path.
-large = st.integers(12, 30).flatmap(lambda e: st.integers(10 ** (e - 1), 10**e))
-large_rounds = st.tuples(large, st.floats(1e-3, 1), st.integers(30, 42).map(lambda e: 10**e))
-
-
-@settings(max_examples=1000, deadline=None)
-@given(round_log(large_rounds, lowest=1), large, large, st.data())
-def test_the_record_of_a_sizeable_position_is_the_highest_exact_ltv(
-    rounds: tuple[RoundLog, list[Market], list[int]],
-    borrow_shares: int,
-    collateral: int,
-    data: st.DataObject,
-) -> None:
-    _check_record(rounds, borrow_shares, collateral, data)
 
 
 def test_a_round_whose_collateral_value_floors_to_zero_does_not_hide_the_record() -> None:
