@@ -42,6 +42,7 @@ from softliq_core.protocols.morpho.math import WAD, mul_div_down
 from softliq_core.protocols.morpho.pre_liquidation import pre_liquidation_terms
 from softliq_core.protocols.morpho.shares import to_assets_up, to_shares_up
 from softliq_core.replay.counterfactual_market import CounterfactualMarket
+from softliq_core.replay.declines import Parked, Quote, Regime, screen_for
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.ledger import (
     POSITION_EVENTS,
@@ -146,6 +147,24 @@ class _MarketReplay:
         )
         if mechanism is None:
             self.rounds = RoundLog()
+        # Positions the liquidator declined, screened in floats until it might not decline them
+        # (replay/declines.py); only where positions do not interact through totals or prices.
+        independent = (
+            self.counterfactual_market is None
+            and self.impact is None
+            and self.stateful is None
+            and self.following is None
+        )
+        self.screen = (
+            screen_for(
+                mechanism,
+                self.liquidator.curve(history.collateral_symbol),
+                history.collateral_decimals,
+            )
+            if independent
+            else None
+        )
+        self.parked: dict[str, Parked] = {}
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -225,8 +244,16 @@ class _MarketReplay:
     def _track(self, borrower: str, market: Market, block: int) -> None:
         """Record the position's LTV and, if the mechanism could act on it, schedule the liquidator;
         then tell the watch when a price must look at it again."""
-        self._check(borrower, market, block)
+        scheduled = self._check(borrower, market, block)
         self._rewatch(borrower, market)
+        if (
+            not scheduled
+            and self.screen is not None
+            and self.out.stats[borrower].soft_zone_since is not None
+            and borrower not in self.trace
+            and not self._opted_in(borrower)
+        ):
+            self._park(borrower, market, acting=False)  # in the window, nothing tried
 
     def _rewatch(self, borrower: str, market: Market) -> None:
         position = self.out.positions[borrower]
@@ -264,11 +291,12 @@ class _MarketReplay:
             stats.max_ltv = highest
         self.segment_start[borrower] = end
 
-    def _check(self, borrower: str, market: Market, block: int) -> None:
+    def _check(self, borrower: str, market: Market, block: int) -> bool:
+        """Record the position's LTV and soft-zone spell; True when the liquidator is scheduled."""
         position = self.out.positions[borrower]
         if self.price is None or position.borrow_shares == 0:
             self._note_soft_zone(borrower, market, block, possible=False)
-            return
+            return False
         price = self._price_at(block)
         current = ltv(position, market, price)
         if borrower in self.trace and current is not None:
@@ -277,7 +305,7 @@ class _MarketReplay:
         if current is not None and current > stats.max_ltv:
             stats.max_ltv = current
         if self.mechanism is None:
-            return
+            return False
         # Below the mechanism's lowest trigger nothing can happen: skip its exact checks.
         possible = current is None or current >= self.mechanism.lowest_trigger_ltv - TRIGGER_MARGIN
         self._note_soft_zone(borrower, market, block, possible)
@@ -285,6 +313,8 @@ class _MarketReplay:
             market, position, price, self._opted_in(borrower)
         ):
             self._schedule(block + self.liquidator.latency_blocks, borrower)
+            return True
+        return False
 
     def _note_soft_zone(
         self, borrower: str, market: Market, block: int, possible: bool = True
@@ -334,12 +364,82 @@ class _MarketReplay:
                 return
             borrowers = sorted(self.due.pop(block))
             accrued = self._accrued(block)
+            quote: tuple[Quote, int, int] | None = None  # for parked positions, once per block
             for borrower in borrowers:
                 if self.counterfactual_market is not None:
                     accrued = self._accrued(
                         block
                     )  # the previous action moved the scenario's totals
+                if borrower in self.parked:
+                    if quote is None:
+                        quote = self._quote_call(block, accrued)
+                    if self._declined_again(borrower, *quote):
+                        continue
                 self._act(block, borrower, accrued)
+
+    def _quote_call(self, block: int, accrued: Market) -> tuple[Quote, int, int]:
+        """What screening a call at ``block`` needs: the accrued totals and the price in floats,
+        and the exact gas cost of each kind of call and the profit it must exceed."""
+        assert self.price is not None
+        native_price = self._native_price(block)
+        base_fee = self.history.clock.base_fee(block)
+        gas_pre = self.liquidator.gas("pre_liquidation", base_fee, native_price)[1]
+        gas = self.liquidator.gas("liquidation", base_fee, native_price)[1]
+        least = self.liquidator.least_profit(native_price)
+        return Quote.of(accrued, self.price), least + gas_pre, least + gas
+
+    def _declined_again(
+        self, borrower: str, quote: Quote, pre_liquidation_bar: int, liquidation_bar: int
+    ) -> bool:
+        """A parked position's due call, screened: True when it surely would not pay (its gain
+        bound does not clear gas plus the least profit), counted as ``_act`` counts a decline, the
+        spell and the regime unchanged; else the position is unparked and the exact call runs."""
+        assert self.screen is not None
+        parked = self.parked.pop(borrower)
+        gain = self.screen.gain_bound(parked, quote, self._opted_in(borrower))
+        window = parked.regime is Regime.WINDOW
+        if gain is None or gain > (pre_liquidation_bar if window else liquidation_bar):
+            return False
+        self.out.stats[borrower].unprofitable += 1
+        self.parked[borrower] = parked
+        return True
+
+    def _park(self, borrower: str, market: Market, acting: bool) -> None:
+        """Park the position if it is surely in a regime the screen follows: after a decline, one
+        where the liquidator acts; after a check that scheduled nothing, the idle window."""
+        assert self.screen is not None
+        if self.price is None:
+            return
+        parked = self.screen.park(
+            self.out.positions[borrower], market, self.price, self._opted_in(borrower)
+        )
+        if parked is None or acting == (parked.regime is Regime.IDLE):
+            return
+        spell_open = self.out.stats[borrower].soft_zone_since is not None
+        if spell_open == (parked.regime is not Regime.UNDERWATER):
+            self.parked[borrower] = parked
+            self.watch.forget(borrower)  # the screen looks at it at every round instead
+
+    def _screen_parked(self, market: Market, block: int) -> None:
+        """Each parked position at this round: surely still in its regime, the exact check would
+        leave its spell as it is and schedule the liquidator (none in the idle window), so only
+        that (and the LTV record, exactly, when the bound may reach it); otherwise it is unparked
+        and gets the check."""
+        assert self.screen is not None and self.price is not None
+        quote = Quote.of(market, self.price)
+        due = block + self.liquidator.latency_blocks
+        for borrower, parked in list(self.parked.items()):
+            if not self.screen.still(parked, quote, self._opted_in(borrower)):
+                del self.parked[borrower]
+                self._track(borrower, market, block)
+                continue
+            stats = self.out.stats[borrower]
+            if self.screen.may_reach(parked, quote, stats.max_ltv):
+                current = ltv(self.out.positions[borrower], market, self.price)
+                if current is not None and current > stats.max_ltv:
+                    stats.max_ltv = current
+            if parked.regime is not Regime.IDLE:
+                self._schedule(due, borrower)
 
     def _act(self, block: int, borrower: str, accrued: Market) -> None:
         """The liquidator's calls on one position in one block, each only if it pays."""
@@ -393,6 +493,8 @@ class _MarketReplay:
         elif self.stateful is not None and self.stateful.holds(borrower):
             self._schedule(block + 1, borrower)  # an auction's price moves with time, not prices
         self._rewatch(borrower, accrued)
+        if declined and self.screen is not None and borrower not in self.trace:
+            self._park(borrower, accrued, acting=True)
         if sold:
             self._recheck_after_sale(block, borrower)
 
@@ -672,6 +774,8 @@ class _MarketReplay:
         self._follow_price(market)
         for borrower in self.watch.due(market_ratio(market, self._price_at(block))):
             self._track(borrower, market, block)
+        if self.parked:
+            self._screen_parked(market, block)
 
     def _on_event(self, event: Mapping[str, Any]) -> None:
         block = event["block_number"]
@@ -681,6 +785,7 @@ class _MarketReplay:
         if self.borrowers is not None and borrower not in self.borrowers:
             borrower = None  # follows history exactly: not simulated
         if borrower is not None and borrower in self.out.positions:
+            self.parked.pop(borrower, None)  # its own action: the exact engine looks again
             self._settle(borrower)
         if borrower is not None and not self.scenario.is_history:
             shares_before = self._position(borrower).borrow_shares

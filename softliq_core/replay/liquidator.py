@@ -123,8 +123,7 @@ class LiquidatorModel:
         seized_value = mul_div_down(seized_assets, price, ORACLE_PRICE_SCALE)
         impact = self.curve(collateral_symbol).impact(seized_assets, collateral_decimals)
         slippage_cost = mul_div_up(seized_value, impact, WAD)
-        gas_used = self.gas_pre_liquidation if kind == "pre_liquidation" else self.gas_liquidation
-        gas_cost = self.to_loan(gas_used * (base_fee + self.priority_fee), native_price)
+        gas_used, gas_cost = self.gas(kind, base_fee, native_price)
         return ActionEconomics(
             seized_value,
             slippage_cost,
@@ -133,12 +132,21 @@ class LiquidatorModel:
             seized_value - slippage_cost - repaid_assets - gas_cost + keeper_incentive,
         )
 
+    def gas(self, kind: str, base_fee: int, native_price: int) -> tuple[int, int]:
+        """Gas one call of ``kind`` uses, and its cost in loan-asset base units."""
+        gas_used = self.gas_pre_liquidation if kind == "pre_liquidation" else self.gas_liquidation
+        return gas_used, self.to_loan(gas_used * (base_fee + self.priority_fee), native_price)
+
     @staticmethod
     def to_loan(wei: int, native_price: int) -> int:
         return mul_div_up(wei, native_price, ORACLE_PRICE_SCALE)
 
+    def least_profit(self, native_price: int) -> int:
+        """The profit a call must exceed, in loan-asset base units."""
+        return self.to_loan(self.min_profit, native_price)
+
     def profitable(self, economics: ActionEconomics, native_price: int) -> bool:
-        return economics.profit > self.to_loan(self.min_profit, native_price)
+        return economics.profit > self.least_profit(native_price)
 
     def canonical(self) -> dict[str, Any]:
         return {

@@ -6,7 +6,8 @@ market totals, positions, their stats, the liquidator's due queue, the counterfa
 oracle price), each a pickle of its own so a day unpickles only what it resumes, plus the ETH price
 in force for gas at the end of the day (the next day's blocks read it before their first round).
 
-Format (``SNAPSHOT_FORMAT`` 1): a pickle (protocol 5) of ``DaySnapshot``. It is an internal cache,
+Format (``SNAPSHOT_FORMAT`` 2; 2 added the history replay's round log and the parked positions of
+``replay/declines.py`` to the pickled replays): a pickle (protocol 5) of ``DaySnapshot``. It is an internal cache,
 rebuilt from the lake by replaying from genesis, not an exchange format: Python objects of this
 engine version only. ``replay_version`` names what a snapshot is valid for: the engine version, this
 format and the scenario set (its ``scenario_id`` hashes); another version starts from genesis.
@@ -24,7 +25,7 @@ from datetime import date
 from softliq_core.replay.run import ENGINE_VERSION
 from softliq_core.replay.scenario import Scenario
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 
 
 def replay_version(scenarios: Sequence[Scenario]) -> str:

@@ -60,7 +60,12 @@ cool_off = 60
 
 
 class _EveryPosition(engine._MarketReplay):
-    """The engine as it was before the watch: every position checked at every price."""
+    """The engine as it was before the watch: every position checked at every price (and every
+    decline derived exactly: no screen, replay/declines.py)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.screen = None
 
     def _on_price(self, item: tuple[int, int, int]) -> None:
         block, _, price = item
