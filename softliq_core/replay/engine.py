@@ -364,20 +364,20 @@ class _MarketReplay:
                 return
             borrowers = sorted(self.due.pop(block))
             accrued = self._accrued(block)
-            quote: tuple[Quote, int, int] | None = None  # for parked positions, once per block
+            call_terms: tuple[Quote, int, int] | None = None  # parked positions': once a block
             for borrower in borrowers:
                 if self.counterfactual_market is not None:
                     accrued = self._accrued(
                         block
                     )  # the previous action moved the scenario's totals
                 if borrower in self.parked:
-                    if quote is None:
-                        quote = self._quote_call(block, accrued)
-                    if self._declined_again(borrower, *quote):
+                    if call_terms is None:
+                        call_terms = self._call_terms(block, accrued)
+                    if self._declined_again(borrower, *call_terms):
                         continue
                 self._act(block, borrower, accrued)
 
-    def _quote_call(self, block: int, accrued: Market) -> tuple[Quote, int, int]:
+    def _call_terms(self, block: int, accrued: Market) -> tuple[Quote, int, int]:
         """What screening a call at ``block`` needs: the accrued totals and the price in floats,
         and the exact gas cost of each kind of call and the profit it must exceed."""
         assert self.price is not None
