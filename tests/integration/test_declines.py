@@ -16,6 +16,7 @@ from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.scenario import Scenario, parse_scenarios
 from softliq_core.sources.synthetic import SyntheticChainConfig, generate_chain
 from tests.support.pipeline import run_in_memory
+from tests.support.replays import replay_outcome
 
 SCENARIOS = parse_scenarios(
     tomllib.loads(
@@ -75,17 +76,6 @@ class _Exact(engine._MarketReplay):
         self.screen = None
 
 
-def _outcome(replay: engine._MarketReplay) -> dict[str, Any]:
-    out = replay.run()
-    return {
-        "actions": out.actions,
-        "clips": out.clips,
-        "positions": out.positions,
-        "stats": out.stats,
-        "market": out.final_market,
-    }
-
-
 def _compare(history: MarketHistory, scenario: Scenario) -> tuple[int, int, int]:
     """(actions, declines, declines the screen settled) of the scenario on the market."""
     mechanism = scenario.mechanism_for(history.market)
@@ -102,8 +92,8 @@ def _compare(history: MarketHistory, scenario: Scenario) -> tuple[int, int, int]
         return result
 
     screened._declined_again = counting  # type: ignore[method-assign]
-    outcome = _outcome(screened)
-    assert outcome == _outcome(_Exact(history, scenario, mechanism, None)), (
+    outcome = replay_outcome(screened)
+    assert outcome == replay_outcome(_Exact(history, scenario, mechanism, None)), (
         history.market.label,
         scenario.name,
     )

@@ -17,6 +17,7 @@ from softliq_core.replay.run import HISTORY
 from softliq_core.replay.scenario import Scenario, parse_scenarios
 from softliq_core.sources.synthetic import SyntheticChainConfig, generate_chain
 from tests.support.pipeline import run_in_memory
+from tests.support.replays import replay_outcome
 
 SCENARIOS = [
     HISTORY,
@@ -78,17 +79,6 @@ class _EveryPosition(engine._MarketReplay):
             self._track(borrower, market, block)
 
 
-def _outcome(replay: engine._MarketReplay) -> dict[str, Any]:
-    out = replay.run()
-    return {
-        "actions": out.actions,
-        "clips": out.clips,
-        "positions": out.positions,
-        "stats": out.stats,
-        "market": out.final_market,
-    }
-
-
 def _compare(history: MarketHistory, scenario: Scenario) -> tuple[int, int]:
     mechanism = None if scenario.is_history else scenario.mechanism_for(history.market)
     if mechanism is None and not scenario.is_history:
@@ -96,7 +86,7 @@ def _compare(history: MarketHistory, scenario: Scenario) -> tuple[int, int]:
     watched = engine._MarketReplay(history, scenario, mechanism, None)
     every = _EveryPosition(history, scenario, mechanism, None)
     checks = _count_checks(every)
-    assert _outcome(watched) == _outcome(every), (history.market.label, scenario.name)
+    assert replay_outcome(watched) == replay_outcome(every), (history.market.label, scenario.name)
     return len(every.out.actions), checks[0]
 
 
