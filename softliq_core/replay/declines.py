@@ -14,8 +14,10 @@ reach the position's record). A due call is screened too: when a bound on what i
 that block's exact gas, surely does not exceed the liquidator's minimum profit, the engine counts a
 decline without deriving the call. Whatever the bounds cannot settle (near a trigger, near a
 profitable call, a call that might not exist) runs the exact engine at that very step and unparks
-the position; the position's own event unparks it too. The outcome is the exact engine's, row for
-row and stat for stat (``tests/integration/test_declines.py`` replays with and without parking).
+the position; the position's own event unparks it too. A position in a window it has not opted into
+is parked the same way after a check that scheduled nothing (``Regime.IDLE``: the spell runs on, no
+call to screen). The outcome is the exact engine's, row for row and stat for stat
+(``tests/integration/test_declines.py`` replays with and without parking).
 
 The bounds. D is the debt (``toAssetsUp``) and V the collateral value (floored), in loan-asset base
 units. Each float here is within a relative 1e-15 of the real quotient it stands for and each
