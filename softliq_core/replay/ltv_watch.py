@@ -14,12 +14,21 @@ threshold it reached, plus those it always watches. The engine then runs its exa
 them: a skipped check is one whose exact LTV is provably below the position's record and the trigger,
 so the outcome is identical to checking everything (the equality is tested).
 
-The bound: with B = borrow_shares · A / S ≥ 10**6 and Q = collateral · price / 1e36 ≥ 10**6 (debt
-and collateral value in loan-asset base units), the contract's roundings (debt up, collateral value
-down, LTV up) give ltv ≤ (B + 1) / (Q − 1) · WAD + 1 ≤ k · q · (1 + 2.1e-6) + 1; the index uses a
-margin of 1e-5 for that and for float error. Positions outside the bound's premises are always
-watched: dust debt or collateral value (< 10**6 base units), LTV at or above 1 (underwater), a
-collateral worth nothing, and whatever the engine pins (open soft-zone spells, traced borrowers).
+The bound. With B and Q the real debt and collateral value (loan-asset base units) now, the
+contract's roundings (debt up, collateral value down, LTV up) give
+
+    ltv ≤ (B + 1) / (Q − 1) · WAD + 1 = k · q · (1 + 1/B) / (1 − 1/Q) + 1,   and  k · q = WAD · B / Q.
+
+A position not returned has k · q < T (its target), so Q > B · WAD / T: its collateral value cannot
+be small unless its debt is, whatever the price did. Let B₀ be the debt at the last check and
+t = max(1, T / WAD); as long as the borrow share price has not halved since (bad debt of half the
+market), 1/B ≤ 2/B₀ and 1/Q ≤ 2t/B₀, so with B₀ ≥ 64 t the factor is at most 1 + (4 + 4t)/B₀. The
+index adds that to a margin of 1e-5 for float error: 1 + 8e-6 for a debt of a million base units, a
+few per cent for one of a hundred, whose LTV is then far below any trigger anyway. Those positions
+must not be looked at every round: on the issue-size chain a dozen positions with cents of debt left
+after their owners' repayments cost a sixth of a sweep's replay that way. Positions outside the
+premises are always watched: a debt under 64 t base units, LTV at or above 1 (or no collateral
+value), and whatever the engine pins (open soft-zone spells, traced borrowers).
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD
 from softliq_core.protocols.morpho.shares import VIRTUAL_ASSETS, VIRTUAL_SHARES
 
 MARGIN = 1e-5
-SMALLEST_BOUNDED = 10**6  # base units of debt and of collateral value for the bound to hold
+SMALLEST_BOUNDED = 64  # base units of debt, per unit of t, for the bound to hold
 
 
 def market_ratio(market: Market, price: int) -> float:
@@ -85,12 +94,13 @@ class LtvWatch:
             // (market.total_borrow_shares + VIRTUAL_SHARES)
         )
         quoted = position.collateral * price // ORACLE_PRICE_SCALE
-        if debt < SMALLEST_BOUNDED or quoted < SMALLEST_BOUNDED or debt >= quoted:
+        t = max(1.0, target_ltv / WAD)
+        if debt < SMALLEST_BOUNDED * t or debt >= quoted:
             self._always.add(borrower)
             return
         self._always.discard(borrower)
         k = position.borrow_shares * WAD * ORACLE_PRICE_SCALE / position.collateral
-        threshold = (target_ltv - 1) / (k * (1 + MARGIN))
+        threshold = (target_ltv - 1) / (k * (1 + MARGIN + (4 + 4 * t) / debt))
         heapq.heappush(self._heap, (threshold, self._counter, borrower))
 
     def due(self, ratio: float) -> list[str]:
