@@ -370,10 +370,10 @@ class _MarketReplay:
                     accrued = self._accrued(
                         block
                     )  # the previous action moved the scenario's totals
-                if borrower in self.parked:
+                if self.screen is not None and borrower not in self.trace:
                     if call_terms is None:
                         call_terms = self._call_terms(block, accrued)
-                    if self._declined_again(borrower, *call_terms):
+                    if self._declined_screened(borrower, accrued, *call_terms):
                         continue
                 self._act(block, borrower, accrued)
 
@@ -387,6 +387,36 @@ class _MarketReplay:
         gas = self.liquidator.gas("liquidation", base_fee, native_price)[1]
         least = self.liquidator.least_profit(native_price)
         return Quote.of(accrued, self.price), least + gas_pre, least + gas
+
+    def _declined_screened(
+        self,
+        borrower: str,
+        accrued: Market,
+        quote: Quote,
+        pre_liquidation_bar: int,
+        liquidation_bar: int,
+    ) -> bool:
+        """A due call, screened before the exact ``_act``: a parked position's (``_declined_again``),
+        or one not parked yet that is surely in a regime where the liquidator tries a call, with
+        the soft-zone spell that regime implies. Its decline is what ``_act`` would count, and
+        ``_act`` would then park it as here (``_park``): the spell, the record and the schedule
+        stay as they are, the watch forgets it."""
+        if borrower in self.parked:
+            return self._declined_again(borrower, quote, pre_liquidation_bar, liquidation_bar)
+        assert self.screen is not None and self.price is not None
+        parked = self.screen.park(
+            self.out.positions[borrower], accrued, self.price, self._opted_in(borrower)
+        )
+        if parked is None or parked.regime is Regime.IDLE:
+            return False
+        spell_open = self.out.stats[borrower].soft_zone_since is not None
+        if spell_open != (parked.regime is not Regime.UNDERWATER):
+            return False
+        self.parked[borrower] = parked
+        if not self._declined_again(borrower, quote, pre_liquidation_bar, liquidation_bar):
+            return False  # unparked: the exact call decides
+        self.watch.forget(borrower)
+        return True
 
     def _declined_again(
         self, borrower: str, quote: Quote, pre_liquidation_bar: int, liquidation_bar: int
