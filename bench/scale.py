@@ -185,6 +185,20 @@ def main() -> None:
         f"{n_events:,} Morpho events, {decoded.oracle_rounds.height:,} oracle rounds; "
         f"{per_sample.liquidation_actions.height:,} engine actions in the sample"
     )
+    # What each sampled scenario must do exactly, whatever the speed of the engine: a row per
+    # action, a priced decline per refused call (some settled by the decline screen), positions.
+    work = (
+        per_sample.position_outcomes.group_by("scenario_id")
+        .agg(pl.len().alias("positions"), pl.col("unprofitable_skips").sum().alias("declined"))
+        .join(per_sample.liquidation_actions.group_by("scenario_id").len("actions"), "scenario_id")
+        .join(per_sample.scenarios.select("scenario_id", "name"), "scenario_id")
+        .sort("name")
+    )
+    for row in work.iter_rows(named=True):
+        print(
+            f"  {row['name']}: {row['actions']:,} actions, {row['declined']:,} declined calls, "
+            f"{row['positions']:,} positions"
+        )
     print(f"{'stage':48} {'seconds':>9}  rate")
     for label, seconds, rate in rows:
         print(f"{label:48} {seconds:9.2f}  {rate}")
