@@ -26,9 +26,9 @@ market), 1/B ≤ 2/B₀ and 1/Q ≤ 2t/B₀, so with B₀ ≥ 64 t the factor is
 index adds that to a margin of 1e-5 for float error: 1 + 8e-6 for a debt of a million base units, a
 few per cent for one of a hundred, whose LTV is then far below any trigger anyway. Those positions
 must not be looked at every round: on the issue-size chain a dozen positions with cents of debt left
-after their owners' repayments cost a sixth of a sweep's replay that way. Positions outside the
-premises are always watched: a debt under 64 t base units, LTV at or above 1 (or no collateral
-value), and whatever the engine pins (open soft-zone spells, traced borrowers).
+after their owners' repayments cost about a fifth of a scenario's replay of their market that way.
+Positions outside the premises are always watched: a debt under 64 t base units, LTV at or above 1
+(or no collateral value), and whatever the engine pins (open soft-zone spells, traced borrowers).
 """
 
 from __future__ import annotations
