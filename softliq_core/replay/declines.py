@@ -5,7 +5,8 @@ a pre-liquidation window, or under water with little collateral, and whose call 
 exact engine checks each one (LTV, soft zone, trigger), schedules the liquidator, derives its largest
 call, prices it and declines it, tens of microseconds of integer Python each, for nothing.
 
-After an exact decline the engine *parks* the position with its ``Regime``: in the window (soft-zone
+Every due call is screened first (below); a position whose call is declined, by the screen or by
+the exact engine, is *parked* with its ``Regime``: in the window (soft-zone
 spell open, opted in, so a pre-liquidation is tried) or under water (a standard liquidation is
 tried). While it is parked and its shares and collateral do not move, a round is screened here:
 when the position is surely still in its regime, the exact check would leave the spell as it is and

@@ -364,7 +364,7 @@ class _MarketReplay:
                 return
             borrowers = sorted(self.due.pop(block))
             accrued = self._accrued(block)
-            call_terms: tuple[Quote, int, int] | None = None  # parked positions': once a block
+            call_terms: tuple[Quote, int, int] | None = None  # screened calls': once a block
             for borrower in borrowers:
                 if self.counterfactual_market is not None:
                     accrued = self._accrued(
