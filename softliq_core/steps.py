@@ -282,20 +282,32 @@ def aave_setup(source: ChainSource) -> AavePoolSetup | None:
 
 
 def load_aave_history(
-    lake: Lake, chain_id: int, setup: AavePoolSetup | None, days: list[date] | None = None
+    lake: Lake,
+    chain_id: int,
+    setup: AavePoolSetup | None,
+    days: list[date] | None = None,
+    previous: DaySnapshot | None = None,
 ) -> AaveHistory | None:
     """The Aave pool's events, its price sources' inputs and the block clock, from the lake (None
     without a pool configuration or without Aave events); ``days``: through those days only (the
-    rate samples, one table for every day, are cut at their last block)."""
+    rate samples, one table for every day, are cut at their last block). ``previous``: a daily
+    stretch resumed from that snapshot's replay of the pool: the events and blocks of the days after
+    it, the price inputs after its last block (the rounds of every day are read: an aggregator
+    switch replays the new aggregator's last earlier round)."""
     if setup is None or not lake.exists("aave_events"):
         return None
-    events = lake.read("aave_events", AAVE_EVENTS, chain_id, days)
-    if events.is_empty():
+    resumed = previous if previous is not None and previous.aave else None
+    stretch = days
+    if resumed is not None and days is not None:
+        stretch = [d for d in days if d > resumed.day]
+    events = lake.read("aave_events", AAVE_EVENTS, chain_id, stretch)
+    if events.is_empty() and resumed is None:
         return None
     return aave_history(
         setup, events, lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id, days),
         lake.read("feeds", FEEDS, chain_id), lake.read("rate_samples", RATE_SAMPLES, chain_id),
-        lake.read("blocks", BLOCKS, chain_id, days),
+        lake.read("blocks", BLOCKS, chain_id, stretch),
+        resumed.last_block if resumed else -1, resumed.aave_lltv if resumed else 0,
     )  # fmt: skip
 
 
@@ -323,13 +335,10 @@ def replay_through(
     this version, or since the lake's first day (genesis), are replayed with it in one stretch, so a
     changed set replays from the start by itself. Writes the snapshot of ``day`` and the stretch's
     DuckDB rows; returns the days replayed. With the Aave pool's configuration (``aave``), the pool
-    is replayed from genesis through ``day`` and its rows of the stretch written with the rest."""
+    resumes likewise and its rows of the stretch are written with the rest."""
     days = [d for d in lake.days("blocks", chain_id) if d <= day]
     if day not in days:
         raise ValueError(f"replay of {day}: the lake has no blocks of that day; ingest it first")
-    markets = lake.read("markets", MARKETS, chain_id)
-    pool = load_aave_history(lake, chain_id, aave, days)
-    validate_scenarios(scenarios, market_refs(markets) + ([pool.market] if pool else []))
     snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
     done = set(snapshots.days())
     start = len(days) - 1
@@ -337,6 +346,9 @@ def replay_through(
         start -= 1
     previous = snapshots.read(days[start - 1]) if start else None
     stretch = days[start:]
+    markets = lake.read("markets", MARKETS, chain_id)
+    pool = load_aave_history(lake, chain_id, aave, days, previous)
+    validate_scenarios(scenarios, market_refs(markets) + ([pool.market] if pool else []))
     blocks = lake.read("blocks", BLOCKS, chain_id, stretch)
     number = pl.col("block_number").cast(pl.Int64)
     first_block, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)

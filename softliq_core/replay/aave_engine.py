@@ -5,9 +5,13 @@ One pass over the pool's events and its price sources' inputs in (block, log ind
 * the ledger folds every event into an ``AavePool`` (``aave_ledger``), so indexes, rates, prices,
   configuration and every other user follow history (rule 1);
 * each borrower also has a counterfactual account in the same pool under another key
-  (``counterfactual:<address>``): it accrues on history's indexes and is valued at history's prices,
-  but the historical ``LiquidationCall``s are not applied to it (rule 2); the borrower's own Pool
-  calls — supply, withdraw, borrow, repay, eMode, collateral switches — are replayed on it as
+  (``counterfactual:<address>``), opened at the borrower's first ``Borrow`` as a copy of its
+  history's account then (its collateral, collateral switches and eMode; no debt yet): nothing can
+  liquidate an account without debt, so until then the counterfactual is history (rule 4), and
+  opening it there needs nothing from later days (the daily replay resumes the pool from a
+  snapshot). It accrues on history's indexes and is valued at history's prices, but the historical
+  ``LiquidationCall``s are not applied to it (rule 2); the borrower's own Pool calls from that
+  ``Borrow`` on — supply, withdraw, borrow, repay, eMode, collateral switches — are replayed on it as
   intents through the Pool's own checks, clipped to the largest amount the Pool accepts, every clip
   recorded (rule 3);
 * the liquidator model acts ``latency_blocks`` after a price or an own action made an account
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from softliq_core.mechanisms import AaveActionResult, AaveLiquidation, AavePreLiquidation
-from softliq_core.protocols.aave.account import AccountData, value_in_base
+from softliq_core.protocols.aave.account import AccountData, UserConfig, value_in_base
 from softliq_core.protocols.aave.errors import AaveRevert
 from softliq_core.protocols.aave.pool import AavePool
 from softliq_core.replay.aave_baseline_validation import reproduce_liquidation
@@ -84,6 +88,13 @@ class AaveOutcome:
     clips: list[dict[str, Any]] = field(default_factory=list)
     positions: list[dict[str, Any]] = field(default_factory=list)
 
+    def add(self, scenario_id: str, outcome: AaveOutcome) -> None:
+        """Append a scenario's rows, each tagged with its ``scenario_id``."""
+        tag = {"scenario_id": scenario_id}
+        self.actions += [{**tag, **row} for row in outcome.actions]
+        self.clips += [{**tag, **row} for row in outcome.clips]
+        self.positions += [{**tag, **row} for row in outcome.positions]
+
 
 def _ratio(data: AccountData) -> float:
     return data.total_debt_base / data.total_collateral_base if data.total_collateral_base else 0.0
@@ -104,14 +115,13 @@ class _AaveReplay:
         self.ledger: AaveLedger = history.ledger()
         self.pool: AavePool = self.ledger.pool
         self.market_id = history.setup.pool
-        events = history.events
-        self.borrowers = sorted(set(events.filter(events["event"] == "Borrow")["on_behalf_of"]))
-        self.stats = {user: AaveAccountStats() for user in self.borrowers}
+        self.borrowers: list[str] = []  # in the order of their first Borrow
+        self.stats: dict[str, AaveAccountStats] = {}
         self.opted: dict[str, bool] = {}
-        calls = events.filter(events["event"].is_in(list(POOL_ACTIONS | TOKEN_MOVES)))
-        self.busy_transactions = set(calls["transaction_hash"])
+        self.busy_transactions = _busy_transactions(history)
         self.agenda = Agenda(history.clock.last_block)
         self.before_call: dict[str, Any] = {}
+        events = history.events
         chain_id = int(events["chain_id"][0]) if events.height else 1
         self.weth = WRAPPED_NATIVE.get(chain_id, "")
         self.out = AaveOutcome()
@@ -121,6 +131,14 @@ class _AaveReplay:
     def account(self, user: str) -> str:
         """The key of the user's account this scenario acts on."""
         return user if self.scenario.is_history else COUNTERFACTUAL + user
+
+    def _join(self, user: str) -> None:
+        """The user's first Borrow: simulate its account from here on, the counterfactual one
+        opened as a copy of history's (see the module docstring)."""
+        self.borrowers.append(user)
+        self.stats[user] = AaveAccountStats()
+        if not self.scenario.is_history:
+            _copy_collateral(self.pool, user, self.account(user))
 
     def _opted_in(self, user: str) -> bool:
         if user not in self.opted:
@@ -450,11 +468,20 @@ class _AaveReplay:
             user = None if busy else row["user"]
         else:
             return None
+        if event == "Borrow" and user not in self.stats:
+            self._join(user)
         return user if user in self.stats else None
 
     # -- the pass ------------------------------------------------------------------------------
 
     def run(self) -> AaveOutcome:
+        self.advance()
+        return self.finish()
+
+    def advance(self) -> None:
+        """Replay the history's events and price inputs and the liquidator's calls due by its
+        last block: where a day's replay stops, pickled as is (``__getstate__``), and the next day
+        resumes (``resume``); calls due later stay on the agenda."""
         calls = {
             row["transaction_hash"]: row
             for row in self.history.events.filter(
@@ -484,9 +511,23 @@ class _AaveReplay:
                 del self.pool.events[:]
             if user is not None:
                 self._track(user, block)
-        last = self.history.clock.last_block
-        self._run_due(last)
-        return self._finish(last)
+        self._run_due(self.history.clock.last_block)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a day's snapshot keeps: everything but the day's input and the rows emitted."""
+        state = self.__dict__.copy()
+        for transient in ("history", "busy_transactions"):
+            del state[transient]
+        state["out"] = AaveOutcome()
+        state["before_call"] = {}
+        return state
+
+    def resume(self, history: AaveHistory) -> None:
+        """Continue from a snapshot with the next stretch of history: its events, the price inputs
+        after the snapshot's block, its blocks (``load_aave_history`` with the snapshot)."""
+        self.history = history
+        self.busy_transactions = _busy_transactions(history)
+        self.agenda.last_block = history.clock.last_block
 
     def _on_price(self, row: Mapping[str, Any], block: int) -> None:
         """A price source's input moved: look again at the accounts holding an asset it repriced."""
@@ -501,11 +542,16 @@ class _AaveReplay:
             if config.borrowing and not repriced.isdisjoint(config.collateral | config.borrowing):
                 self._track(user, block)
 
-    def _finish(self, last_block: int) -> AaveOutcome:
+    def finish(self) -> AaveOutcome:
+        """The outcome as of the history's last block; every simulated account's row (a snapshot
+        is taken before this: it closes the soft-zone spells still open, which a resumed replay
+        continues)."""
+        last_block = self.history.clock.last_block
         timestamp = self.history.clock.timestamp(last_block)
         for user, stats in self.stats.items():
             if stats.soft_zone_since is not None:  # spells still open at the end of the data
                 stats.soft_zone_blocks += last_block + 1 - stats.soft_zone_since
+                stats.soft_zone_since = None
             data = self.pool.user_account_data(self.account(user), timestamp)
             self.out.positions.append(
                 {
@@ -528,6 +574,28 @@ class _AaveReplay:
         return self.out
 
 
+def _busy_transactions(history: AaveHistory) -> set[str]:
+    """Transactions with a Pool call: a collateral switch in them is that call's side effect."""
+    events = history.events
+    calls = events.filter(events["event"].is_in(list(POOL_ACTIONS | TOKEN_MOVES)))
+    return set(calls["transaction_hash"])
+
+
+def _copy_collateral(pool: AavePool, user: str, account: str) -> None:
+    """Open ``account`` as ``user``'s history account holds it now, without its debt: the scaled
+    aToken balances (each with the holder's last index, in the tokens' totals like any holder's),
+    the collateral switches and the eMode category."""
+    for reserve in pool.reserves.values():
+        token = reserve.a_token
+        scaled = token.balances.get(user, 0)
+        if scaled:
+            token.balances[account] = scaled
+            token.previous_index[account] = token.previous_index[user]
+            token.total += scaled
+    config = pool.user_config(user)
+    pool.users[account] = UserConfig(set(config.collateral), set(), config.emode)
+
+
 def _undo_after(call: Any, amount: int) -> None:
     """Try ``call(amount=...)``, then undo it: an accepted amount raises ``_Declined``."""
     call(amount=amount)
@@ -546,9 +614,8 @@ def run_aave_scenarios(history: AaveHistory, scenarios: list[Scenario]) -> AaveO
     market = history.market
     whole = AaveOutcome()
     for scenario in (s for s in scenarios if s.applies_to(market)):
-        outcome = replay_aave(history, scenario, scenario.aave_mechanism_for(market))
-        tag = {"scenario_id": scenario.scenario_id}
-        whole.actions += [{**tag, **row} for row in outcome.actions]
-        whole.clips += [{**tag, **row} for row in outcome.clips]
-        whole.positions += [{**tag, **row} for row in outcome.positions]
+        whole.add(
+            scenario.scenario_id,
+            replay_aave(history, scenario, scenario.aave_mechanism_for(market)),
+        )
     return whole

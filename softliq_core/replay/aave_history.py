@@ -9,7 +9,7 @@ an RPC or file source without it replays Morpho only. Everything else comes from
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -36,10 +36,13 @@ class AaveHistory:
     events: pl.DataFrame  # aave_events, in (block, log index) order
     prices: pl.DataFrame  # aave_ledger.price_updates
     clock: BlockClock
+    # a stretch resumed from a snapshot: the highest liquidation threshold set before its events
+    earlier_lltv: int = 0
 
     @property
     def market(self) -> MarketRef:
-        return aave_market_ref(self.setup, self.events)
+        ref = aave_market_ref(self.setup, self.events)
+        return replace(ref, lltv=max(ref.lltv, self.earlier_lltv))
 
     def ledger(self) -> AaveLedger:
         decimals = {asset: d for asset, (_, d) in self.setup.assets.items()}
@@ -75,7 +78,13 @@ def aave_history(
     feeds: pl.DataFrame,
     rate_samples: pl.DataFrame,
     blocks: pl.DataFrame,
+    after_block: int = -1,
+    earlier_lltv: int = 0,
 ) -> AaveHistory:
+    """The pool's history within ``blocks``; the price inputs from ``oracle_rounds`` of these
+    blocks and any before them (an aggregator switch replays the new aggregator's last earlier
+    round), kept after ``after_block`` only: a stretch resumed from a snapshot of that block, whose
+    ledger already holds the earlier inputs (``earlier_lltv``: see ``AaveHistory``)."""
     clock = BlockClock.from_blocks(blocks)
     # only what is in force within these blocks: a later aggregator switch, an input read in the
     # last block (in force from the next one) are beyond them
@@ -84,6 +93,7 @@ def aave_history(
     return AaveHistory(
         setup,
         aave_events.sort("block_number", "log_index"),
-        prices.filter(pl.col("block_number") <= clock.last_block),
+        prices.filter(pl.col("block_number").is_between(after_block + 1, clock.last_block)),
         clock,
+        earlier_lltv,
     )

@@ -10,11 +10,9 @@ start of the day, which is the state an uninterrupted replay would have simulate
 The day's rows: its liquidation actions and clipped actions, and every position as of the day's end
 (``position_outcomes``, from which the store recomputes the summary when the day is the newest).
 
-The Aave pool has no snapshot: it is replayed from genesis through the day and its rows of the
-stretch kept. Its counterfactual accounts are those of every user who ever borrows, fed with their
-own actions from their first one, and they share the pool's totals with history's accounts; an
-account that joins on a later day could not be given the state an uninterrupted replay would have
-built for it, so resuming it would not give the full replay's rows.
+The Aave pool resumes the same way, each scenario's replay of it from the previous day's snapshot:
+a borrower's counterfactual account opens at its first Borrow from history's account then
+(replay/aave_engine.py), which needs nothing from later days.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from datetime import date
 from typing import Any
 
 from softliq_core.mechanisms import Mechanism
-from softliq_core.replay.aave_engine import run_aave_scenarios
+from softliq_core.replay.aave_engine import AaveOutcome, _AaveReplay
 from softliq_core.replay.aave_history import AaveHistory
 from softliq_core.replay.engine import MarketOutcome, _MarketReplay, diverging_borrowers
 from softliq_core.replay.inputs import MarketHistory
@@ -49,7 +47,9 @@ def replay_day(
 
     A market missing from ``previous`` starts from genesis: its history must then hold every oracle
     price before the day too (the full replay sees them before the market's first event).
-    ``aave``: the Aave pool's history from genesis through ``last_block``, replayed whole."""
+    ``aave``: the Aave pool's history of the stretch (``load_aave_history`` with ``previous``): its
+    events and blocks, its price inputs after the snapshot's block; from genesis when ``previous``
+    holds no replay of the pool."""
     validate_scenarios(
         scenarios, [h.market for h in histories] + ([aave.market] if aave is not None else [])
     )
@@ -98,10 +98,20 @@ def replay_day(
                     outcome = with_history(outcome, past)
             add_rows(scenario.scenario_id, market_id, outcome, actions, clips, positions)
     if aave is not None:
-        pool = run_aave_scenarios(aave, list(scenarios))
-        after = previous.last_block if previous else -1  # the stretch's rows: after the snapshot
-        actions += [a for a in pool.actions if a["block_number"] > after]
-        clips += [c for c in pool.clips if c["block_number"] > after]
+        snapshot.aave_lltv = aave.market.lltv
+        pool = AaveOutcome()
+        for scenario in (s for s in scenarios if s.applies_to(aave.market)):
+            state = previous.aave.get(scenario.scenario_id) if previous else None
+            if state is None:
+                aave_replay = _AaveReplay(aave, scenario, scenario.aave_mechanism_for(aave.market))
+            else:
+                aave_replay = pickle.loads(state)
+                aave_replay.resume(aave)
+            aave_replay.advance()
+            snapshot.aave[scenario.scenario_id] = pickle.dumps(aave_replay, protocol=5)
+            pool.add(scenario.scenario_id, aave_replay.finish())
+        actions += pool.actions
+        clips += pool.clips
         positions += pool.positions
     return outcomes_table(scenarios, actions, clips, positions, summarise=False), snapshot
 

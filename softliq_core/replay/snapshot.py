@@ -4,10 +4,14 @@ A snapshot holds, for one scenario set, every market's history replay and every 
 replay as the engine left them at the day's last block (``_MarketReplay.__getstate__``: ledger and
 market totals, positions, their stats, the liquidator's due queue, the counterfactual market, the
 oracle price), each a pickle of its own so a day unpickles only what it resumes, plus the ETH price
-in force for gas at the end of the day (the next day's blocks read it before their first round).
+in force for gas at the end of the day (the next day's blocks read it before their first round),
+and the Aave pool's replay under each scenario (``_AaveReplay.__getstate__``: the pool with its
+counterfactual accounts, the price sources' inputs, the accounts' stats, the liquidator's agenda)
+with the highest liquidation threshold the pool has set so far (what its scenarios are validated
+against).
 
-Format (``SNAPSHOT_FORMAT`` 2; 2 added the history replay's round log and the parked positions of
-``replay/declines.py`` to the pickled replays): a pickle (protocol 5) of ``DaySnapshot``. It is an internal cache,
+Format (``SNAPSHOT_FORMAT`` 3; 2 added the history replay's round log and the parked positions of
+``replay/declines.py`` to the pickled replays, 3 the Aave pool's replays): a pickle (protocol 5) of ``DaySnapshot``. It is an internal cache,
 rebuilt from the lake by replaying from genesis, not an exchange format: Python objects of this
 engine version only. ``replay_version`` names what a snapshot is valid for: the engine version, this
 format and the scenario set (its ``scenario_id`` hashes); another version starts from genesis.
@@ -25,7 +29,7 @@ from datetime import date
 from softliq_core.replay.run import ENGINE_VERSION
 from softliq_core.replay.scenario import Scenario
 
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
 
 
 def replay_version(scenarios: Sequence[Scenario]) -> str:
@@ -49,6 +53,9 @@ class DaySnapshot:
     scenarios: dict[tuple[str, str], bytes] = field(default_factory=dict)
     # market id -> loan base units per wei of ETH in force after the day (None: no route)
     native_prices: dict[str, int | None] = field(default_factory=dict)
+    # scenario id -> the scenario's replay of the Aave pool, pickled (none: no pool replayed yet)
+    aave: dict[str, bytes] = field(default_factory=dict)
+    aave_lltv: int = 0  # the pool's highest liquidation threshold so far (WAD)
     format: int = SNAPSHOT_FORMAT
 
     def dumps(self) -> bytes:

@@ -15,10 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from softliq_core import steps
+from softliq_core.replay.aave_engine import AaveOutcome, _AaveReplay, replay_aave
+from softliq_core.replay.aave_history import AaveHistory
 from softliq_core.replay.engine import MarketOutcome, _MarketReplay, replay_market
 from softliq_core.replay.inputs import BlockClock, MarketHistory
-from softliq_core.replay.run import Outcomes
-from softliq_core.replay.scenario import Scenario, load_scenarios
+from softliq_core.replay.run import HISTORY, Outcomes
+from softliq_core.replay.scenario import Scenario, load_scenarios, parse_scenarios
 from softliq_core.replay.snapshot import DaySnapshot, replay_version
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
@@ -35,26 +37,51 @@ SCENARIOS = [
 ]
 
 
+def _clock_until(clock: BlockClock, last: int) -> BlockClock:
+    cut = last - clock.first_block + 1
+    return BlockClock(clock.first_block, clock.timestamps[:cut], clock.base_fees[:cut])
+
+
+def _clock_after(clock: BlockClock, last: int) -> BlockClock:
+    cut = last - clock.first_block + 1
+    return BlockClock(last + 1, clock.timestamps[cut:], clock.base_fees[cut:])
+
+
 def _until(history: MarketHistory, last: int) -> MarketHistory:
     """The history up to block ``last`` (a stretch ending there: a day, or any block)."""
-    clock = history.clock
-    cut = last - clock.first_block + 1
     return replace(
         history,
         events=[e for e in history.events if e["block_number"] <= last],
         prices=[p for p in history.prices if p[0] <= last],
-        clock=BlockClock(clock.first_block, clock.timestamps[:cut], clock.base_fees[:cut]),
+        clock=_clock_until(history.clock, last),
     )
 
 
 def _after(history: MarketHistory, last: int) -> MarketHistory:
-    clock = history.clock
-    cut = last - clock.first_block + 1
     return replace(
         history,
         events=[e for e in history.events if e["block_number"] > last],
         prices=[p for p in history.prices if p[0] > last],
-        clock=BlockClock(last + 1, clock.timestamps[cut:], clock.base_fees[cut:]),
+        clock=_clock_after(history.clock, last),
+    )
+
+
+def _aave_split(history: AaveHistory, last: int) -> tuple[AaveHistory, AaveHistory]:
+    """The pool's history up to block ``last`` and after it (what a snapshot's resume reads)."""
+    block = pl.col("block_number")
+    return (
+        replace(
+            history,
+            events=history.events.filter(block <= last),
+            prices=history.prices.filter(block <= last),
+            clock=_clock_until(history.clock, last),
+        ),
+        replace(
+            history,
+            events=history.events.filter(block > last),
+            prices=history.prices.filter(block > last),
+            clock=_clock_after(history.clock, last),
+        ),
     )
 
 
@@ -95,6 +122,53 @@ def test_a_replay_stopped_at_any_block_and_resumed_from_its_pickle_equals_one_pa
     assert _comparable(rest) == _comparable(whole)
 
 
+AAVE_SCENARIOS = [
+    HISTORY,
+    *(s for s in load_scenarios(DEFAULT_SCENARIOS) if s.mechanism.startswith("aave")),
+    *parse_scenarios(
+        {
+            "scenario": [
+                {
+                    "name": "aave_pre_liq_slow", "mechanism": "aave_pre_liquidation",
+                    "pre_hf": "1.08", "pre_lcf1": "0.10", "pre_lcf2": "0.40", "pre_lif1": "1.01",
+                    "pre_lif2": "1.04",
+                    "liquidator": {"latency_blocks": 40, "pre_liquidation_calls": "single"},
+                }
+            ]
+        }
+    ),
+]  # fmt: skip
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_the_aave_pools_replay_stopped_at_any_block_and_resumed_from_its_pickle_equals_one_pass(
+    aave_pool_history: AaveHistory, data: st.DataObject
+) -> None:
+    history = aave_pool_history
+    scenario = data.draw(st.sampled_from(AAVE_SCENARIOS), label="scenario")
+    clock = history.clock
+    split = data.draw(st.integers(clock.first_block, clock.last_block - 1), label="stop after")
+    mechanism = scenario.aave_mechanism_for(history.market)
+    whole = replay_aave(history, scenario, mechanism)
+
+    before, after = _aave_split(history, split)
+    first = _AaveReplay(before, scenario, mechanism)
+    first.advance()
+    actions, clips = list(first.out.actions), list(first.out.clips)
+    resumed: _AaveReplay = pickle.loads(pickle.dumps(first))
+    assert resumed.out == AaveOutcome() and not hasattr(resumed, "history")
+    resumed.resume(after)
+    resumed.advance()
+    rest = resumed.finish()
+    assert (actions + rest.actions, clips + rest.clips) == (whole.actions, whole.clips)
+    assert sorted(rest.positions, key=lambda row: row["borrower"]) == sorted(
+        whole.positions, key=lambda row: row["borrower"]
+    )
+
+
 SOURCE = SyntheticSource(SyntheticChainConfig(seed=3, days=6, borrowers_per_market=15, crash_day=2))
 
 
@@ -133,8 +207,9 @@ def test_one_day_at_a_time_from_snapshots_writes_the_rows_of_one_full_replay(
 
 
 def test_the_aave_pools_rows_day_by_day_equal_the_full_replays(lake: Lake, tmp_path: Path) -> None:
-    """The pool has no snapshot (replayed from genesis through each day), but its rows are written
-    day by day with the markets': the stored tables equal one full replay's, Aave rows included."""
+    """The pool resumes from each day's snapshot, reading the day's events only, and its rows are
+    written day by day with the markets': the stored tables equal one full replay's, Aave rows
+    included."""
     aave = steps.aave_setup(SOURCE)
     scenarios = [
         *SCENARIOS[:3],
@@ -146,7 +221,16 @@ def test_the_aave_pools_rows_day_by_day_equal_the_full_replays(lake: Lake, tmp_p
     assert {"liquidation", "pre_liquidation"} <= set(on_aave["kind"])
     assert on_aave["timestamp"].cast(int).unique().len() > 1  # on more than one day
     daily = tmp_path / "daily.duckdb"
-    for day in lake.days("blocks", 1):
+    days = lake.days("blocks", 1)
+    store = SnapshotStore(lake.root, 1, replay_version(scenarios))
+    aave_ids = {s.scenario_id for s in scenarios if s.mechanism.startswith("aave")}
+    for i, day in enumerate(days):
+        if i:  # the day before's snapshot holds the pool's replays: the day reads its own blocks
+            previous = store.read(days[i - 1])
+            assert aave_ids <= previous.aave.keys()
+            stretch = steps.load_aave_history(lake, 1, aave, days[: i + 1], previous)
+            assert stretch is not None and stretch.clock.first_block == previous.last_block + 1
+            assert stretch.events["block_number"].min() > previous.last_block
         assert steps.replay_through(lake, 1, scenarios, day, daily, aave) == [day]
     assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
 
