@@ -84,3 +84,8 @@ def replay_job() -> dg.JobDefinition:
     """The replay job, rebuilt from the environment in each process that runs a step: what
     ``dg.reconstructable`` needs for the multiprocess executor outside a code location."""
     return build_definitions(Settings.from_env()).resolve_job_def(REPLAY_JOB)
+
+
+def daily_job() -> dg.JobDefinition:
+    """The daily job, likewise (a backfill of its days under the multiprocess executor)."""
+    return build_definitions(Settings.from_env()).resolve_job_def(DAILY_JOB)

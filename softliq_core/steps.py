@@ -321,6 +321,18 @@ def replay_scenarios(
     )
 
 
+@dataclass(frozen=True)
+class ReplayedStretch:
+    """A scenario set's (or chunk's) replay of the days through the one asked for: the rows to
+    write (``store_replayed``), the stretch's blocks, and whether it is the newest day replayed."""
+
+    days: list[date]
+    outcomes: Outcomes
+    first_block: int
+    last_block: int
+    newest: bool
+
+
 def replay_through(
     lake: Lake,
     chain_id: int,
@@ -329,16 +341,28 @@ def replay_through(
     warehouse_path: str | Path,
     aave: AavePoolSetup | None = None,
 ) -> list[date]:
+    """The incremental daily replay of ``day`` (``replay_stretch``), its rows written to DuckDB;
+    returns the days replayed."""
+    stretch = replay_stretch(lake, chain_id, scenarios, day, aave)
+    store_replayed([stretch], warehouse_path, lake)
+    return stretch.days
+
+
+def replay_stretch(
+    lake: Lake,
+    chain_id: int,
+    scenarios: Sequence[Scenario],
+    day: date,
+    aave: AavePoolSetup | None = None,
+) -> ReplayedStretch:
     """The incremental daily replay of ``day`` (replay/daily.py): from the snapshot of the lake's
     day before, written by the previous run. When that snapshot is missing (first run, or another
     scenario set or engine version: snapshots are per version) the days since the newest snapshot of
     this version, or since the lake's first day (genesis), are replayed with it in one stretch, so a
-    changed set replays from the start by itself. Writes the snapshot of ``day`` and the stretch's
-    DuckDB rows; returns the days replayed. With the Aave pool's configuration (``aave``), the pool
-    resumes likewise and its rows of the stretch are written with the rest."""
-    days = [d for d in lake.days("blocks", chain_id) if d <= day]
-    if day not in days:
-        raise ValueError(f"replay of {day}: the lake has no blocks of that day; ingest it first")
+    changed set replays from the start by itself. Writes the snapshot of ``day``; returns the
+    stretch's rows. With the Aave pool's configuration (``aave``), the pool resumes likewise. A
+    chunk of a set (``plan_day_chunks``) is a set of its own here, with its own snapshots."""
+    days = _days_through(lake, chain_id, day)
     snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
     done = set(snapshots.days())
     start = len(days) - 1
@@ -356,10 +380,42 @@ def replay_through(
     outcomes, snapshot = replay_day(histories, scenarios, previous, day, last_block, pool)
     snapshots.write(snapshot)
     newest = day >= snapshots.days()[-1]
+    return ReplayedStretch(stretch, outcomes, first_block, last_block, newest)
+
+
+def plan_day_chunks(
+    lake: Lake,
+    chain_id: int,
+    scenarios: Sequence[Scenario],
+    chunks: int,
+    day: date,
+    aave: AavePoolSetup | None = None,
+) -> list[list[Scenario]]:
+    """Check the whole set against the markets and the Aave pool as of ``day`` (before any work),
+    then split it, in ``scenario_id`` order so the file's order does not matter, into chunks whose
+    daily replays (``replay_stretch``) run in parallel, each resuming its own snapshots; another
+    chunk count or set makes other chunks, which replay from genesis by themselves."""
+    days = _days_through(lake, chain_id, day)
+    pool = load_aave_history(lake, chain_id, aave, days)
+    markets = market_refs(lake.read("markets", MARKETS, chain_id))
+    validate_scenarios(scenarios, markets + ([pool.market] if pool is not None else []))
+    return scenario_chunks(sorted(scenarios, key=lambda s: s.scenario_id), chunks)
+
+
+def store_replayed(
+    stretches: Sequence[ReplayedStretch], warehouse_path: str | Path, lake: Lake
+) -> None:
+    """Write the stretches' rows (a set's, or every chunk's of one day) in one transaction."""
     Warehouse(warehouse_path).write_day_outcomes(
-        outcomes, first_block, last_block, newest, lake.root
+        [(s.outcomes, s.first_block, s.last_block, s.newest) for s in stretches], lake.root
     )
-    return stretch
+
+
+def _days_through(lake: Lake, chain_id: int, day: date) -> list[date]:
+    days = [d for d in lake.days("blocks", chain_id) if d <= day]
+    if day not in days:
+        raise ValueError(f"replay of {day}: the lake has no blocks of that day; ingest it first")
+    return days
 
 
 def _stretch_histories(

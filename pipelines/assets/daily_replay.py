@@ -1,12 +1,16 @@
 """The incremental daily replay: a self-dependent daily-partitioned asset (DESIGN §6).
 
-Each partition resumes from the previous day's snapshot (``TimeWindowPartitionMapping`` one day
+Each partition resumes from the previous day's snapshots (``TimeWindowPartitionMapping`` one day
 back onto itself; the first day from genesis) and replays that day's events for every scenario of
-the set, then writes the day's rows to DuckDB in one transaction (the ``duckdb_writer`` pool). A
-changed scenario set or engine version has no snapshot of its own yet: its first run replays from
-the lake's first day by itself (softliq_core.steps.replay_through).
+the set, in chunks: one step checks the whole set, then each chunk of scenarios is its own step
+(the multiprocess executor runs them in parallel, a Celery or Kubernetes executor fans them out),
+resuming its own snapshots, and one step in the ``duckdb_writer`` pool writes the day's rows of
+every chunk in one transaction. A changed scenario set, chunk count or engine version has no
+snapshot of its own yet: its first run replays from the lake's first day by itself
+(softliq_core.steps.replay_stretch).
 """
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -18,50 +22,96 @@ from pipelines.resources import (
     WarehouseResource,
 )
 from softliq_core import steps
+from softliq_core.replay.scenario import Scenario
 
 REPLAY_STATE = "replay_state"
+# the day's inputs besides the day before's state (one Nothing input each, as in replay.py)
+DAY_INPUTS = ("morpho_events", "blocks", "oracle_prices", "markets", "aave_events")
+
+
+@dg.op(
+    ins={name: dg.In(dg.Nothing) for name in ("previous_day", *DAY_INPUTS)},
+    out=dg.DynamicOut(list),
+)
+def plan_day_chunks(
+    context: dg.OpExecutionContext,
+    source: ChainSourceResource,
+    lake: LakeResource,
+    scenarios: ScenarioSetResource,
+) -> Iterator[dg.DynamicOutput[list[Scenario]]]:
+    """Check the whole scenario set for the day, then fan it out in chunks (one step each)."""
+    chain = source.open()
+    day = date.fromisoformat(context.partition_key)
+    chunks = steps.plan_day_chunks(
+        lake.lake(), chain.chain_id, scenarios.load(), scenarios.chunks, day,
+        steps.aave_setup(chain),
+    )  # fmt: skip
+    context.log.info(f"{sum(map(len, chunks))} scenarios in {len(chunks)} chunk(s)")
+    for index, chunk in enumerate(chunks):
+        yield dg.DynamicOutput(chunk, mapping_key=f"chunk_{index}")
+
+
+@dg.op
+def replay_day_chunk(
+    context: dg.OpExecutionContext,
+    chunk: list[Scenario],
+    source: ChainSourceResource,
+    lake: LakeResource,
+) -> steps.ReplayedStretch:
+    """One chunk's replay of the day from its snapshot of the day before (its snapshot of the day
+    written to the lake); the rows go to the writer step."""
+    chain = source.open()
+    day = date.fromisoformat(context.partition_key)
+    stretch = steps.replay_stretch(lake.lake(), chain.chain_id, chunk, day, steps.aave_setup(chain))
+    if len(stretch.days) > 1:
+        context.log.warning(
+            f"no snapshot of the day before for this chunk, scenario set and engine version: "
+            f"replayed {len(stretch.days)} days from {stretch.days[0]}"
+        )
+    return stretch
+
+
+@dg.op(pool="duckdb_writer")
+def write_day_outcomes(
+    context: dg.OpExecutionContext,
+    stretches: list[steps.ReplayedStretch],
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+) -> None:
+    """The single DuckDB writer: the day's rows of every chunk in one transaction."""
+    steps.store_replayed(stretches, warehouse.path, lake.lake())
+    longest = max(stretches, key=lambda s: len(s.days))
+    context.add_output_metadata(
+        {
+            "chunks": len(stretches),
+            "days_replayed": len(longest.days),
+            "from_day": str(longest.days[0]),
+            "engine_actions": sum(s.outcomes.liquidation_actions.height for s in stretches),
+        }
+    )
 
 
 def daily_replay_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
+    @dg.graph_asset(
         name=REPLAY_STATE,
         partitions_def=partitions,
-        deps=[
-            dg.AssetDep(
-                REPLAY_STATE,
+        ins={
+            REPLAY_STATE: dg.AssetIn(
+                key=REPLAY_STATE,
                 partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
+                dagster_type=dg.Nothing,
             ),
-            "morpho_events",
-            "blocks",
-            "oracle_prices",
-            "markets",
-            "aave_events",
-        ],
+            **{name: dg.AssetIn(dagster_type=dg.Nothing) for name in DAY_INPUTS},
+        },
         group_name="outcomes",
         kinds={"pickle", "duckdb"},
-        pool="duckdb_writer",
-        description="The replay of every scenario at the end of each day (snapshots under the lake's replay_snapshots/), resumed from the day before; writes the day's liquidation_actions and clipped_actions, and position_outcomes and scenario_market_summary as of the newest day",
+        description="The replay of every scenario at the end of each day (snapshots under the lake's replay_snapshots/, one per scenario chunk), resumed from the day before in parallel chunks; writes the day's liquidation_actions and clipped_actions, and position_outcomes and scenario_market_summary as of the newest day",
     )
-    def replay_state(
-        context: dg.AssetExecutionContext,
-        source: ChainSourceResource,
-        lake: LakeResource,
-        warehouse: WarehouseResource,
-        scenarios: ScenarioSetResource,
-    ) -> dg.MaterializeResult:
-        day = date.fromisoformat(context.partition_key)
-        chain = source.open()
-        replayed = steps.replay_through(
-            lake.lake(), chain.chain_id, scenarios.load(), day, warehouse.path,
-            steps.aave_setup(chain),
+    def replay_state(replay_state, morpho_events, blocks, oracle_prices, markets, aave_events):  # type: ignore[no-untyped-def]
+        chunks = plan_day_chunks(
+            previous_day=replay_state, morpho_events=morpho_events, blocks=blocks,
+            oracle_prices=oracle_prices, markets=markets, aave_events=aave_events,
         )  # fmt: skip
-        if len(replayed) > 1:
-            context.log.warning(
-                f"no snapshot of the day before for this scenario set and engine version: "
-                f"replayed {len(replayed)} days from {replayed[0]}"
-            )
-        return dg.MaterializeResult(
-            metadata={"days_replayed": len(replayed), "from_day": str(replayed[0])}
-        )
+        return write_day_outcomes(chunks.map(replay_day_chunk).collect())
 
     return replay_state

@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -207,35 +207,43 @@ class Warehouse:
                 self._insert(con, table, getattr(outcomes, table))
 
     def write_day_outcomes(
+        self, stretches: Sequence[tuple[Outcomes, int, int, bool]], lake_root: str | Path
+    ) -> None:
+        """Replace one day of scenario sets' rows, in one transaction; each stretch is a set's (or
+        a chunk's) outcomes, its first and last block and whether its day is the newest replayed:
+        its actions and clips in those blocks; and, when newest, its positions as of the day's end
+        and its summary over every day's actions (an older day re-run leaves those as of the
+        newest)."""
+        with self._transaction(lake_root) as con:
+            for outcomes, first_block, last_block, newest in stretches:
+                self._replace_day(con, outcomes, first_block, last_block, newest)
+
+    def _replace_day(
         self,
+        con: duckdb.DuckDBPyConnection,
         outcomes: Outcomes,
         first_block: int,
         last_block: int,
         newest: bool,
-        lake_root: str | Path,
     ) -> None:
-        """Replace one day of a scenario set's rows, in one transaction: its actions and clips in
-        the day's blocks; and, when the day is the newest replayed, the positions as of its end and
-        the summary over every day's actions (an older day re-run leaves those as of the newest)."""
         ids = outcomes.scenarios["scenario_id"].to_list()
         in_set = "scenario_id IN (SELECT unnest($ids))"
-        with self._transaction(lake_root) as con:
-            con.execute(f"DELETE FROM scenarios WHERE {in_set}", {"ids": ids})
-            self._insert(con, "scenarios", outcomes.scenarios)
-            for table in ("liquidation_actions", "clipped_actions"):
-                con.execute(
-                    f"DELETE FROM {table} WHERE {in_set} AND block_number BETWEEN $first AND $last",
-                    {"ids": ids, "first": first_block, "last": last_block},
-                )
-                self._insert(con, table, getattr(outcomes, table))
-            if not newest:
-                return
-            con.execute(f"DELETE FROM position_outcomes WHERE {in_set}", {"ids": ids})
-            self._insert(con, "position_outcomes", outcomes.position_outcomes)
-            # over every day's actions, computed where they are stored
-            summary = stored_scenario_market_summary(con, ids)
-            con.execute(f"DELETE FROM scenario_market_summary WHERE {in_set}", {"ids": ids})
-            self._insert(con, "scenario_market_summary", summary)
+        con.execute(f"DELETE FROM scenarios WHERE {in_set}", {"ids": ids})
+        self._insert(con, "scenarios", outcomes.scenarios)
+        for table in ("liquidation_actions", "clipped_actions"):
+            con.execute(
+                f"DELETE FROM {table} WHERE {in_set} AND block_number BETWEEN $first AND $last",
+                {"ids": ids, "first": first_block, "last": last_block},
+            )
+            self._insert(con, table, getattr(outcomes, table))
+        if not newest:
+            return
+        con.execute(f"DELETE FROM position_outcomes WHERE {in_set}", {"ids": ids})
+        self._insert(con, "position_outcomes", outcomes.position_outcomes)
+        # over every day's actions, computed where they are stored
+        summary = stored_scenario_market_summary(con, ids)
+        con.execute(f"DELETE FROM scenario_market_summary WHERE {in_set}", {"ids": ids})
+        self._insert(con, "scenario_market_summary", summary)
 
     def replace_table(self, table: str, frame: pl.DataFrame, lake_root: str | Path) -> None:
         """Replace every row of a table that is not per scenario (e.g. baseline_validation)."""
