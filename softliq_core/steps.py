@@ -27,12 +27,18 @@ from softliq_core.oracle_prices import oracle_prices, recipe_of
 from softliq_core.protocols.morpho.oracle import OracleError
 from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET, sample_rates
 from softliq_core.reorgs import broken_links, partition_record, stale_partitions
-from softliq_core.replay.aave_history import AaveHistory, AavePoolSetup, aave_history
+from softliq_core.replay.aave_history import (
+    AaveHistory,
+    AavePoolSetup,
+    aave_history,
+    aave_market_ref,
+)
 from softliq_core.replay.baseline_validation import baseline_validation
 from softliq_core.replay.daily import replay_day
 from softliq_core.replay.inputs import MarketHistory, market_histories, market_refs
 from softliq_core.replay.run import Outcomes, concat_outcomes, run_scenarios
 from softliq_core.replay.scenario import (
+    MarketRef,
     Scenario,
     load_scenarios,
     scenario_chunks,
@@ -281,6 +287,17 @@ def aave_setup(source: ChainSource) -> AavePoolSetup | None:
     return source.aave_pool() if isinstance(source, KnowsAavePool) else None
 
 
+def aave_pool_ref(
+    lake: Lake, chain_id: int, setup: AavePoolSetup | None, days: list[date] | None = None
+) -> MarketRef | None:
+    """The Aave pool as scenarios are validated against, from its events (through ``days``);
+    None without a pool configuration or without Aave events."""
+    if setup is None or not lake.exists("aave_events"):
+        return None
+    events = lake.read("aave_events", AAVE_EVENTS, chain_id, days)
+    return None if events.is_empty() else aave_market_ref(setup, events)
+
+
 def load_aave_history(
     lake: Lake,
     chain_id: int,
@@ -291,9 +308,10 @@ def load_aave_history(
     """The Aave pool's events, its price sources' inputs and the block clock, from the lake (None
     without a pool configuration or without Aave events); ``days``: through those days only (the
     rate samples, one table for every day, are cut at their last block). ``previous``: a daily
-    stretch resumed from that snapshot's replay of the pool: the events and blocks of the days after
-    it, the price inputs after its last block (the rounds of every day are read: an aggregator
-    switch replays the new aggregator's last earlier round)."""
+    stretch resumed from that snapshot's replay of the pool: the events, blocks and feed rounds of
+    the days after it, the price inputs after its last block; every day's rounds when an aggregator
+    switch falls in the stretch (it replays the new aggregator's last earlier round, which can be
+    on any earlier day)."""
     if setup is None or not lake.exists("aave_events"):
         return None
     resumed = previous if previous is not None and previous.aave else None
@@ -303,10 +321,18 @@ def load_aave_history(
     events = lake.read("aave_events", AAVE_EVENTS, chain_id, stretch)
     if events.is_empty() and resumed is None:
         return None
+    blocks = lake.read("blocks", BLOCKS, chain_id, stretch)
+    feeds = lake.read("feeds", FEEDS, chain_id)
+    rounds_of = days
+    if resumed is not None:
+        last_block = blocks["block_number"].max()
+        switches = feeds.filter(
+            pl.col("first_block").is_between(resumed.last_block + 1, last_block)
+        )
+        rounds_of = stretch if switches.is_empty() else days
     return aave_history(
-        setup, events, lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id, days),
-        lake.read("feeds", FEEDS, chain_id), lake.read("rate_samples", RATE_SAMPLES, chain_id),
-        lake.read("blocks", BLOCKS, chain_id, stretch),
+        setup, events, lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id, rounds_of), feeds,
+        lake.read("rate_samples", RATE_SAMPLES, chain_id), blocks,
         resumed.last_block if resumed else -1, resumed.aave_lltv if resumed else 0,
     )  # fmt: skip
 
@@ -395,10 +421,9 @@ def plan_day_chunks(
     then split it, in ``scenario_id`` order so the file's order does not matter, into chunks whose
     daily replays (``replay_stretch``) run in parallel, each resuming its own snapshots; another
     chunk count or set makes other chunks, which replay from genesis by themselves."""
-    days = _days_through(lake, chain_id, day)
-    pool = load_aave_history(lake, chain_id, aave, days)
+    pool = aave_pool_ref(lake, chain_id, aave, _days_through(lake, chain_id, day))
     markets = market_refs(lake.read("markets", MARKETS, chain_id))
-    validate_scenarios(scenarios, markets + ([pool.market] if pool is not None else []))
+    validate_scenarios(scenarios, markets + ([pool] if pool is not None else []))
     return scenario_chunks(sorted(scenarios, key=lambda s: s.scenario_id), chunks)
 
 
@@ -462,9 +487,9 @@ def plan_scenario_chunks(
 ) -> list[list[Scenario]]:
     """Check the whole set against the lake's markets and Aave pool (before any work), then split
     it into chunks that replay in parallel, each on its own process or machine."""
-    pool = load_aave_history(lake, chain_id, aave)
+    pool = aave_pool_ref(lake, chain_id, aave)
     markets = market_refs(lake.read("markets", MARKETS, chain_id))
-    validate_scenarios(scenarios, markets + ([pool.market] if pool is not None else []))
+    validate_scenarios(scenarios, markets + ([pool] if pool is not None else []))
     return scenario_chunks(scenarios, chunks)
 
 

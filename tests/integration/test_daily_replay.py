@@ -224,6 +224,8 @@ def test_the_aave_pools_rows_day_by_day_equal_the_full_replays(lake: Lake, tmp_p
     days = lake.days("blocks", 1)
     store = SnapshotStore(lake.root, 1, replay_version(scenarios))
     aave_ids = {s.scenario_id for s in scenarios if s.mechanism.startswith("aave")}
+    whole = steps.load_aave_history(lake, 1, aave)
+    assert whole is not None
     for i, day in enumerate(days):
         if i:  # the day before's snapshot holds the pool's replays: the day reads its own blocks
             previous = store.read(days[i - 1])
@@ -231,6 +233,12 @@ def test_the_aave_pools_rows_day_by_day_equal_the_full_replays(lake: Lake, tmp_p
             stretch = steps.load_aave_history(lake, 1, aave, days[: i + 1], previous)
             assert stretch is not None and stretch.clock.first_block == previous.last_block + 1
             assert stretch.events["block_number"].min() > previous.last_block
+            # its price inputs are the whole history's of its blocks, an aggregator switch's too
+            # (the chain switches one feed's aggregator on the second day)
+            in_stretch = pl.col("block_number").is_between(
+                stretch.clock.first_block, stretch.clock.last_block
+            )
+            assert stretch.prices.equals(whole.prices.filter(in_stretch))
         assert steps.replay_through(lake, 1, scenarios, day, daily, aave) == [day]
     assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
 
