@@ -98,12 +98,13 @@ def replay_day(
                     outcome = with_history(outcome, past)
             add_rows(scenario.scenario_id, market_id, outcome, actions, clips, positions)
     if aave is not None:
-        snapshot.aave_lltv = aave.market.lltv
+        pool_ref = aave.market
+        snapshot.aave_lltv = pool_ref.lltv
         pool = AaveOutcome()
-        for scenario in (s for s in scenarios if s.applies_to(aave.market)):
+        for scenario in (s for s in scenarios if s.applies_to(pool_ref)):
             state = previous.aave.get(scenario.scenario_id) if previous else None
             if state is None:
-                aave_replay = _AaveReplay(aave, scenario, scenario.aave_mechanism_for(aave.market))
+                aave_replay = _AaveReplay(aave, scenario, scenario.aave_mechanism_for(pool_ref))
             else:
                 aave_replay = pickle.loads(state)
                 aave_replay.resume(aave)
