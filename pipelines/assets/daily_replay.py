@@ -15,6 +15,7 @@ from datetime import date
 
 import dagster as dg
 
+from pipelines.assets.replay import fan_out
 from pipelines.resources import (
     ChainSourceResource,
     LakeResource,
@@ -46,9 +47,7 @@ def plan_day_chunks(
         lake.lake(), chain.chain_id, scenarios.load(), scenarios.chunks, day,
         steps.aave_setup(chain),
     )  # fmt: skip
-    context.log.info(f"{sum(map(len, chunks))} scenarios in {len(chunks)} chunk(s)")
-    for index, chunk in enumerate(chunks):
-        yield dg.DynamicOutput(chunk, mapping_key=f"chunk_{index}")
+    yield from fan_out(context, chunks)
 
 
 @dg.op

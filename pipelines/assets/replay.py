@@ -181,6 +181,13 @@ def plan_scenario_chunks(
     chunks = steps.plan_scenario_chunks(
         lake.lake(), chain.chain_id, scenarios.load(), scenarios.chunks, steps.aave_setup(chain)
     )
+    yield from fan_out(context, chunks)
+
+
+def fan_out(
+    context: dg.OpExecutionContext, chunks: list[list[Scenario]]
+) -> Iterator[dg.DynamicOutput[list[Scenario]]]:
+    """One dynamic output per chunk of scenarios: a step each downstream."""
     context.log.info(f"{sum(map(len, chunks))} scenarios in {len(chunks)} chunk(s)")
     for index, chunk in enumerate(chunks):
         yield dg.DynamicOutput(chunk, mapping_key=f"chunk_{index}")
