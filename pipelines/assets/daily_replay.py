@@ -15,7 +15,7 @@ from datetime import date
 
 import dagster as dg
 
-from pipelines.assets.replay import fan_out
+from pipelines.assets.replay import REPLAY_INPUTS, fan_out
 from pipelines.resources import (
     ChainSourceResource,
     LakeResource,
@@ -26,12 +26,10 @@ from softliq_core import steps
 from softliq_core.replay.scenario import Scenario
 
 REPLAY_STATE = "replay_state"
-# the day's inputs besides the day before's state (one Nothing input each, as in replay.py)
-DAY_INPUTS = ("morpho_events", "blocks", "oracle_prices", "markets", "aave_events")
 
 
 @dg.op(
-    ins={name: dg.In(dg.Nothing) for name in ("previous_day", *DAY_INPUTS)},
+    ins={name: dg.In(dg.Nothing) for name in ("previous_day", *REPLAY_INPUTS)},
     out=dg.DynamicOut(list),
 )
 def plan_day_chunks(
@@ -100,7 +98,7 @@ def daily_replay_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
                 partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
                 dagster_type=dg.Nothing,
             ),
-            **{name: dg.AssetIn(dagster_type=dg.Nothing) for name in DAY_INPUTS},
+            **{name: dg.AssetIn(dagster_type=dg.Nothing) for name in REPLAY_INPUTS},
         },
         group_name="outcomes",
         kinds={"pickle", "duckdb"},
