@@ -42,6 +42,7 @@ from softliq_core.replay.aave_history import AaveHistory
 from softliq_core.replay.aave_ledger import AaveLedger
 from softliq_core.replay.aave_ledger import history as chain_order
 from softliq_core.replay.agenda import Agenda
+from softliq_core.replay.health_watch import HealthWatch, debt_indexes
 from softliq_core.replay.inputs import WRAPPED_NATIVE
 from softliq_core.replay.ledger import ReplayError
 from softliq_core.replay.liquidator import ActionEconomics
@@ -52,6 +53,17 @@ COUNTERFACTUAL = "counterfactual:"
 # Pool calls that change an account; a collateral switch outside them is the user's own call.
 POOL_ACTIONS = frozenset({"Supply", "Withdraw", "Borrow", "Repay", "LiquidationCall", "FlashLoan"})
 TOKEN_MOVES = frozenset({"BalanceTransfer"})
+# Columns naming the accounts a history log may change (token moves, calls on another's behalf).
+ACCOUNT_COLUMNS = (
+    "user",
+    "on_behalf_of",
+    "from",
+    "to",
+    "target",
+    "caller",
+    "liquidator",
+    "repayer",
+)
 
 
 class _Declined(AaveRevert):
@@ -121,6 +133,7 @@ class _AaveReplay:
         self.busy_transactions = _busy_transactions(history)
         self.agenda = Agenda(history.clock.last_block)
         self.before_call: dict[str, Any] = {}
+        self.watch = HealthWatch()  # which accounts a price update can matter to
         events = history.events
         chain_id = int(events["chain_id"][0]) if events.height else 1
         self.weth = WRAPPED_NATIVE.get(chain_id, "")
@@ -166,11 +179,14 @@ class _AaveReplay:
             stats.max_ltv = max(stats.max_ltv, _ratio(data))
             if stats.min_health_factor is None or data.health_factor < stats.min_health_factor:
                 stats.min_health_factor = data.health_factor
+        near = (
+            self.mechanism is not None
+            and bool(data.total_debt_base)
+            and data.health_factor < self.mechanism.lowest_trigger_health_factor
+        )
+        self.watch.observed(self.pool, account, data, timestamp, near)
         if self.mechanism is None:
             return False
-        near = bool(data.total_debt_base) and (
-            data.health_factor < self.mechanism.lowest_trigger_health_factor
-        )
         inside = near and self.mechanism.in_soft_zone(self.pool, account, timestamp)
         if inside and stats.soft_zone_since is None:
             stats.soft_zone_since = block
@@ -502,7 +518,8 @@ class _AaveReplay:
                     self._before_history_liquidation(calls[transaction])
             self.ledger.apply(row)
             user = self._own_action(row)
-            if self.scenario.is_history:
+            if self.scenario.is_history:  # (counterfactual accounts change by their calls alone)
+                self.watch.forget(row.get(column) for column in ACCOUNT_COLUMNS)
                 if row["event"] == "LiquidationCall":
                     self._record_history_liquidation(row)
                     user = row["user"]
@@ -537,10 +554,21 @@ class _AaveReplay:
         repriced = {a for a, price in self.pool.prices.items() if before.get(a) != price}
         if not repriced:
             return
+        self.watch.follow_terms(self.pool)
+        debt_index = debt_indexes(self.pool, self.history.clock.timestamp(block))
+        trigger = self.mechanism.lowest_trigger_health_factor if self.mechanism else None
         for user in self.borrowers:
-            config = self.pool.user_config(self.account(user))
-            if config.borrowing and not repriced.isdisjoint(config.collateral | config.borrowing):
-                self._track(user, block)
+            account = self.account(user)
+            config = self.pool.user_config(account)
+            if not config.borrowing or repriced.isdisjoint(config.collateral | config.borrowing):
+                continue
+            stats = self.stats[user]
+            bars = [h for h in (stats.min_health_factor, trigger) if h is not None]
+            if bars and self.watch.quiet(
+                account, self.pool.prices, debt_index, max(bars), stats.max_ltv
+            ):
+                continue  # no new record, not near the trigger: the look would change nothing
+            self._track(user, block)
 
     def finish(self) -> AaveOutcome:
         """The outcome as of the history's last block; every simulated account's row (a snapshot

@@ -1,0 +1,162 @@
+"""The health watch's bound against the Pool's own account data: whenever it calls a look quiet, the
+exact health factor is at or above the bar and the LTV at or below its record, whatever the prices
+and the time did since (v3.0–3.7 roundings, one or two collaterals, dust to whales)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import assume, event, given, settings
+from hypothesis import strategies as st
+
+from softliq_core.protocols.aave.account import AccountData, value_in_base
+from softliq_core.protocols.aave.pool import AavePool
+from softliq_core.replay.health_watch import HealthWatch, debt_indexes
+from tests.aave_fixtures import ALICE, CAROL, T0, USDC, WETH, WSTETH, make_pool
+
+WAD = 10**18
+VERSIONS = ("3.0", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7")
+
+
+def _ltv(data: AccountData) -> float:
+    return data.total_debt_base / data.total_collateral_base
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    version=st.sampled_from(VERSIONS),
+    held=st.sampled_from([(WETH,), (WSTETH,), (WETH, WSTETH), (USDC,), (WETH, USDC)]),
+    exponents=st.lists(st.integers(2, 22), min_size=2, max_size=2),
+    share=st.integers(5, 99),
+    debt_in_weth=st.booleans(),
+    elapsed=st.integers(0, 120 * 86_400),
+    moves=st.lists(
+        st.one_of(st.integers(-400, 400), st.integers(-60_000, 120_000)), min_size=3, max_size=3
+    ),
+    bar_offset=st.integers(-20_000, 1_000),
+    ltv_offset=st.integers(-1_000, 20_000),
+    at_the_boundary=st.booleans(),
+)
+def test_a_quiet_look_would_change_nothing(
+    version: str,
+    held: tuple[str, ...],
+    exponents: list[int],
+    share: int,
+    debt_in_weth: bool,
+    elapsed: int,
+    moves: list[int],
+    bar_offset: int,
+    ltv_offset: int,
+    at_the_boundary: bool,
+) -> None:
+    pool = make_pool(version)
+    pool.supply(USDC, 50_000_000 * 10**6, CAROL, T0)
+    pool.supply(WETH, 50_000 * 10**18, CAROL, T0)
+    for asset, exponent in zip(held, exponents, strict=False):
+        decimals = 6 if asset == USDC else 18
+        pool.supply(asset, 10 ** max(exponent - (18 - decimals), 1) * 7 // 3, ALICE, T0)
+    available = pool.user_account_data(ALICE, T0).available_borrows_base
+    debt_asset = WETH if debt_in_weth and WETH not in held else USDC
+    unit = 10**18 if debt_asset == WETH else 10**6
+    amount = available * share // 100 * unit // pool.prices[debt_asset]
+    assume(amount > 0)
+    pool.borrow(debt_asset, amount, ALICE, T0)
+
+    watch = HealthWatch()
+    watch.follow_terms(pool)
+    seen_at = T0 + elapsed // 3
+    before = pool.user_account_data(ALICE, seen_at)
+    watch.observed(pool, ALICE, before, seen_at, near=False)
+    event("watched" if ALICE in watch.looks else "not watched (premises)")
+
+    for asset, move in zip((WETH, WSTETH, USDC), moves, strict=True):
+        pool.set_price(asset, max(pool.prices[asset] * (100_000 + move) // 100_000, 1))
+    now = T0 + elapsed
+    after = pool.user_account_data(ALICE, now)
+    # the records a replay would hold: the look's own, or bars placed at the exact answer's edge
+    if at_the_boundary:
+        lowest_health = after.health_factor + bar_offset
+        highest_ltv = _ltv(after) * (1 + ltv_offset / 10**9)
+    else:
+        lowest_health = before.health_factor * (10**6 + bar_offset) // 10**6
+        highest_ltv = _ltv(before) * (1 + ltv_offset / 10**6)
+    quiet = watch.quiet(ALICE, pool.prices, debt_indexes(pool, now), lowest_health, highest_ltv)
+    event(f"quiet: {quiet}")
+    if quiet:
+        assert after.health_factor >= lowest_health
+        assert _ltv(after) <= highest_ltv
+
+
+def test_a_small_favourable_move_is_quiet_and_a_new_low_is_not() -> None:
+    pool = make_pool("3.3")
+    pool.supply(WETH, 10 * 10**18, ALICE, T0)
+    pool.supply(USDC, 50_000_000 * 10**6, CAROL, T0)
+    pool.borrow(USDC, 10_000 * 10**6, ALICE, T0)
+    watch = HealthWatch()
+    data = pool.user_account_data(ALICE, T0)
+    watch.observed(pool, ALICE, data, T0, near=False)
+    records = (data.health_factor, _ltv(data))
+    pool.set_price(WETH, pool.prices[WETH] * 1001 // 1000)
+    assert watch.quiet(ALICE, pool.prices, debt_indexes(pool, T0), *records)
+    pool.set_price(WETH, pool.prices[WETH] * 998 // 1000)  # below the look's price: a new low
+    assert not watch.quiet(ALICE, pool.prices, debt_indexes(pool, T0), *records)
+    # near the trigger, without debt, or forgotten: always looked at
+    watch.observed(pool, ALICE, data, T0, near=True)
+    assert ALICE not in watch.looks
+    watch.observed(pool, ALICE, data, T0, near=False)
+    watch.forget([None, ALICE])
+    assert ALICE not in watch.looks
+
+
+def test_a_change_of_the_pools_rules_forgets_every_look() -> None:
+    pool = make_pool("3.3")
+    pool.supply(WETH, 10 * 10**18, ALICE, T0)
+    pool.supply(USDC, 50_000_000 * 10**6, CAROL, T0)
+    pool.borrow(USDC, 10_000 * 10**6, ALICE, T0)
+    watch = HealthWatch()
+    watch.follow_terms(pool)
+    watch.observed(pool, ALICE, pool.user_account_data(ALICE, T0), T0, near=False)
+    watch.follow_terms(pool)
+    assert ALICE in watch.looks  # nothing moved
+    reserve = pool.reserves[WETH]
+    reserve.config = replace(reserve.config, ltv=6500, liquidation_threshold=7000)
+    watch.follow_terms(pool)
+    assert not watch.looks
+
+
+def test_the_floored_average_threshold_is_in_the_margin() -> None:
+    """Up to v3.4 two collaterals' average LT is floored to a bps: when a price move carries the
+    average just below a whole bps the Pool's health factor drops by up to 1/LT while the real one
+    rises. Scanned across such a crossing, no quiet look misses the new low."""
+    pool = make_pool("3.0")
+    pool.supply(USDC, 50_000_000 * 10**6, CAROL, T0)
+    pool.supply(WETH, 10**18, ALICE, T0)
+    pool.supply(WSTETH, 10**18, ALICE, T0)
+    pool.borrow(USDC, 2_500 * 10**6, ALICE, T0)
+    weth = pool.prices[WETH]
+    # WETH up by 5e-5 (above the 1e-5 margin, below 1/LT); the average LT just above a whole bps
+    pool.set_price(WETH, weth * 100_005 // 100_000)
+    while _average_threshold(pool) % 1 > 1e-4:
+        pool.set_price(WSTETH, pool.prices[WSTETH] + 10**4)
+    watch = HealthWatch()
+    data = pool.user_account_data(ALICE, T0)
+    watch.observed(pool, ALICE, data, T0, near=False)
+    pool.set_price(WETH, weth * 100_010 // 100_000)
+    start, crossed = pool.prices[WSTETH], False
+    for step in range(400):  # WSTETH up by a little more than WETH: its lower LT gains weight
+        pool.set_price(WSTETH, start * (10**9 + 100_000 + step * 10) // 10**9)
+        now = pool.user_account_data(ALICE, T0)
+        crossed |= now.liquidation_threshold < data.liquidation_threshold
+        if watch.quiet(ALICE, pool.prices, debt_indexes(pool, T0), data.health_factor, _ltv(data)):
+            assert now.health_factor >= data.health_factor, step  # (fails without the 1/LT)
+    assert crossed  # the scan carried the average across a whole bps
+
+
+def _average_threshold(pool: AavePool) -> float:
+    values = {
+        asset: value_in_base(pool.collateral_balance(asset, ALICE, T0), pool.prices[asset], reserve)
+        for asset, reserve in pool.reserves.items()
+        if asset in (WETH, WSTETH)
+    }
+    weighted = sum(v * pool.reserves[a].config.liquidation_threshold for a, v in values.items())
+    return weighted / sum(values.values())
