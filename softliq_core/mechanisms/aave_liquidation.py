@@ -42,7 +42,8 @@ class LiquidationChoice:
 
 def liquidation_choices(pool: AavePool, user: str, timestamp: int) -> list[LiquidationChoice]:
     """Every (collateral, debt) pair the Pool would liquidate now with the largest amount it
-    accepts (all it allows, else the most that leaves v3.3's $1,000), most profitable first."""
+    accepts (all it allows, else the most that leaves v3.3's $1,000 of debt, else of the
+    collateral), most profitable first."""
     config = pool.user_config(user)
     choices = []
     for collateral in sorted(config.collateral):
@@ -61,28 +62,50 @@ def _largest_liquidation(
     price = pool.prices[debt]
     user_debt = pool.debt_balance(debt, user, timestamp)
     # The most that leaves exactly the minimum leftover of debt (v3.3+ dust rule).
-    leftover_units = -(-MIN_LEFTOVER_BASE * debt_reserve.config.unit // price)
-    for amount in (MAX_UINT, user_debt - leftover_units):
-        if amount <= 0:
-            continue
+    below_leftover = user_debt - -(-MIN_LEFTOVER_BASE * debt_reserve.config.unit // price)
+
+    def plan(amount: int) -> LiquidationPlan | None:
+        """The Pool's plan for ``amount``; None when it would leave dust (other reverts raise)."""
         try:
-            plan = pool.plan_liquidation(
+            return pool.plan_liquidation(
                 collateral, debt, user, amount, DEFAULT_LIQUIDATOR, timestamp
             )
         except AaveRevert as revert:
             if revert.name == "MUST_NOT_LEAVE_DUST":
-                continue
-            return None
-        if plan.amounts.debt_repaid == 0:
-            return None
-        gain = value_in_base(
-            plan.amounts.collateral_to_liquidator,
-            pool.prices[collateral],
-            pool.reserves[collateral],
+                return None
+            raise
+
+    try:
+        found = next(
+            ((a, p) for a in (MAX_UINT, below_leftover) if a > 0 and (p := plan(a)) is not None),
+            None,
         )
-        cost = value_in_base(plan.amounts.debt_repaid, price, debt_reserve, round_up=True)
-        return LiquidationChoice(collateral, debt, amount, plan, gain - cost)
-    return None
+        if found is None and below_leftover > 1:
+            # Both leave under $1,000 of this collateral. Up to ``below_leftover`` the debt left
+            # is enough and the more is repaid the less collateral is left, so the largest amount
+            # the Pool accepts is where that crosses $1,000: bisect for it.
+            accepted, refused = 0, below_leftover
+            while refused - accepted > 1:
+                middle = (accepted + refused) // 2
+                accepted, refused = (
+                    (accepted, middle) if plan(middle) is None else (middle, refused)
+                )
+            largest = plan(accepted) if accepted else None
+            found = (accepted, largest) if largest is not None else None
+    except AaveRevert:
+        return None
+    if found is None:
+        return None
+    amount, accepted_plan = found
+    if accepted_plan.amounts.debt_repaid == 0:
+        return None
+    gain = value_in_base(
+        accepted_plan.amounts.collateral_to_liquidator,
+        pool.prices[collateral],
+        pool.reserves[collateral],
+    )
+    cost = value_in_base(accepted_plan.amounts.debt_repaid, price, debt_reserve, round_up=True)
+    return LiquidationChoice(collateral, debt, amount, accepted_plan, gain - cost)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,19 @@ from softliq_core.mechanisms.aave_pre_liquidation import (
     parameter_violations,
     pre_liquidation_terms,
 )
+from softliq_core.protocols.aave.errors import AaveRevert
 from softliq_core.protocols.aave.pool import AavePool
-from tests.aave_fixtures import ALICE, CAROL, T0, USDC, WETH, WSTETH, make_pool, worked_example
+from tests.aave_fixtures import (
+    ALICE,
+    CAROL,
+    LIQUIDATOR,
+    T0,
+    USDC,
+    WETH,
+    WSTETH,
+    make_pool,
+    worked_example,
+)
 
 WAD = 10**18
 PARAMS = AavePreLiquidationParams(
@@ -77,6 +88,33 @@ def test_v33_choice_leaves_the_minimum_debt_when_the_close_factor_would_leave_du
     # v3.0: 50 % of the USDC debt itself.
     old = AaveLiquidation().act(_two_debts("3.0"), ALICE, T0, opted_in=False)
     assert old is not None and old.debt_repaid == 1_050 * 10**6
+
+
+def test_v33_choice_leaves_the_minimum_collateral_when_the_close_factor_would_leave_dust() -> None:
+    """Two collaterals of $2,304 against $3,800 of USDC (HF 0.994): half the debt for either one
+    would leave about $300 of it, and so would the most that leaves $1,000 of debt; the liquidator
+    repays the largest amount that leaves $1,000 of the collateral, which the Pool accepts."""
+    pool = make_pool("3.3")
+    pool.supply(USDC, 100_000 * 10**6, CAROL, T0)
+    pool.supply(WETH, 12 * 10**17, ALICE, T0)
+    pool.supply(WSTETH, 10_435 * 10**14, ALICE, T0)
+    pool.borrow(USDC, 3_800 * 10**6, ALICE, T0)
+    for asset in (WETH, WSTETH):
+        pool.set_price(asset, pool.prices[asset] * 96 // 100)
+    assert 0.95 < pool.user_account_data(ALICE, T0).health_factor / WAD < 1
+    choices = liquidation_choices(pool, ALICE, T0)
+    assert {c.collateral for c in choices} == {WETH, WSTETH}
+    for choice in choices:
+        left = pool.collateral_balance(choice.collateral, ALICE, T0) - (
+            choice.plan.amounts.collateral_seized
+        )
+        assert 1_000 * 10**8 <= left * pool.prices[choice.collateral] // 10**18 < 1_001 * 10**8
+        with pytest.raises(AaveRevert, match="MUST_NOT_LEAVE_DUST"):  # one more is refused
+            pool.plan_liquidation(
+                choice.collateral, USDC, ALICE, choice.debt_to_cover + 1, LIQUIDATOR, T0
+            )
+    result = AaveLiquidation().act(pool, ALICE, T0, opted_in=False)
+    assert result is not None and result.debt_repaid == choices[0].plan.amounts.debt_repaid
 
 
 def test_pre_liquidation_terms_interpolate_between_pre_hf_and_one() -> None:
