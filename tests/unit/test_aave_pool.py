@@ -171,6 +171,35 @@ def test_withdraw_breaking_health_reverts_atomically() -> None:
     assert pool.events == before.events
 
 
+def test_a_transaction_that_reverts_undoes_its_calls_and_those_nested_in_it() -> None:
+    """Holders first written inside the transaction disappear again, others get their balance and
+    index back; a nested call that succeeded is undone with the transaction that reverts."""
+    pool = worked_example("3.0")
+    before = copy.deepcopy(pool)
+
+    def supply_borrow_then_fail() -> None:
+        pool.supply(WETH, 10**18, BOB, T0 + 50)  # BOB's first aWETH
+        pool.atomically(lambda: pool.supply(USDC, 10**6, ALICE, T0 + 50))  # nested, succeeds
+        pool.borrow(USDC, 10**6, BOB, T0 + 50)
+        pool.withdraw(WETH, 10**30, ALICE, T0 + 50)  # reverts: more than ALICE holds
+
+    with pytest.raises(AaveRevert):
+        pool.atomically(supply_borrow_then_fail)
+    assert pool.reserves == before.reserves
+    for asset, reserve in pool.reserves.items():
+        for token, old in ((reserve.a_token, before.reserves[asset].a_token),
+                           (reserve.v_token, before.reserves[asset].v_token)):  # fmt: skip
+            assert (token.balances, token.previous_index, token.total) == (
+                old.balances, old.previous_index, old.total,
+            )  # fmt: skip
+            assert token.undo is None  # no transaction open
+    assert pool.users == before.users
+    assert pool.events == before.events
+    # and one that succeeds keeps every write
+    pool.atomically(lambda: pool.supply(WETH, 10**18, BOB, T0 + 50))
+    assert pool.collateral_balance(WETH, BOB, T0 + 50) == 10**18
+
+
 def test_call_reverts_with_errors_sol_codes() -> None:
     pool = worked_example("3.0")
     assert _code(lambda: pool.supply(WETH, 0, BOB, T0)) == "26"

@@ -87,20 +87,29 @@ class LiquidationPlan:
 
 
 def _atomic(call: Callable[P, R]) -> Callable[P, R]:
-    """Undo every state change and event of a call that reverts, as the EVM does."""
+    """Undo every state change and event of a call that reverts, as the EVM does: the reserves'
+    scalars are copied, the users' configurations and the tokens' holders journaled on write."""
 
     @functools.wraps(call)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         pool = args[0]
         assert isinstance(pool, AavePool)
         reserves = {a: _reserve_snapshot(r) for a, r in pool.reserves.items()}
+        tokens = [t for r in pool.reserves.values() for t in (r.a_token, r.v_token)]
+        outer_undo = [t.undo for t in tokens]
+        for token in tokens:
+            token.undo = {}
         n_events = len(pool.events)
         outer, pool._journal = pool._journal, {}
+        reverted = False
         try:
-            result = call(*args, **kwargs)
+            return call(*args, **kwargs)
         except AaveRevert:
+            reverted = True
             for asset, snapshot in reserves.items():
                 _restore(pool.reserves[asset], snapshot)
+            for token in tokens:
+                token.rollback()
             for user, before in pool._journal.items():
                 if before is None:
                     pool.users.pop(user, None)
@@ -110,31 +119,30 @@ def _atomic(call: Callable[P, R]) -> Callable[P, R]:
             raise
         finally:
             inner, pool._journal = pool._journal, outer
-        # An enclosing transaction must be able to undo this call's writes too.
-        for user, before in inner.items():
-            outer.setdefault(user, before)
-        return result
+            for token, undo in zip(tokens, outer_undo, strict=True):
+                written, token.undo = token.undo, undo
+                # An enclosing transaction must be able to undo this call's writes too.
+                if undo is not None and not reverted:
+                    assert written is not None
+                    for holder, held in written.items():
+                        undo.setdefault(holder, held)
+            if not reverted:
+                for user, before in inner.items():
+                    outer.setdefault(user, before)
 
     return wrapper
 
 
-def _reserve_snapshot(reserve: Reserve) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+def _reserve_snapshot(reserve: Reserve) -> tuple[dict[str, Any], tuple[int, int]]:
     scalars = {k: v for k, v in vars(reserve).items() if isinstance(v, int)}
-    tokens = [
-        (dict(t.balances), dict(t.previous_index), t.total)
-        for t in (reserve.a_token, reserve.v_token)
-    ]
-    return scalars, tokens
+    return scalars, (reserve.a_token.total, reserve.v_token.total)
 
 
-def _restore(reserve: Reserve, snapshot: tuple[dict[str, Any], list[tuple[Any, ...]]]) -> None:
-    scalars, tokens = snapshot
+def _restore(reserve: Reserve, snapshot: tuple[dict[str, Any], tuple[int, int]]) -> None:
+    scalars, (a_total, v_total) = snapshot
     for key, value in scalars.items():
         setattr(reserve, key, value)
-    for token, (balances, previous, total) in zip(
-        (reserve.a_token, reserve.v_token), tokens, strict=True
-    ):
-        token.balances, token.previous_index, token.total = balances, previous, total
+    reserve.a_token.total, reserve.v_token.total = a_total, v_total
 
 
 @dataclass

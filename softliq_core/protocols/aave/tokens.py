@@ -63,6 +63,11 @@ class ScaledToken:
     previous_index: dict[str, int] = field(default_factory=dict)
     total: int = 0
     events: list[Event] = field(default_factory=list)
+    # Inside a Pool transaction: each written holder's (scaled balance, index) before its first
+    # write, so a revert undoes only what the call touched (None outside a transaction).
+    undo: dict[str, tuple[int | None, int | None]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def kind(self) -> str:
@@ -96,7 +101,19 @@ class ScaledToken:
         if any(not 0 <= b <= UINT128_MAX for b in balances):
             raise AaveRevert(PANIC_UNDERFLOW, self.version)
 
+    def rollback(self) -> None:
+        """Put back every holder the transaction wrote (the total is restored by the caller)."""
+        assert self.undo is not None
+        for user, (scaled, index) in self.undo.items():
+            for values, value in ((self.balances, scaled), (self.previous_index, index)):
+                if value is None:
+                    values.pop(user, None)
+                else:
+                    values[user] = value
+
     def _set(self, user: str, scaled: int, index: int) -> None:
+        if self.undo is not None and user not in self.undo:
+            self.undo[user] = (self.balances.get(user), self.previous_index.get(user))
         self.previous_index[user] = index
         self.total += scaled - self.scaled_balance(user)
         self.balances[user] = scaled
