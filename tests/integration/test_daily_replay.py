@@ -26,6 +26,7 @@ from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
 from softliq_core.store.snapshots import TABLE, SnapshotStore
 from softliq_core.store.warehouse import OUTCOME_TABLES
+from softliq_core.tables import BLOCKS, FEEDS, ORACLE_ROUNDS
 from tests.integration.test_divergence import SCENARIOS as DIVERGENCE_SCENARIOS
 from tests.support.pipeline import warehouse_rows
 
@@ -283,3 +284,48 @@ def test_a_snapshot_of_another_version_is_refused_by_name() -> None:
 def test_the_version_follows_the_set_not_its_order() -> None:
     assert replay_version(SCENARIOS) == replay_version(SCENARIOS[::-1])
     assert replay_version(SCENARIOS) != replay_version(SCENARIOS[1:])
+
+
+def test_a_switch_day_reads_the_new_aggregators_rounds_of_the_day_before(tmp_path: Path) -> None:
+    """ETH/USD's new aggregator reports from 23:02 and the proxy switches to it at 00:02 the next
+    day, before its next round: that day's stretch of the pool must price WETH from the new
+    aggregator's last round of the day before (load_aave_history reads every day's rounds on a
+    switch day)."""
+    days_n, per_day = 3, 7_200
+    switch_at = (per_day + 10) / (days_n * per_day)
+    config = SyntheticChainConfig(
+        seed=4, days=days_n, borrowers_per_market=6, aggregator_switch=switch_at
+    )
+    source = SyntheticSource(config)
+    lake = Lake(tmp_path / "lake")
+    days = source.days()
+    steps.build_lake(source, lake, days)
+    phase = lake.read("feeds", FEEDS, 1).filter(pl.col("phase_id") == 2)
+    switch_block, new = int(phase["first_block"].item()), phase["aggregator"].item()
+    second_day = lake.read("blocks", BLOCKS, 1, [days[1]])["block_number"].min()
+    assert second_day < switch_block
+    rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, 1)
+    before = rounds.filter((pl.col("aggregator") == new) & (pl.col("block_number") < switch_block))
+    assert before.height > 0 and before["block_number"].max() < second_day  # all the day before
+
+    aave = steps.aave_setup(source)
+    scenarios = [
+        HISTORY,
+        *(s for s in load_scenarios(DEFAULT_SCENARIOS) if s.mechanism.startswith("aave")),
+    ]
+    whole = steps.load_aave_history(lake, 1, aave)
+    assert whole is not None
+    daily = tmp_path / "daily.duckdb"
+    store = SnapshotStore(lake.root, 1, replay_version(scenarios))
+    for i, day in enumerate(days):
+        if i:
+            stretch = steps.load_aave_history(lake, 1, aave, days[: i + 1], store.read(days[i - 1]))
+            assert stretch is not None
+            in_stretch = pl.col("block_number").is_between(
+                stretch.clock.first_block, stretch.clock.last_block
+            )
+            assert stretch.prices.equals(whole.prices.filter(in_stretch)), day
+        assert steps.replay_through(lake, 1, scenarios, day, daily, aave) == [day]
+    full = steps.replay_scenarios(lake, 1, scenarios, aave)
+    steps.store_outcomes(full, tmp_path / "full.duckdb", lake)
+    assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
