@@ -247,6 +247,8 @@ class _AaveReplay:
     ) -> tuple[AaveActionResult, ActionEconomics] | None:
         assert self.mechanism is not None
         user = account.removeprefix(COUNTERFACTUAL)
+        if self._best_offer_cannot_pay(account, block, timestamp, self._opted_in(user)):
+            raise _Declined()
         result = self.mechanism.act(self.pool, account, timestamp, self._opted_in(user))
         if result is None:
             return None
@@ -254,6 +256,23 @@ class _AaveReplay:
         if not self.liquidator.profitable(economics, self._native_price(block)):
             raise _Declined()
         return result, economics
+
+    def _best_offer_cannot_pay(
+        self, account: str, block: int, timestamp: int, opted_in: bool
+    ) -> bool:
+        """A pre-liquidation's profit is its offer's collateral value less the debt it repays,
+        less slippage (never negative) and gas: when the best offer's does not exceed the least
+        profit after gas, none can, and the liquidator declines without asking the Pool (so an
+        account whose every offer would revert is declined too, not retried next block)."""
+        if not isinstance(self.mechanism, AavePreLiquidation) or not opted_in:
+            return False
+        offers = self.mechanism.offers(self.pool, account, timestamp)
+        if not offers:
+            return False
+        native_price = self._native_price(block)
+        base_fee = self.history.clock.base_fee(block)
+        _, gas_cost = self.liquidator.gas("pre_liquidation", base_fee, native_price)
+        return offers[0].profit_base - gas_cost <= self.liquidator.least_profit(native_price)
 
     def _native_price(self, block: int) -> int:
         """Base currency units per wei of ETH, 1e36-scaled (the liquidator model's convention)."""

@@ -1,6 +1,8 @@
-"""The Aave replay's health watch skips only looks that cannot change anything: a replay that looks
-at every borrowing account at every price update of one of its assets gives the same outcome, row
-for row and stat for stat (the replay as it was before the watch)."""
+"""The Aave replay's two shortcuts change nothing: the health watch (which skips looks a price update
+cannot change) and the declined-offer screen (a pre-liquidation whose best offer cannot pay is
+declined without asking the Pool). A replay that looks at every borrowing account at every price
+update of one of its assets and tries every call gives the same outcome, row for row and stat for
+stat (the replay as it was before them)."""
 
 from __future__ import annotations
 
@@ -37,36 +39,51 @@ SCENARIOS = [
 
 
 class _EveryLook(aave_engine._AaveReplay):
-    """The replay without the watch: every account looked at whenever one of its assets moves."""
+    """The replay without shortcuts: every account looked at whenever one of its assets moves,
+    every call tried on the Pool."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.watch.quiet = lambda *_: False  # type: ignore[method-assign]
 
+    def _best_offer_cannot_pay(self, *_: Any) -> bool:
+        return False
+
 
 def _counting(replay: aave_engine._AaveReplay) -> list[int]:
-    """Count the looks the replay skips (the one-element list fills as it runs)."""
-    skipped = [0]
-    quiet = replay.watch.quiet
+    """Count the looks the replay skips and the calls it declines unasked (the list fills as it
+    runs)."""
+    counts = [0, 0]
+    quiet, screen = replay.watch.quiet, replay._best_offer_cannot_pay
 
-    def counted(*args: Any) -> bool:
+    def counted_quiet(*args: Any) -> bool:
         result = quiet(*args)
-        skipped[0] += result
+        counts[0] += result
         return result
 
-    replay.watch.quiet = counted  # type: ignore[method-assign]
-    return skipped
+    def counted_screen(*args: Any) -> bool:
+        result = screen(*args)
+        counts[1] += result
+        return result
+
+    replay.watch.quiet = counted_quiet  # type: ignore[method-assign]
+    replay._best_offer_cannot_pay = counted_screen  # type: ignore[method-assign]
+    return counts
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_the_watch_changes_no_outcome(aave_pool_history: AaveHistory, scenario: Scenario) -> None:
+def test_the_shortcuts_change_no_outcome(
+    aave_pool_history: AaveHistory, scenario: Scenario
+) -> None:
     history = aave_pool_history
     mechanism = None if scenario.is_history else scenario.aave_mechanism_for(history.market)
     watched = aave_engine._AaveReplay(history, scenario, mechanism)
-    skipped = _counting(watched)
+    counts = _counting(watched)
     outcome = watched.run()
     every = _EveryLook(history, scenario, mechanism).run()
     assert outcome == every
-    assert skipped[0] > 0  # not vacuous: the watch skipped looks
+    assert counts[0] > 0  # not vacuous: the watch skipped looks
     if not scenario.is_history:
         assert any(row["kind"] for row in outcome.actions)  # and the scenario acted
+    if scenario.name == "wide":  # a pre-liquidation paying gas: declines settled unasked
+        assert counts[1] > 0
