@@ -42,7 +42,7 @@ from softliq_core.replay.aave_history import AaveHistory
 from softliq_core.replay.aave_ledger import AaveLedger
 from softliq_core.replay.aave_ledger import history as chain_order
 from softliq_core.replay.agenda import Agenda
-from softliq_core.replay.health_watch import HealthWatch, debt_indexes
+from softliq_core.replay.health_watch import HealthWatch
 from softliq_core.replay.inputs import WRAPPED_NATIVE
 from softliq_core.replay.ledger import ReplayError
 from softliq_core.replay.liquidator import ActionEconomics
@@ -149,6 +149,7 @@ class _AaveReplay:
         """The user's first Borrow: simulate its account from here on, the counterfactual one
         opened as a copy of history's (see the module docstring)."""
         self.borrowers.append(user)
+        self.watch.add(self.account(user))  # its row: the borrower's place in this list
         self.stats[user] = AaveAccountStats()
         if not self.scenario.is_history:
             _copy_collateral(self.pool, user, self.account(user))
@@ -179,12 +180,12 @@ class _AaveReplay:
             stats.max_ltv = max(stats.max_ltv, _ratio(data))
             if stats.min_health_factor is None or data.health_factor < stats.min_health_factor:
                 stats.min_health_factor = data.health_factor
-        near = (
-            self.mechanism is not None
-            and bool(data.total_debt_base)
-            and data.health_factor < self.mechanism.lowest_trigger_health_factor
-        )
-        self.watch.observed(self.pool, account, data, timestamp, near)
+        trigger = self.mechanism.lowest_trigger_health_factor if self.mechanism else 0
+        near = bool(data.total_debt_base) and data.health_factor < trigger
+        self.watch.observed(
+            self.pool, account, data, timestamp, near,
+            max(stats.min_health_factor or 0, trigger), stats.max_ltv,
+        )  # fmt: skip
         if self.mechanism is None:
             return False
         inside = near and self.mechanism.in_soft_zone(self.pool, account, timestamp)
@@ -574,20 +575,12 @@ class _AaveReplay:
         if not repriced:
             return
         self.watch.follow_terms(self.pool)
-        debt_index = debt_indexes(self.pool, self.history.clock.timestamp(block))
-        trigger = self.mechanism.lowest_trigger_health_factor if self.mechanism else None
-        for user in self.borrowers:
-            account = self.account(user)
-            config = self.pool.user_config(account)
-            if not config.borrowing or repriced.isdisjoint(config.collateral | config.borrowing):
-                continue
-            stats = self.stats[user]
-            bars = [h for h in (stats.min_health_factor, trigger) if h is not None]
-            if bars and self.watch.quiet(
-                account, self.pool.prices, debt_index, max(bars), stats.max_ltv
-            ):
-                continue  # no new record, not near the trigger: the look would change nothing
-            self._track(user, block)
+        timestamp = self.history.clock.timestamp(block)
+        for joined in self.watch.to_look(self.pool, timestamp, repriced):
+            user = self.borrowers[joined]
+            config = self.pool.user_config(self.account(user))
+            if config.borrowing and not repriced.isdisjoint(config.collateral | config.borrowing):
+                self._track(user, block)
 
     def finish(self) -> AaveOutcome:
         """The outcome as of the history's last block; every simulated account's row (a snapshot

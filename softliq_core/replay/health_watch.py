@@ -26,13 +26,17 @@ and the float arithmetic. A skipped look is one whose exact health factor is pro
 the account's record and the trigger, and whose LTV is at or below its record (hypothesis-tested
 against the Pool's own account data); everything outside these premises is looked at as before:
 accounts in or near the trigger zone, without debt, nearly insolvent, small, or after a big move.
+
+The looks are rows of arrays in the replay's join order (an account per borrower), so a price update
+costs one numpy pass over the accounts holding a repriced asset, not a Python call per borrower.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 from softliq_core.protocols.aave.account import AccountData, in_emode_as_collateral
 from softliq_core.protocols.aave.math import WAD
@@ -43,36 +47,93 @@ SIZE = 4_000_000  # totals at least this many times their rounding error
 MARGIN = 1e-5
 MOVE = 2.0  # ratios beyond [1/MOVE, MOVE] since the last look: look again
 LOWEST_HEALTH = WAD // 1000  # below a health factor of 0.001 the wad division's rounding counts
-
-
-@dataclass(frozen=True, slots=True)
-class Look:
-    """What the last look at an account saw: health (HF / WAD), LTV, and its reserves' marks."""
-
-    health_factor: float
-    ltv: float
-    margin: float
-    collateral: tuple[tuple[str, int], ...]  # (asset, price)
-    debt: tuple[tuple[str, int, int], ...]  # (asset, price, normalized variable debt index)
+_FLOATS = ("health", "ltv", "margin", "lowest_health", "highest_ltv")
 
 
 class HealthWatch:
     def __init__(self) -> None:
-        self.looks: dict[str, Look] = {}
+        self.accounts: list[str] = []  # row -> account, in the order they were added
+        self.rows: dict[str, int] = {}
+        self.columns: dict[str, int] = {}  # asset -> column
         self.terms: tuple[Any, ...] = ()
+        rows, columns = 16, 8
+        # the assets each account held at its last look (known: looked at, not forgotten since)
+        self.known = np.zeros(rows, bool)
+        self.held = np.zeros((rows, columns), bool)
+        # a look the bound may skip from: its health, LTV, margin and records, reserves' marks
+        self.watched = np.zeros(rows, bool)
+        self.floats = {name: np.zeros(rows) for name in _FLOATS}
+        self.is_collateral = np.zeros((rows, columns), bool)
+        self.is_debt = np.zeros((rows, columns), bool)
+        self.price = np.ones((rows, columns))
+        self.index = np.ones((rows, columns))
+
+    # -- rows and columns ----------------------------------------------------------------------
+
+    def add(self, account: str) -> None:
+        """A row for ``account``: looked at whenever one of its assets moves, until its first
+        look says which they are."""
+        if account in self.rows:
+            return
+        row = len(self.accounts)
+        if row == len(self.known):
+            self._grow(2 * row, self.held.shape[1])
+        self.accounts.append(account)
+        self.rows[account] = row
+
+    def _column(self, asset: str) -> int:
+        if asset not in self.columns:
+            if len(self.columns) == self.held.shape[1]:
+                self._grow(len(self.known), 2 * len(self.columns))
+            self.columns[asset] = len(self.columns)
+        return self.columns[asset]
+
+    def _grow(self, rows: int, columns: int) -> None:
+        def grown(array: np.ndarray, fill: float | bool) -> np.ndarray:
+            shape = (rows, columns) if array.ndim == 2 else (rows,)
+            bigger = np.full(shape, fill, dtype=array.dtype)
+            bigger[tuple(slice(0, n) for n in array.shape)] = array
+            return bigger
+
+        self.known, self.watched = grown(self.known, False), grown(self.watched, False)
+        self.floats = {name: grown(values, 0.0) for name, values in self.floats.items()}
+        self.held = grown(self.held, False)
+        self.is_collateral, self.is_debt = (
+            grown(self.is_collateral, False),
+            grown(self.is_debt, False),
+        )
+        self.price, self.index = grown(self.price, 1.0), grown(self.index, 1.0)
+
+    # -- looks ---------------------------------------------------------------------------------
 
     def observed(
-        self, pool: AavePool, account: str, data: AccountData, timestamp: int, near: bool
+        self,
+        pool: AavePool,
+        account: str,
+        data: AccountData,
+        timestamp: int,
+        near: bool,
+        lowest_health: int,
+        highest_ltv: float,
     ) -> None:
-        """Remember a look at ``account`` (``near``: within the mechanism's reach, always looked
-        at), or forget it when the look is outside the bound's premises."""
-        self.looks.pop(account, None)
+        """Remember a look at ``account``: the assets it holds, and, unless the look is outside
+        the bound's premises (``near``: within the mechanism's reach), what a later price update
+        must move to matter: a health factor below ``lowest_health`` (WAD: the record low, or the
+        trigger if higher) or an LTV above ``highest_ltv`` (the record high)."""
+        self.add(account)
+        row = self.rows[account]
+        config = pool.user_config(account)
+        self.held[row] = False
+        for asset in config.collateral | config.borrowing:
+            self.held[row, self._column(asset)] = True
+        self.known[row] = True
+        self.watched[row] = False
         if near or not data.total_debt_base or data.health_factor < LOWEST_HEALTH:
             return
-        config = pool.user_config(account)
         version = pool.version
         category = pool.emode_categories.get(config.emode) if config.emode else None
-        collateral, debt, err, lowest_threshold = [], [], 0, 10_000
+        self.is_collateral[row] = self.is_debt[row] = False
+        err, lowest_threshold, collaterals = 0, 10_000, 0
         for asset in config.collateral:
             reserve = pool.reserves[asset]
             in_emode = in_emode_as_collateral(version, config.emode, category, reserve)
@@ -86,8 +147,11 @@ class HealthWatch:
             price = pool.prices.get(asset)
             if price is None:
                 return
-            collateral.append((asset, price))
+            column = self.columns[asset]
+            self.is_collateral[row, column] = True
+            self.price[row, column] = price
             err += price // reserve.config.unit + 2
+            collaterals += 1
             if threshold:
                 lowest_threshold = min(lowest_threshold, threshold)
         for asset in config.borrowing:
@@ -95,50 +159,78 @@ class HealthWatch:
             price = pool.prices.get(asset)
             if price is None:
                 return
-            debt.append((asset, price, normalized_debt(reserve, timestamp, version)))
+            column = self.columns[asset]
+            self.is_debt[row, column] = True
+            self.price[row, column] = price  # (an asset both lent and borrowed: one price)
+            self.index[row, column] = normalized_debt(reserve, timestamp, version)
             err += price // reserve.config.unit + 2
         if min(data.total_debt_base, data.total_collateral_base) < SIZE * err:
             return
-        floored_average = not version.directional_rounding and len(collateral) > 1
-        self.looks[account] = Look(
-            data.health_factor / WAD,
-            data.total_debt_base / data.total_collateral_base,
-            MARGIN + (1 / lowest_threshold if floored_average else 0.0),
-            tuple(collateral),
-            tuple(debt),
-        )
+        floored_average = not version.directional_rounding and collaterals > 1
+        for name, value in (
+            ("health", data.health_factor / WAD),
+            ("ltv", data.total_debt_base / data.total_collateral_base),
+            ("margin", MARGIN + (1 / lowest_threshold if floored_average else 0.0)),
+            ("lowest_health", lowest_health / WAD),
+            ("highest_ltv", highest_ltv),
+        ):
+            self.floats[name][row] = value
+        self.watched[row] = True
 
-    def quiet(
-        self,
-        account: str,
-        prices: Mapping[str, int],
-        debt_index: Callable[[str], int],
-        lowest_health: int,
-        highest_ltv: float,
-    ) -> bool:
-        """True when a look now would find a health factor at or above ``lowest_health`` (WAD)
-        and an LTV at or below ``highest_ltv``: the look can be skipped."""
-        look = self.looks.get(account)
-        if look is None:
-            return False
-        try:
-            collateral = [prices[asset] / price for asset, price in look.collateral]
-            debt = [prices[a] / price * (debt_index(a) / index) for a, price, index in look.debt]
-        except KeyError:  # an asset without a price: the look tells what the Pool does
-            return False
-        lowest, highest = min(collateral), max(debt)
-        if min(lowest, min(debt)) < 1 / MOVE or max(highest, max(collateral)) > MOVE:
-            return False
-        move = lowest / highest
-        return (
-            look.health_factor * move * (1 - look.margin) > lowest_health / WAD
-            and look.ltv / move * (1 + look.margin) < highest_ltv
+    def to_look(self, pool: AavePool, timestamp: int, repriced: set[str]) -> np.ndarray:
+        """Rows, ascending, a price update of ``repriced`` must look at: those holding one of the
+        assets (or not known since their last change) whose look the bound cannot skip."""
+        n = len(self.accounts)
+        moved = [self.columns[a] for a in repriced if a in self.columns]
+        holding = self.held[:n, moved].any(axis=1) if moved else np.zeros(n, bool)
+        candidates = np.flatnonzero(holding | ~self.known[:n])
+        looked_at: np.ndarray = candidates[~self._quiet(pool, timestamp, candidates)]
+        return looked_at
+
+    def _quiet(self, pool: AavePool, timestamp: int, rows: np.ndarray) -> np.ndarray:
+        """For each of ``rows``: does the bound show a look now would change nothing?"""
+        assets = list(self.columns)
+        prices = np.array([float(pool.prices.get(a, np.nan)) for a in assets])
+        indexes = np.array(
+            [
+                float(normalized_debt(pool.reserves[a], timestamp, pool.version))
+                if a in pool.reserves
+                else np.nan
+                for a in assets
+            ]
         )
+        columns = len(assets)
+        collateral = self.is_collateral[rows, :columns]
+        debt = self.is_debt[rows, :columns]
+        floats = {name: values[rows] for name, values in self.floats.items()}
+        with np.errstate(divide="ignore", invalid="ignore"):  # rows not watched: any value
+            price_ratio = prices / self.price[rows, :columns]
+            debt_ratio = price_ratio * (indexes / self.index[rows, :columns])
+            ratios = np.where(collateral, price_ratio, np.where(debt, debt_ratio, 1.0))
+            priced = ~np.isnan(ratios).any(axis=1)  # an asset without a price: look
+            within = ((ratios >= 1 / MOVE) & (ratios <= MOVE)).all(axis=1)
+            lowest = np.where(collateral, price_ratio, np.inf).min(axis=1, initial=np.inf)
+            highest = np.where(debt, debt_ratio, 0.0).max(axis=1, initial=0.0)
+            move = lowest / highest
+            quiet: np.ndarray = (
+                self.watched[rows]
+                & priced
+                & within
+                & (floats["health"] * move * (1 - floats["margin"]) > floats["lowest_health"])
+                & (floats["ltv"] / move * (1 + floats["margin"]) < floats["highest_ltv"])
+            )
+        return quiet
+
+    def is_quiet(self, account: str, pool: AavePool, timestamp: int) -> bool:
+        """One account's answer (for tests and readers): a look now would change nothing."""
+        return bool(self._quiet(pool, timestamp, np.array([self.rows[account]]))[0])
 
     def forget(self, accounts: Iterable[str | None]) -> None:
+        """These accounts changed outside their own calls: look at them at the next update."""
         for account in accounts:
-            if account is not None:
-                self.looks.pop(account, None)
+            row = self.rows.get(account) if account is not None else None
+            if row is not None:
+                self.known[row] = self.watched[row] = False
 
     def follow_terms(self, pool: AavePool) -> None:
         """Forget every look when the Pool's rules moved (version, reserve or eMode parameters)."""
@@ -148,17 +240,5 @@ class HealthWatch:
             tuple(pool.emode_categories.items()),
         )
         if terms != self.terms:
-            self.looks.clear()
+            self.watched[:] = False
             self.terms = terms
-
-
-def debt_indexes(pool: AavePool, timestamp: int) -> Callable[[str], int]:
-    """Each reserve's normalized variable debt index at ``timestamp``, computed once on demand."""
-    cache: dict[str, int] = {}
-
-    def index(asset: str) -> int:
-        if asset not in cache:
-            cache[asset] = normalized_debt(pool.reserves[asset], timestamp, pool.version)
-        return cache[asset]
-
-    return index

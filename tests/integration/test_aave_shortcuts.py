@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from softliq_core.replay import aave_engine
@@ -44,7 +45,7 @@ class _EveryLook(aave_engine._AaveReplay):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.watch.quiet = lambda *_: False  # type: ignore[method-assign]
+        self.watch._quiet = lambda pool, timestamp, rows: np.zeros(len(rows), bool)  # type: ignore[method-assign]
 
     def _best_offer_cannot_pay(self, *_: Any) -> bool:
         return False
@@ -54,11 +55,11 @@ def _counting(replay: aave_engine._AaveReplay) -> list[int]:
     """Count the looks the replay skips and the calls it declines unasked (the list fills as it
     runs)."""
     counts = [0, 0]
-    quiet, screen = replay.watch.quiet, replay._best_offer_cannot_pay
+    quiet, screen = replay.watch._quiet, replay._best_offer_cannot_pay
 
-    def counted_quiet(*args: Any) -> bool:
+    def counted_quiet(*args: Any) -> np.ndarray:
         result = quiet(*args)
-        counts[0] += result
+        counts[0] += int(result.sum())
         return result
 
     def counted_screen(*args: Any) -> bool:
@@ -66,7 +67,7 @@ def _counting(replay: aave_engine._AaveReplay) -> list[int]:
         counts[1] += result
         return result
 
-    replay.watch.quiet = counted_quiet  # type: ignore[method-assign]
+    replay.watch._quiet = counted_quiet  # type: ignore[method-assign]
     replay._best_offer_cannot_pay = counted_screen  # type: ignore[method-assign]
     return counts
 
