@@ -119,10 +119,11 @@ class AaveLiquidation:
         """WAD health factor at or above which the mechanism never acts."""
         return HEALTH_FACTOR_LIQUIDATION_THRESHOLD
 
-    def triggered(self, pool: AavePool, user: str, timestamp: int, opted_in: bool) -> bool:
-        return pool.user_account_data(user, timestamp).liquidatable
+    def triggered(self, health_factor: int, opted_in: bool) -> bool:
+        """May act on an account at ``health_factor`` (WAD, the Pool's account data)."""
+        return health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD
 
-    def in_soft_zone(self, pool: AavePool, user: str, timestamp: int) -> bool:
+    def in_soft_zone(self, health_factor: int) -> bool:
         return False  # no soft zone: only the hard liquidation
 
     def act(

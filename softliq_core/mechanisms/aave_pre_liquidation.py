@@ -125,22 +125,22 @@ class AavePreLiquidation:
     def lowest_trigger_health_factor(self) -> int:
         return self.params.pre_hf
 
-    def _in_window(self, health_factor: int) -> bool:
+    def in_soft_zone(self, health_factor: int) -> bool:
+        """In the pre-liquidation window: health in [1, preHF)."""
         return HEALTH_FACTOR_LIQUIDATION_THRESHOLD <= health_factor < self.params.pre_hf
 
-    def in_soft_zone(self, pool: AavePool, user: str, timestamp: int) -> bool:
-        return self._in_window(pool.user_account_data(user, timestamp).health_factor)
-
-    def triggered(self, pool: AavePool, user: str, timestamp: int, opted_in: bool) -> bool:
-        health = pool.user_account_data(user, timestamp).health_factor
-        if health < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+    def triggered(self, health_factor: int, opted_in: bool) -> bool:
+        """May act on an account at ``health_factor`` (WAD, the Pool's account data)."""
+        if health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
             return True
-        return opted_in and self._in_window(health)
+        return opted_in and self.in_soft_zone(health_factor)
 
-    def offers(self, pool: AavePool, user: str, timestamp: int) -> list[PreLiquidationOffer]:
-        """Each (collateral, debt) pair's largest pre-liquidation, most profitable first."""
-        health = pool.user_account_data(user, timestamp).health_factor
-        if not self._in_window(health):
+    def offers(
+        self, pool: AavePool, user: str, timestamp: int, health: int
+    ) -> list[PreLiquidationOffer]:
+        """Each (collateral, debt) pair's largest pre-liquidation at the account's ``health``
+        factor (the Pool's, now), most profitable first."""
+        if not self.in_soft_zone(health):
             return []
         terms = pre_liquidation_terms(self.params, health)
         config = pool.user_config(user)
@@ -203,7 +203,7 @@ class AavePreLiquidation:
             return self._liquidation.act(pool, user, timestamp, opted_in)
         if not opted_in:
             return None
-        for offer in self.offers(pool, user, timestamp):
+        for offer in self.offers(pool, user, timestamp, health):
             try:
                 after = pool.atomically(
                     functools.partial(self._execute, pool, user, offer, health, timestamp)

@@ -162,19 +162,16 @@ class _AaveReplay:
     def _track(self, user: str, block: int) -> None:
         """After a price or an own action: observe the account, schedule the liquidator if it
         could act."""
-        if not self._observe(user, block):
+        data = self.pool.user_account_data(self.account(user), self.history.clock.timestamp(block))
+        if not self._observe(user, block, data):
             return
         assert self.mechanism is not None
-        timestamp = self.history.clock.timestamp(block)
-        if self.mechanism.triggered(self.pool, self.account(user), timestamp, self._opted_in(user)):
+        if self.mechanism.triggered(data.health_factor, self._opted_in(user)):
             self.agenda.schedule(block + self.liquidator.latency_blocks, user)
 
-    def _observe(self, user: str, block: int) -> bool:
-        """Record the account's LTV, health and soft-zone spell; True when the mechanism's
-        trigger is within reach (health below its lowest trigger)."""
-        timestamp = self.history.clock.timestamp(block)
-        account = self.account(user)
-        data = self.pool.user_account_data(account, timestamp)
+    def _observe(self, user: str, block: int, data: AccountData) -> bool:
+        """Record the account's LTV, health and soft-zone spell from its account ``data`` now;
+        True when the mechanism's trigger is within reach (health below its lowest trigger)."""
         stats = self.stats[user]
         if data.total_debt_base:
             stats.max_ltv = max(stats.max_ltv, _ratio(data))
@@ -183,12 +180,12 @@ class _AaveReplay:
         trigger = self.mechanism.lowest_trigger_health_factor if self.mechanism else 0
         near = bool(data.total_debt_base) and data.health_factor < trigger
         self.watch.observed(
-            self.pool, account, data, timestamp, near,
+            self.pool, self.account(user), data, self.history.clock.timestamp(block), near,
             max(stats.min_health_factor or 0, trigger), stats.max_ltv,
         )  # fmt: skip
         if self.mechanism is None:
             return False
-        inside = near and self.mechanism.in_soft_zone(self.pool, account, timestamp)
+        inside = near and self.mechanism.in_soft_zone(data.health_factor)
         if inside and stats.soft_zone_since is None:
             stats.soft_zone_since = block
         elif not inside and stats.soft_zone_since is not None:
@@ -208,13 +205,14 @@ class _AaveReplay:
         assert self.mechanism is not None
         timestamp = self.history.clock.timestamp(block)
         account = self.account(user)
+        # The account's data as each call finds it: a declined or reverted call leaves no trace.
+        data = self.pool.user_account_data(account, timestamp)
         declined = False
         for call_index in range(self.liquidator.max_calls_per_block):
-            before = self.pool.user_account_data(account, timestamp)
             deficits = {asset: r.deficit for asset, r in self.pool.reserves.items()}
             try:
                 tried = self.pool.atomically(
-                    functools.partial(self._attempt, account, block, timestamp)
+                    functools.partial(self._attempt, account, block, timestamp, data.health_factor)
                 )
             except _Declined:
                 # Not worth it now: the next price or own action reconsiders the account.
@@ -230,25 +228,24 @@ class _AaveReplay:
                 if r.deficit != deficits[a]
             )
             after = self.pool.user_account_data(account, timestamp)
-            self._record(block, call_index, user, before, after, result, economics, deficit)
+            self._record(block, call_index, user, data, after, result, economics, deficit)
+            data = after
             if (
                 result.kind != "pre_liquidation"
                 or self.liquidator.pre_liquidation_calls == "single"
             ):
                 break
         del self.pool.events[:]  # the engine's calls emit logs nobody reads
-        if not declined and self.mechanism.triggered(
-            self.pool, account, timestamp, self._opted_in(user)
-        ):
+        if not declined and self.mechanism.triggered(data.health_factor, self._opted_in(user)):
             self.agenda.schedule(block + 1, user)
-        self._observe(user, block)
+        self._observe(user, block, data)
 
     def _attempt(
-        self, account: str, block: int, timestamp: int
+        self, account: str, block: int, timestamp: int, health: int
     ) -> tuple[AaveActionResult, ActionEconomics] | None:
         assert self.mechanism is not None
         user = account.removeprefix(COUNTERFACTUAL)
-        if self._best_offer_cannot_pay(account, block, timestamp, self._opted_in(user)):
+        if self._best_offer_cannot_pay(account, block, timestamp, self._opted_in(user), health):
             raise _Declined()
         result = self.mechanism.act(self.pool, account, timestamp, self._opted_in(user))
         if result is None:
@@ -259,7 +256,7 @@ class _AaveReplay:
         return result, economics
 
     def _best_offer_cannot_pay(
-        self, account: str, block: int, timestamp: int, opted_in: bool
+        self, account: str, block: int, timestamp: int, opted_in: bool, health: int
     ) -> bool:
         """A pre-liquidation's profit is its offer's collateral value less the debt it repays,
         less slippage (never negative) and gas: when the best offer's does not exceed the least
@@ -267,7 +264,7 @@ class _AaveReplay:
         account whose every offer would revert is declined too, not retried next block)."""
         if not isinstance(self.mechanism, AavePreLiquidation) or not opted_in:
             return False
-        offers = self.mechanism.offers(self.pool, account, timestamp)
+        offers = self.mechanism.offers(self.pool, account, timestamp, health)
         if not offers:
             return False
         native_price = self._native_price(block)

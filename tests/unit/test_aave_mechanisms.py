@@ -131,8 +131,10 @@ def test_pre_liquidation_acts_in_the_window_for_opted_in_positions() -> None:
     pool = worked_example("3.0")
     pool.set_price(WETH, 1960 * 10**8)  # HF = 19,600 × 0.83 / 16,000 = 1.016750
     mechanism = AavePreLiquidation(PARAMS)
-    assert mechanism.in_soft_zone(pool, ALICE, T0)
-    assert not mechanism.triggered(pool, ALICE, T0, opted_in=False)
+    health = pool.user_account_data(ALICE, T0).health_factor
+    assert mechanism.in_soft_zone(health)
+    assert not mechanism.triggered(health, opted_in=False)
+    assert mechanism.triggered(health, opted_in=True)
     assert mechanism.act(pool, ALICE, T0, opted_in=False) is None
     result = mechanism.act(pool, ALICE, T0, opted_in=True)
     assert result is not None and result.kind == "pre_liquidation"
