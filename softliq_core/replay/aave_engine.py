@@ -211,8 +211,10 @@ class _AaveReplay:
         for call_index in range(self.liquidator.max_calls_per_block):
             deficits = {asset: r.deficit for asset, r in self.pool.reserves.items()}
             try:
+                if self._best_offer_cannot_pay(account, block, timestamp, data.health_factor):
+                    raise _Declined()  # a view: no transaction to open and undo
                 tried = self.pool.atomically(
-                    functools.partial(self._attempt, account, block, timestamp, data.health_factor)
+                    functools.partial(self._attempt, account, block, timestamp)
                 )
             except _Declined:
                 # Not worth it now: the next price or own action reconsiders the account.
@@ -241,12 +243,10 @@ class _AaveReplay:
         self._observe(user, block, data)
 
     def _attempt(
-        self, account: str, block: int, timestamp: int, health: int
+        self, account: str, block: int, timestamp: int
     ) -> tuple[AaveActionResult, ActionEconomics] | None:
         assert self.mechanism is not None
         user = account.removeprefix(COUNTERFACTUAL)
-        if self._best_offer_cannot_pay(account, block, timestamp, self._opted_in(user), health):
-            raise _Declined()
         result = self.mechanism.act(self.pool, account, timestamp, self._opted_in(user))
         if result is None:
             return None
@@ -255,14 +255,13 @@ class _AaveReplay:
             raise _Declined()
         return result, economics
 
-    def _best_offer_cannot_pay(
-        self, account: str, block: int, timestamp: int, opted_in: bool, health: int
-    ) -> bool:
+    def _best_offer_cannot_pay(self, account: str, block: int, timestamp: int, health: int) -> bool:
         """A pre-liquidation's profit is its offer's collateral value less the debt it repays,
         less slippage (never negative) and gas: when the best offer's does not exceed the least
         profit after gas, none can, and the liquidator declines without asking the Pool (so an
         account whose every offer would revert is declined too, not retried next block)."""
-        if not isinstance(self.mechanism, AavePreLiquidation) or not opted_in:
+        user = account.removeprefix(COUNTERFACTUAL)
+        if not isinstance(self.mechanism, AavePreLiquidation) or not self._opted_in(user):
             return False
         offers = self.mechanism.offers(self.pool, account, timestamp, health)
         if not offers:
