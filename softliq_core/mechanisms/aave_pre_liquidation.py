@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+import numpy as np
+
 from softliq_core.mechanisms.aave_liquidation import (
     DEFAULT_LIQUIDATOR,
     AaveActionResult,
@@ -134,6 +136,22 @@ class AavePreLiquidation:
         if health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
             return True
         return opted_in and self.in_soft_zone(health_factor)
+
+    def most_profit(self, health: np.ndarray, largest_debt: np.ndarray) -> np.ndarray:
+        """Above any offer's profit (base units, before slippage and gas, up to the seizure's
+        rounding: a collateral unit, or a debt unit when capped at the balance; the caller's
+        slack) for accounts in the window at a health factor of at least
+        ``health`` (floats) whose debt in any one reserve is worth at most ``largest_debt``: an
+        offer repays at most preLCF of one reserve's debt for collateral worth at most preLIF
+        times it, and both fall as health rises (the contract's terms are floored)."""
+        pre_hf = self.params.pre_hf / WAD
+        below = (pre_hf - np.clip(health, 1.0, pre_hf)) / (pre_hf - 1.0)
+        lcf1, lcf2 = self.params.pre_lcf1 / WAD, self.params.pre_lcf2 / WAD
+        lif1, lif2 = self.params.pre_lif1 / WAD, self.params.pre_lif2 / WAD
+        bound: np.ndarray = (
+            largest_debt * (lcf1 + below * (lcf2 - lcf1)) * (lif1 - 1.0 + below * (lif2 - lif1))
+        )
+        return bound
 
     def offers(
         self, pool: AavePool, user: str, timestamp: int, health: int

@@ -33,8 +33,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from softliq_core.mechanisms import AaveActionResult, AaveLiquidation, AavePreLiquidation
-from softliq_core.protocols.aave.account import AccountData, UserConfig, value_in_base
+from softliq_core.protocols.aave.account import (
+    HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
+    AccountData,
+    UserConfig,
+    value_in_base,
+)
 from softliq_core.protocols.aave.errors import AaveRevert
 from softliq_core.protocols.aave.pool import AavePool
 from softliq_core.replay.aave_baseline_validation import reproduce_liquidation
@@ -169,9 +176,10 @@ class _AaveReplay:
         if self.mechanism.triggered(data.health_factor, self._opted_in(user)):
             self.agenda.schedule(block + self.liquidator.latency_blocks, user)
 
-    def _observe(self, user: str, block: int, data: AccountData) -> bool:
-        """Record the account's LTV, health and soft-zone spell from its account ``data`` now;
-        True when the mechanism's trigger is within reach (health below its lowest trigger)."""
+    def _observe(self, user: str, block: int, data: AccountData, declined: bool = False) -> bool:
+        """Record the account's LTV, health and soft-zone spell from its account ``data`` now
+        (``declined``: just after the liquidator declined its call); True when the mechanism's
+        trigger is within reach (health below its lowest trigger)."""
         stats = self.stats[user]
         if data.total_debt_base:
             stats.max_ltv = max(stats.max_ltv, _ratio(data))
@@ -179,13 +187,23 @@ class _AaveReplay:
                 stats.min_health_factor = data.health_factor
         trigger = self.mechanism.lowest_trigger_health_factor if self.mechanism else 0
         near = bool(data.total_debt_base) and data.health_factor < trigger
+        inside = (
+            near and self.mechanism is not None and self.mechanism.in_soft_zone(data.health_factor)
+        )
+        record = stats.min_health_factor or 0
+        band: tuple[int, int | None] | None = None  # in the mechanism's reach: look every time
+        if not near:  # nothing to record or do until a new low or the trigger
+            band = (max(record, trigger), None)
+        elif inside and (declined or not self._opted_in(user)):
+            # parked in the window: while it stays there above its record, a look would only
+            # schedule the call again (tried when due) or do nothing (opted out)
+            band = (max(record, HEALTH_FACTOR_LIQUIDATION_THRESHOLD), trigger)
         self.watch.observed(
-            self.pool, self.account(user), data, self.history.clock.timestamp(block), near,
-            max(stats.min_health_factor or 0, trigger), stats.max_ltv,
+            self.pool, self.account(user), data, self.history.clock.timestamp(block), band,
+            stats.max_ltv, calls=inside and self._opted_in(user),
         )  # fmt: skip
         if self.mechanism is None:
             return False
-        inside = near and self.mechanism.in_soft_zone(data.health_factor)
         if inside and stats.soft_zone_since is None:
             stats.soft_zone_since = block
         elif not inside and stats.soft_zone_since is not None:
@@ -198,8 +216,32 @@ class _AaveReplay:
     def _run_due(self, up_to_block: int) -> None:
         for block, users in self.agenda.until(up_to_block):
             self.ledger.at_block(block, self.history.clock.timestamp(block))
+            declined = self._surely_declined(block, users)
             for user in users:
-                self._act(block, user)
+                if user in declined:
+                    self.stats[user].unprofitable += 1
+                else:
+                    self._act(block, user)
+
+    def _surely_declined(self, block: int, users: list[str]) -> set[str]:
+        """The due calls on accounts parked in the pre-liquidation window that the watch's bounds
+        settle: a look now would change nothing (the account is still in the window above its
+        record) and no offer's profit can exceed gas and the least profit, so ``_act`` would
+        count a decline and nothing else. (Accounts acting first in the block move the reserves'
+        rates, not these accounts' balances, prices or indexes at this timestamp.)"""
+        if not isinstance(self.mechanism, AavePreLiquidation):
+            return set()
+        rows = np.array([self.watch.rows[self.account(user)] for user in users])
+        if not (self.watch.calls[rows] & self.watch.watched[rows]).any():
+            return set()
+        timestamp = self.history.clock.timestamp(block)
+        parked, health, largest_debt, slack = self.watch.parked_bounds(self.pool, timestamp, rows)
+        native_price = self._native_price(block)
+        base_fee = self.history.clock.base_fee(block)
+        _, gas_cost = self.liquidator.gas("pre_liquidation", base_fee, native_price)
+        bar = float(gas_cost + self.liquidator.least_profit(native_price))
+        surely = parked & (self.mechanism.most_profit(health, largest_debt) + slack < bar)
+        return {user for user, declined in zip(users, surely, strict=True) if declined}
 
     def _act(self, block: int, user: str) -> None:
         assert self.mechanism is not None
@@ -240,7 +282,7 @@ class _AaveReplay:
         del self.pool.events[:]  # the engine's calls emit logs nobody reads
         if not declined and self.mechanism.triggered(data.health_factor, self._opted_in(user)):
             self.agenda.schedule(block + 1, user)
-        self._observe(user, block, data)
+        self._observe(user, block, data, declined)
 
     def _attempt(
         self, account: str, block: int, timestamp: int
@@ -259,13 +301,16 @@ class _AaveReplay:
         """A pre-liquidation's profit is its offer's collateral value less the debt it repays,
         less slippage (never negative) and gas: when the best offer's does not exceed the least
         profit after gas, none can, and the liquidator declines without asking the Pool (so an
-        account whose every offer would revert is declined too, not retried next block)."""
+        account whose every offer would revert is declined too, not retried next block). An
+        account in the window with no offer at all (dust) is declined the same way."""
         user = account.removeprefix(COUNTERFACTUAL)
         if not isinstance(self.mechanism, AavePreLiquidation) or not self._opted_in(user):
             return False
+        if not self.mechanism.in_soft_zone(health):
+            return False  # below the window: the standard liquidation
         offers = self.mechanism.offers(self.pool, account, timestamp, health)
         if not offers:
-            return False
+            return True
         native_price = self._native_price(block)
         base_fee = self.history.clock.base_fee(block)
         _, gas_cost = self.liquidator.gas("pre_liquidation", base_fee, native_price)
@@ -572,7 +617,10 @@ class _AaveReplay:
             return
         self.watch.follow_terms(self.pool)
         timestamp = self.history.clock.timestamp(block)
-        for joined in self.watch.to_look(self.pool, timestamp, repriced):
+        looks, calls = self.watch.to_look(self.pool, timestamp, repriced)
+        for parked in calls:  # what their looks would do (the agenda orders a block's calls)
+            self.agenda.schedule(block + self.liquidator.latency_blocks, self.borrowers[parked])
+        for joined in looks:
             user = self.borrowers[joined]
             config = self.pool.user_config(self.account(user))
             if config.borrowing and not repriced.isdisjoint(config.collateral | config.borrowing):

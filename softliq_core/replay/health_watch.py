@@ -15,7 +15,10 @@ With real-valued collateral C = Σ c_a·p_a·LT_a and debt D = Σ d_b·p_b, the 
 never falls and the debt grows by its reserve's borrow index, so for the price ratios
 r_a = p_a/p_a⁰ (collateral) and s_b = (p_b/p_b⁰)·(I_b/I_b⁰) (debt):
 
-    HF ≥ HF⁰ · m,   LTV ≤ LTV⁰ / m,   m = min_a r_a / max_b s_b.
+    HF ≥ HF⁰ · m,   LTV ≤ LTV⁰ / m,   m = min_a r_a / max_b s_b,
+
+and, with the collateral's income too (g_a = r_a·J_a/J_a⁰, J the liquidity index),
+HF ≤ HF⁰ · max_a g_a / min_b s_b; each debt is worth at most its look's value times s_b.
 
 The Pool's integers differ from the real values by at most one token unit and one base unit per
 reserve (``err``: price/unit + 2 each) and, up to v3.4 with several collaterals, by the floor of the
@@ -26,6 +29,13 @@ and the float arithmetic. A skipped look is one whose exact health factor is pro
 the account's record and the trigger, and whose LTV is at or below its record (hypothesis-tested
 against the Pool's own account data); everything outside these premises is looked at as before:
 accounts in or near the trigger zone, without debt, nearly insolvent, small, or after a big move.
+
+Parking. An account in a pre-liquidation window whose call was just declined (or that has not
+opted in) is watched within a band instead: while its health surely stays in [its record, 1] ..
+preHF, a look would record nothing and leave its soft-zone spell open, so a price update only
+schedules its call (``calls``) or skips it. When that call falls due, the replay asks
+``parked_bounds`` for its health and largest debt bounds and declines it unasked when even the
+pre-liquidation's most profitable offer at those bounds cannot pay gas and the least profit.
 
 The looks are rows of arrays in the replay's join order (an account per borrower), so a price update
 costs one numpy pass over the accounts holding a repriced asset, not a Python call per borrower.
@@ -39,15 +49,15 @@ from typing import Any
 import numpy as np
 
 from softliq_core.protocols.aave.account import AccountData, in_emode_as_collateral
-from softliq_core.protocols.aave.math import WAD
+from softliq_core.protocols.aave.math import RAY, WAD
 from softliq_core.protocols.aave.pool import AavePool
-from softliq_core.protocols.aave.reserve import normalized_debt
+from softliq_core.protocols.aave.reserve import normalized_debt, normalized_income
 
 SIZE = 4_000_000  # totals at least this many times their rounding error
 MARGIN = 1e-5
 MOVE = 2.0  # ratios beyond [1/MOVE, MOVE] since the last look: look again
 LOWEST_HEALTH = WAD // 1000  # below a health factor of 0.001 the wad division's rounding counts
-_FLOATS = ("health", "ltv", "margin", "lowest_health", "highest_ltv")
+_FLOATS = ("health", "ltv", "margin", "slack", "lowest_health", "highest_health", "highest_ltv")
 
 
 class HealthWatch:
@@ -62,11 +72,14 @@ class HealthWatch:
         self.held = np.zeros((rows, columns), bool)
         # a look the bound may skip from: its health, LTV, margin and records, reserves' marks
         self.watched = np.zeros(rows, bool)
+        self.calls = np.zeros(rows, bool)  # parked in a window: a quiet update schedules a call
         self.floats = {name: np.zeros(rows) for name in _FLOATS}
         self.is_collateral = np.zeros((rows, columns), bool)
         self.is_debt = np.zeros((rows, columns), bool)
         self.price = np.ones((rows, columns))
-        self.index = np.ones((rows, columns))
+        self.index = np.ones((rows, columns))  # the debt's borrow index
+        self.income = np.ones((rows, columns))  # the collateral's liquidity index
+        self.debt_value = np.zeros((rows, columns))  # in base currency
 
     # -- rows and columns ----------------------------------------------------------------------
 
@@ -96,6 +109,7 @@ class HealthWatch:
             return bigger
 
         self.known, self.watched = grown(self.known, False), grown(self.watched, False)
+        self.calls = grown(self.calls, False)
         self.floats = {name: grown(values, 0.0) for name, values in self.floats.items()}
         self.held = grown(self.held, False)
         self.is_collateral, self.is_debt = (
@@ -103,6 +117,8 @@ class HealthWatch:
             grown(self.is_debt, False),
         )
         self.price, self.index = grown(self.price, 1.0), grown(self.index, 1.0)
+        self.income = grown(self.income, 1.0)
+        self.debt_value = grown(self.debt_value, 0.0)
 
     # -- looks ---------------------------------------------------------------------------------
 
@@ -112,14 +128,16 @@ class HealthWatch:
         account: str,
         data: AccountData,
         timestamp: int,
-        near: bool,
-        lowest_health: int,
+        band: tuple[int, int | None] | None,
         highest_ltv: float,
+        calls: bool = False,
     ) -> None:
         """Remember a look at ``account``: the assets it holds, and, unless the look is outside
-        the bound's premises (``near``: within the mechanism's reach), what a later price update
-        must move to matter: a health factor below ``lowest_health`` (WAD: the record low, or the
-        trigger if higher) or an LTV above ``highest_ltv`` (the record high)."""
+        the bound's premises (``band`` None: within the mechanism's reach), what a later price
+        update must move to matter: a health factor outside ``band`` (WAD, [low, high), high None
+        for none: below the record low or the trigger, or out of a window the account is parked
+        in) or an LTV above ``highest_ltv`` (the record high). ``calls``: a quiet update still
+        schedules the liquidator's call (parked in a pre-liquidation window, opted in)."""
         self.add(account)
         row = self.rows[account]
         config = pool.user_config(account)
@@ -127,8 +145,8 @@ class HealthWatch:
         for asset in config.collateral | config.borrowing:
             self.held[row, self._column(asset)] = True
         self.known[row] = True
-        self.watched[row] = False
-        if near or not data.total_debt_base or data.health_factor < LOWEST_HEALTH:
+        self.watched[row] = self.calls[row] = False
+        if band is None or not data.total_debt_base or data.health_factor < LOWEST_HEALTH:
             return
         version = pool.version
         category = pool.emode_categories.get(config.emode) if config.emode else None
@@ -150,6 +168,7 @@ class HealthWatch:
             column = self.columns[asset]
             self.is_collateral[row, column] = True
             self.price[row, column] = price
+            self.income[row, column] = normalized_income(reserve, timestamp)
             err += price // reserve.config.unit + 2
             collaterals += 1
             if threshold:
@@ -162,42 +181,70 @@ class HealthWatch:
             column = self.columns[asset]
             self.is_debt[row, column] = True
             self.price[row, column] = price  # (an asset both lent and borrowed: one price)
-            self.index[row, column] = normalized_debt(reserve, timestamp, version)
+            index = normalized_debt(reserve, timestamp, version)
+            self.index[row, column] = index
+            scaled = reserve.v_token.scaled_balance(account)
+            self.debt_value[row, column] = scaled * (index / RAY) * (price / reserve.config.unit)
             err += price // reserve.config.unit + 2
         if min(data.total_debt_base, data.total_collateral_base) < SIZE * err:
             return
         floored_average = not version.directional_rounding and collaterals > 1
+        lowest_health, highest_health = band
         for name, value in (
             ("health", data.health_factor / WAD),
             ("ltv", data.total_debt_base / data.total_collateral_base),
             ("margin", MARGIN + (1 / lowest_threshold if floored_average else 0.0)),
+            ("slack", float(err)),
             ("lowest_health", lowest_health / WAD),
+            ("highest_health", np.inf if highest_health is None else highest_health / WAD),
             ("highest_ltv", highest_ltv),
         ):
             self.floats[name][row] = value
         self.watched[row] = True
+        self.calls[row] = calls
 
-    def to_look(self, pool: AavePool, timestamp: int, repriced: set[str]) -> np.ndarray:
-        """Rows, ascending, a price update of ``repriced`` must look at: those holding one of the
-        assets (or not known since their last change) whose look the bound cannot skip."""
+    def to_look(
+        self, pool: AavePool, timestamp: int, repriced: set[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows, ascending, a price update of ``repriced`` must look at (those holding one of the
+        assets, or not known since their last change, whose look the bound cannot skip), and the
+        rows whose skipped look would have scheduled the liquidator's call."""
         n = len(self.accounts)
         moved = [self.columns[a] for a in repriced if a in self.columns]
         holding = self.held[:n, moved].any(axis=1) if moved else np.zeros(n, bool)
         candidates = np.flatnonzero(holding | ~self.known[:n])
-        looked_at: np.ndarray = candidates[~self._quiet(pool, timestamp, candidates)]
-        return looked_at
+        quiet = self._quiet(pool, timestamp, candidates)
+        calls = candidates[quiet & self.calls[candidates]]
+        return candidates[~quiet], calls
 
     def _quiet(self, pool: AavePool, timestamp: int, rows: np.ndarray) -> np.ndarray:
         """For each of ``rows``: does the bound show a look now would change nothing?"""
+        return self._bounds(pool, timestamp, rows)[0]
+
+    def parked_bounds(
+        self, pool: AavePool, timestamp: int, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each of ``rows``: parked with a call and quiet now (its look would change nothing
+        and schedule the call), the least its health factor can be (float), the most its debt in
+        one reserve can be worth (base currency, float) and the rounding slack (base units)."""
+        quiet, lowest_health, largest_debt = self._bounds(pool, timestamp, rows)
+        return quiet & self.calls[rows], lowest_health, largest_debt, self.floats["slack"][rows]
+
+    def _bounds(
+        self, pool: AavePool, timestamp: int, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each of ``rows``: quiet or not, and the health and largest debt bounds."""
         assets = list(self.columns)
         prices = np.array([float(pool.prices.get(a, np.nan)) for a in assets])
+        reserves = [pool.reserves.get(a) for a in assets]
         indexes = np.array(
             [
-                float(normalized_debt(pool.reserves[a], timestamp, pool.version))
-                if a in pool.reserves
-                else np.nan
-                for a in assets
+                np.nan if r is None else float(normalized_debt(r, timestamp, pool.version))
+                for r in reserves
             ]
+        )
+        incomes = np.array(
+            [np.nan if r is None else float(normalized_income(r, timestamp)) for r in reserves]
         )
         columns = len(assets)
         collateral = self.is_collateral[rows, :columns]
@@ -206,20 +253,30 @@ class HealthWatch:
         with np.errstate(divide="ignore", invalid="ignore"):  # rows not watched: any value
             price_ratio = prices / self.price[rows, :columns]
             debt_ratio = price_ratio * (indexes / self.index[rows, :columns])
+            grown_ratio = price_ratio * (incomes / self.income[rows, :columns])
             ratios = np.where(collateral, price_ratio, np.where(debt, debt_ratio, 1.0))
             priced = ~np.isnan(ratios).any(axis=1)  # an asset without a price: look
             within = ((ratios >= 1 / MOVE) & (ratios <= MOVE)).all(axis=1)
             lowest = np.where(collateral, price_ratio, np.inf).min(axis=1, initial=np.inf)
             highest = np.where(debt, debt_ratio, 0.0).max(axis=1, initial=0.0)
             move = lowest / highest
-            quiet: np.ndarray = (
+            # the most health can rise: collateral up by price and income, debt down by price
+            rise = np.where(collateral, grown_ratio, 0.0).max(axis=1, initial=0.0) / np.where(
+                debt, debt_ratio, np.inf
+            ).min(axis=1, initial=np.inf)
+            margin = floats["margin"]
+            lowest_health = floats["health"] * move * (1 - margin)
+            quiet = (
                 self.watched[rows]
                 & priced
                 & within
-                & (floats["health"] * move * (1 - floats["margin"]) > floats["lowest_health"])
-                & (floats["ltv"] / move * (1 + floats["margin"]) < floats["highest_ltv"])
+                & (lowest_health > floats["lowest_health"])
+                & (floats["health"] * rise * (1 + margin) < floats["highest_health"])
+                & (floats["ltv"] / move * (1 + margin) < floats["highest_ltv"])
             )
-        return quiet
+            debt_values = np.where(debt, self.debt_value[rows, :columns] * debt_ratio, 0.0)
+            largest_debt = debt_values.max(axis=1, initial=0.0) * (1 + margin)
+        return quiet, lowest_health, largest_debt
 
     def is_quiet(self, account: str, pool: AavePool, timestamp: int) -> bool:
         """One account's answer (for tests and readers): a look now would change nothing."""

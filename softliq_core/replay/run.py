@@ -25,9 +25,9 @@ from softliq_core.replay.scenario import MORPHO_BLUE, Scenario, validate_scenari
 
 # Raise it when an engine change moves outcomes or the replay state: snapshots of another version
 # are not resumed (replay/snapshot.py), the replay starts again from genesis.
-ENGINE_VERSION = (
-    "0.2.1"  # 0.2.1: the Aave health watch in the state; the dust-rule liquidation size
-)
+# 0.2.1: the Aave health watch in the state; the dust-rule liquidation size. 0.2.2: the watch
+# parks accounts in a pre-liquidation window; an account in it with no offer at all is declined.
+ENGINE_VERSION = "0.2.2"
 
 _ACTION_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,

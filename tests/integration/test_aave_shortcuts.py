@@ -1,8 +1,10 @@
-"""The Aave replay's two shortcuts change nothing: the health watch (which skips looks a price update
-cannot change) and the declined-offer screen (a pre-liquidation whose best offer cannot pay is
-declined without asking the Pool). A replay that looks at every borrowing account at every price
-update of one of its assets and tries every call gives the same outcome, row for row and stat for
-stat (the replay as it was before them)."""
+"""The Aave replay's shortcuts change nothing: the health watch (which skips looks a price update
+cannot change, and parks accounts in a pre-liquidation window: their looks only schedule the call),
+the declined-offer screen (a pre-liquidation whose best offer cannot pay is declined without asking
+the Pool) and the parked calls' screen (a parked account's due call declined on the watch's bounds
+alone). A replay that looks at every borrowing account at every price update of one of its assets
+and tries every call gives the same outcome, row for row and stat for stat (the replay as it was
+before them)."""
 
 from __future__ import annotations
 
@@ -50,12 +52,16 @@ class _EveryLook(aave_engine._AaveReplay):
     def _best_offer_cannot_pay(self, *_: Any) -> bool:
         return False
 
+    def _surely_declined(self, *_: Any) -> set[str]:
+        return set()
+
 
 def _counting(replay: aave_engine._AaveReplay) -> list[int]:
-    """Count the looks the replay skips and the calls it declines unasked (the list fills as it
-    runs)."""
-    counts = [0, 0]
+    """Count the looks the replay skips, the calls it declines unasked and the parked calls it
+    declines on the bounds (the list fills as it runs)."""
+    counts = [0, 0, 0]
     quiet, screen = replay.watch._quiet, replay._best_offer_cannot_pay
+    parked = replay._surely_declined
 
     def counted_quiet(*args: Any) -> np.ndarray:
         result = quiet(*args)
@@ -67,8 +73,14 @@ def _counting(replay: aave_engine._AaveReplay) -> list[int]:
         counts[1] += result
         return result
 
+    def counted_parked(*args: Any) -> set[str]:
+        result = parked(*args)
+        counts[2] += len(result)
+        return result
+
     replay.watch._quiet = counted_quiet  # type: ignore[method-assign]
     replay._best_offer_cannot_pay = counted_screen  # type: ignore[method-assign]
+    replay._surely_declined = counted_parked  # type: ignore[method-assign]
     return counts
 
 
@@ -87,4 +99,4 @@ def test_the_shortcuts_change_no_outcome(
     if not scenario.is_history:
         assert any(row["kind"] for row in outcome.actions)  # and the scenario acted
     if scenario.name == "wide":  # a pre-liquidation paying gas: declines settled unasked
-        assert counts[1] > 0
+        assert counts[1] > 0 and counts[2] > 0

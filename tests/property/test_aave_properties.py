@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import event as note_event
 from hypothesis import strategies as st
@@ -94,6 +95,44 @@ def test_pre_liquidation_never_lowers_health(
     if result is not None:
         assert result.kind == "pre_liquidation" and result.health_after == after
         assert result.incentive <= params.pre_lif2
+
+
+@PROPERTY
+@given(
+    positions(target_pct=(100, 112)),
+    st.integers(101, 115),
+    st.integers(1, 100),
+    st.integers(0, 100),
+    st.integers(0, 100),
+)
+def test_no_offer_profits_more_than_the_parked_bound(
+    scenario: Scenario, pre_hf_pct: int, lcf: int, lif1: int, lif: int
+) -> None:
+    """The bound that declines a parked account's call unasked is above every offer's profit,
+    given the account's health and its largest debt in one reserve, plus the seizure's rounding
+    (a collateral unit, or a debt unit where the seizure is capped at the balance), as the
+    watch's slack counts it."""
+    pool, t = scenario.pool, scenario.timestamp
+    params = AavePreLiquidationParams(
+        pre_hf=pre_hf_pct * WAD // 100,
+        pre_lcf1=WAD * lcf // 400,
+        pre_lcf2=WAD * lcf // 100,
+        pre_lif1=WAD + WAD * lif1 * lif // 1_000_000,
+        pre_lif2=WAD + WAD * 5 * lif // 10_000,  # ≤ 1.05 ≤ 1/95 %
+    )
+    mechanism = AavePreLiquidation(params)
+    health = pool.user_account_data(ALICE, t).health_factor
+    assume(mechanism.in_soft_zone(health))
+    offers = mechanism.offers(pool, ALICE, t, health)
+    assume(offers)
+    largest_debt = max(
+        pool.debt_balance(asset, ALICE, t) * pool.prices[asset] / reserve.config.unit
+        for asset, reserve in pool.reserves.items()
+    )
+    bound = mechanism.most_profit(np.array([health / WAD]), np.array([largest_debt]))[0]
+    slack = sum(pool.prices[a] // r.config.unit + 2 for a, r in pool.reserves.items())
+    assert offers[0].profit_base <= bound * (1 + 1e-9) + slack
+    note_event("tight" if offers[0].profit_base > bound * 0.99 else "loose")
 
 
 @PROPERTY

@@ -1,6 +1,7 @@
 """The health watch's bound against the Pool's own account data: whenever it calls a look quiet, the
-exact health factor is at or above the bar and the LTV at or below its record, whatever the prices
-and the time did since (v3.0–3.7 roundings, one or two collaterals, dust to whales)."""
+exact health factor is within its band (at or above the bar, below the top of a window the account
+is parked in) and the LTV at or below its record, whatever the prices and the time did since
+(v3.0–3.7 roundings, one or two collaterals, dust to whales)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from softliq_core.protocols.aave.account import AccountData, value_in_base
 from softliq_core.protocols.aave.pool import AavePool
 from softliq_core.replay.health_watch import HealthWatch
-from tests.aave_fixtures import ALICE, CAROL, T0, USDC, WETH, WSTETH, make_pool
+from tests.aave_fixtures import ALICE, BOB, CAROL, T0, USDC, WETH, WSTETH, make_pool
 
 WAD = 10**18
 VERSIONS = ("3.0", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7")
@@ -35,6 +36,7 @@ def _ltv(data: AccountData) -> float:
         st.one_of(st.integers(-400, 400), st.integers(-60_000, 120_000)), min_size=3, max_size=3
     ),
     bar_offset=st.integers(-20_000, 1_000),
+    top_offset=st.one_of(st.none(), st.integers(-1_000, 20_000)),
     ltv_offset=st.integers(-1_000, 20_000),
     at_the_boundary=st.booleans(),
 )
@@ -47,6 +49,7 @@ def test_a_quiet_look_would_change_nothing(
     elapsed: int,
     moves: list[int],
     bar_offset: int,
+    top_offset: int | None,
     ltv_offset: int,
     at_the_boundary: bool,
 ) -> None:
@@ -74,17 +77,20 @@ def test_a_quiet_look_would_change_nothing(
     if at_the_boundary:
         lowest_health = after.health_factor + bar_offset
         highest_ltv = _ltv(after) * (1 + ltv_offset / 10**9)
+        top = None if top_offset is None else after.health_factor - top_offset
     else:
         lowest_health = before.health_factor * (10**6 + bar_offset) // 10**6
         highest_ltv = _ltv(before) * (1 + ltv_offset / 10**6)
+        top = None if top_offset is None else before.health_factor * (10**6 + top_offset) // 10**6
     watch = HealthWatch()
     watch.follow_terms(pool)
-    watch.observed(pool, ALICE, before, seen_at, False, lowest_health, highest_ltv)
+    watch.observed(pool, ALICE, before, seen_at, (lowest_health, top), highest_ltv)
     event("watched" if watch.watched[0] else "not watched (premises)")
     quiet = watch.is_quiet(ALICE, moved, now)
     event(f"quiet: {quiet}")
     if quiet:
         assert after.health_factor >= lowest_health
+        assert top is None or after.health_factor < top
         assert _ltv(after) <= highest_ltv
 
 
@@ -99,7 +105,8 @@ def _borrower(version: str = "3.3") -> AavePool:
 def _look(watch: HealthWatch, pool: AavePool, near: bool = False) -> None:
     """A look at ALICE whose own health and LTV are the account's records."""
     data = pool.user_account_data(ALICE, T0)
-    watch.observed(pool, ALICE, data, T0, near, data.health_factor, _ltv(data))
+    band = None if near else (data.health_factor, None)
+    watch.observed(pool, ALICE, data, T0, band, _ltv(data))
 
 
 def test_a_small_favourable_move_is_quiet_and_a_new_low_is_not() -> None:
@@ -118,6 +125,29 @@ def test_a_small_favourable_move_is_quiet_and_a_new_low_is_not() -> None:
     assert not watch.watched[watch.rows[ALICE]] and not watch.known[watch.rows[ALICE]]
 
 
+def test_a_parked_account_leaves_its_window_when_its_collateral_earns() -> None:
+    """Health also rises with the collateral's liquidity index: WETH lent at 90 % utilisation
+    earns about 3 % a year while ALICE's USDC debt accrues almost nothing, so a year with no price
+    move carries her above the top of a window 0.5 % above her health. The look is quiet before
+    and not after (fails when the bound leaves the income out)."""
+    pool = _borrower()
+    pool.supply(WETH, 1_000 * 10**18, CAROL, T0)
+    pool.supply(USDC, 100_000_000 * 10**6, BOB, T0)
+    pool.borrow(WETH, 909 * 10**18, BOB, T0)
+    data = pool.user_account_data(ALICE, T0)
+    watch = HealthWatch()
+    watch.observed(
+        pool, ALICE, data, T0, (data.health_factor // 2, data.health_factor * 1005 // 1000),
+        _ltv(data) * 1.01, calls=True,
+    )  # fmt: skip
+    later = T0 + 365 * 86_400
+    assert pool.user_account_data(ALICE, later).health_factor > data.health_factor * 1005 // 1000
+    assert watch.is_quiet(ALICE, pool, T0 + 86_400)
+    assert not watch.is_quiet(ALICE, pool, later)
+    looks, calls = watch.to_look(pool, T0 + 86_400, {WETH})
+    assert list(calls) == [0] and not len(looks)  # quiet and parked: the call is scheduled
+
+
 def test_the_rows_and_columns_grow_without_losing_a_look() -> None:
     pool = _borrower()
     watch = HealthWatch()
@@ -128,7 +158,8 @@ def test_the_rows_and_columns_grow_without_losing_a_look() -> None:
     assert watch.rows[ALICE] == 0 and len(watch.known) >= 41 and watch.held.shape[1] >= 42
     pool.set_price(WETH, pool.prices[WETH] * 1001 // 1000)
     assert watch.is_quiet(ALICE, pool, T0)
-    assert list(watch.to_look(pool, T0, {WETH})) == list(range(1, 41))  # the new rows: unknown
+    looks, calls = watch.to_look(pool, T0, {WETH})
+    assert list(looks) == list(range(1, 41)) and not len(calls)  # the new rows: unknown
 
 
 def test_a_change_of_the_pools_rules_forgets_every_look() -> None:
