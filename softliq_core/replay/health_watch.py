@@ -57,6 +57,8 @@ SIZE = 4_000_000  # totals at least this many times their rounding error
 MARGIN = 1e-5
 MOVE = 2.0  # ratios beyond [1/MOVE, MOVE] since the last look: look again
 LOWEST_HEALTH = WAD // 1000  # below a health factor of 0.001 the wad division's rounding counts
+# a watched look's floats, one row each: health and LTV then, the rounding margin (relative) and
+# slack (base units), and the band and LTV record the next look must surely keep to
 _FLOATS = ("health", "ltv", "margin", "slack", "lowest_health", "highest_health", "highest_ltv")
 
 
@@ -73,7 +75,8 @@ class HealthWatch:
         # a look the bound may skip from: its health, LTV, margin and records, reserves' marks
         self.watched = np.zeros(rows, bool)
         self.calls = np.zeros(rows, bool)  # parked in a window: a quiet update schedules a call
-        self.floats = {name: np.zeros(rows) for name in _FLOATS}
+        self.parking = False  # some look had a band with a top (else no update needs the rise)
+        self.floats = np.zeros((rows, len(_FLOATS)))
         self.is_collateral = np.zeros((rows, columns), bool)
         self.is_debt = np.zeros((rows, columns), bool)
         self.price = np.ones((rows, columns))
@@ -102,15 +105,15 @@ class HealthWatch:
         return self.columns[asset]
 
     def _grow(self, rows: int, columns: int) -> None:
-        def grown(array: np.ndarray, fill: float | bool) -> np.ndarray:
-            shape = (rows, columns) if array.ndim == 2 else (rows,)
+        def grown(array: np.ndarray, fill: float | bool, width: int = columns) -> np.ndarray:
+            shape = (rows, width) if array.ndim == 2 else (rows,)
             bigger = np.full(shape, fill, dtype=array.dtype)
             bigger[tuple(slice(0, n) for n in array.shape)] = array
             return bigger
 
         self.known, self.watched = grown(self.known, False), grown(self.watched, False)
         self.calls = grown(self.calls, False)
-        self.floats = {name: grown(values, 0.0) for name, values in self.floats.items()}
+        self.floats = grown(self.floats, 0.0, len(_FLOATS))
         self.held = grown(self.held, False)
         self.is_collateral, self.is_debt = (
             grown(self.is_collateral, False),
@@ -168,7 +171,9 @@ class HealthWatch:
             column = self.columns[asset]
             self.is_collateral[row, column] = True
             self.price[row, column] = price
-            self.income[row, column] = normalized_income(reserve, timestamp)
+            if band[1] is not None:  # (only a band with a top reads it)
+                self.income[row, column] = normalized_income(reserve, timestamp)
+                self.parking = True
             err += price // reserve.config.unit + 2
             collaterals += 1
             if threshold:
@@ -183,23 +188,23 @@ class HealthWatch:
             self.price[row, column] = price  # (an asset both lent and borrowed: one price)
             index = normalized_debt(reserve, timestamp, version)
             self.index[row, column] = index
-            scaled = reserve.v_token.scaled_balance(account)
-            self.debt_value[row, column] = scaled * (index / RAY) * (price / reserve.config.unit)
+            if calls:  # (only a parked call's screen reads it)
+                scaled = reserve.v_token.scaled_balance(account) * (index / RAY)
+                self.debt_value[row, column] = scaled * (price / reserve.config.unit)
             err += price // reserve.config.unit + 2
         if min(data.total_debt_base, data.total_collateral_base) < SIZE * err:
             return
         floored_average = not version.directional_rounding and collaterals > 1
         lowest_health, highest_health = band
-        for name, value in (
-            ("health", data.health_factor / WAD),
-            ("ltv", data.total_debt_base / data.total_collateral_base),
-            ("margin", MARGIN + (1 / lowest_threshold if floored_average else 0.0)),
-            ("slack", float(err)),
-            ("lowest_health", lowest_health / WAD),
-            ("highest_health", np.inf if highest_health is None else highest_health / WAD),
-            ("highest_ltv", highest_ltv),
-        ):
-            self.floats[name][row] = value
+        self.floats[row] = (  # in _FLOATS' order
+            data.health_factor / WAD,
+            data.total_debt_base / data.total_collateral_base,
+            MARGIN + (1 / lowest_threshold if floored_average else 0.0),
+            err,
+            lowest_health / WAD,
+            np.inf if highest_health is None else highest_health / WAD,
+            highest_ltv,
+        )
         self.watched[row] = True
         self.calls[row] = calls
 
@@ -214,7 +219,7 @@ class HealthWatch:
         holding = self.held[:n, moved].any(axis=1) if moved else np.zeros(n, bool)
         candidates = np.flatnonzero(holding | ~self.known[:n])
         quiet = self._quiet(pool, timestamp, candidates)
-        calls = candidates[quiet & self.calls[candidates]]
+        calls = candidates[quiet & self.calls[candidates]] if self.parking else candidates[:0]
         return candidates[~quiet], calls
 
     def _quiet(self, pool: AavePool, timestamp: int, rows: np.ndarray) -> np.ndarray:
@@ -227,13 +232,15 @@ class HealthWatch:
         """For each of ``rows``: parked with a call and quiet now (its look would change nothing
         and schedule the call), the least its health factor can be (float), the most its debt in
         one reserve can be worth (base currency, float) and the rounding slack (base units)."""
-        quiet, lowest_health, largest_debt = self._bounds(pool, timestamp, rows)
-        return quiet & self.calls[rows], lowest_health, largest_debt, self.floats["slack"][rows]
+        quiet, lowest_health, largest_debt = self._bounds(pool, timestamp, rows, debts=True)
+        slack = self.floats[rows, _FLOATS.index("slack")]
+        return quiet & self.calls[rows], lowest_health, largest_debt, slack
 
     def _bounds(
-        self, pool: AavePool, timestamp: int, rows: np.ndarray
+        self, pool: AavePool, timestamp: int, rows: np.ndarray, debts: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For each of ``rows``: quiet or not, and the health and largest debt bounds."""
+        """For each of ``rows``: quiet or not, the health bound, and (``debts``) the largest
+        debt's (else zeros)."""
         assets = list(self.columns)
         prices = np.array([float(pool.prices.get(a, np.nan)) for a in assets])
         reserves = [pool.reserves.get(a) for a in assets]
@@ -243,39 +250,45 @@ class HealthWatch:
                 for r in reserves
             ]
         )
-        incomes = np.array(
-            [np.nan if r is None else float(normalized_income(r, timestamp)) for r in reserves]
-        )
         columns = len(assets)
         collateral = self.is_collateral[rows, :columns]
         debt = self.is_debt[rows, :columns]
-        floats = {name: values[rows] for name, values in self.floats.items()}
+        health, ltv, margin, _, lowest_bar, highest_bar, highest_ltv = self.floats[rows].T
         with np.errstate(divide="ignore", invalid="ignore"):  # rows not watched: any value
             price_ratio = prices / self.price[rows, :columns]
             debt_ratio = price_ratio * (indexes / self.index[rows, :columns])
-            grown_ratio = price_ratio * (incomes / self.income[rows, :columns])
             ratios = np.where(collateral, price_ratio, np.where(debt, debt_ratio, 1.0))
             priced = ~np.isnan(ratios).any(axis=1)  # an asset without a price: look
             within = ((ratios >= 1 / MOVE) & (ratios <= MOVE)).all(axis=1)
             lowest = np.where(collateral, price_ratio, np.inf).min(axis=1, initial=np.inf)
             highest = np.where(debt, debt_ratio, 0.0).max(axis=1, initial=0.0)
             move = lowest / highest
-            # the most health can rise: collateral up by price and income, debt down by price
-            rise = np.where(collateral, grown_ratio, 0.0).max(axis=1, initial=0.0) / np.where(
-                debt, debt_ratio, np.inf
-            ).min(axis=1, initial=np.inf)
-            margin = floats["margin"]
-            lowest_health = floats["health"] * move * (1 - margin)
+            lowest_health = health * move * (1 - margin)
             quiet = (
                 self.watched[rows]
                 & priced
                 & within
-                & (lowest_health > floats["lowest_health"])
-                & (floats["health"] * rise * (1 + margin) < floats["highest_health"])
-                & (floats["ltv"] / move * (1 + margin) < floats["highest_ltv"])
+                & (lowest_health > lowest_bar)
+                & (ltv / move * (1 + margin) < highest_ltv)
             )
-            debt_values = np.where(debt, self.debt_value[rows, :columns] * debt_ratio, 0.0)
-            largest_debt = debt_values.max(axis=1, initial=0.0) * (1 + margin)
+            topped = np.isfinite(highest_bar) if self.parking else None
+            if topped is not None and topped.any():
+                # the most health can rise: collateral up by price and income, debt down by price
+                incomes = np.array(
+                    [
+                        np.nan if r is None else float(normalized_income(r, timestamp))
+                        for r in reserves
+                    ]
+                )
+                grown_ratio = price_ratio * (incomes / self.income[rows, :columns])
+                rise = np.where(collateral, grown_ratio, 0.0).max(axis=1, initial=0.0) / np.where(
+                    debt, debt_ratio, np.inf
+                ).min(axis=1, initial=np.inf)
+                quiet &= ~topped | (health * rise * (1 + margin) < highest_bar)
+            largest_debt = np.zeros(len(rows))
+            if debts:
+                debt_values = np.where(debt, self.debt_value[rows, :columns] * debt_ratio, 0.0)
+                largest_debt = debt_values.max(axis=1, initial=0.0) * (1 + margin)
         return quiet, lowest_health, largest_debt
 
     def is_quiet(self, account: str, pool: AavePool, timestamp: int) -> bool:
