@@ -236,10 +236,7 @@ class _AaveReplay:
             return set()
         timestamp = self.history.clock.timestamp(block)
         parked, health, largest_debt, slack = self.watch.parked_bounds(self.pool, timestamp, rows)
-        native_price = self._native_price(block)
-        base_fee = self.history.clock.base_fee(block)
-        _, gas_cost = self.liquidator.gas("pre_liquidation", base_fee, native_price)
-        bar = float(gas_cost + self.liquidator.least_profit(native_price))
+        bar = float(self._profit_bar(block))
         surely = parked & (self.mechanism.most_profit(health, largest_debt) + slack < bar)
         return {user for user, declined in zip(users, surely, strict=True) if declined}
 
@@ -309,12 +306,15 @@ class _AaveReplay:
         if not self.mechanism.in_soft_zone(health):
             return False  # below the window: the standard liquidation
         offers = self.mechanism.offers(self.pool, account, timestamp, health)
-        if not offers:
-            return True
+        return not offers or offers[0].profit_base <= self._profit_bar(block)
+
+    def _profit_bar(self, block: int) -> int:
+        """The offer profit (base units, before slippage) a pre-liquidation in ``block`` must
+        exceed to be worth it: its gas and the liquidator's least profit."""
         native_price = self._native_price(block)
         base_fee = self.history.clock.base_fee(block)
         _, gas_cost = self.liquidator.gas("pre_liquidation", base_fee, native_price)
-        return offers[0].profit_base - gas_cost <= self.liquidator.least_profit(native_price)
+        return gas_cost + self.liquidator.least_profit(native_price)
 
     def _native_price(self, block: int) -> int:
         """Base currency units per wei of ETH, 1e36-scaled (the liquidator model's convention)."""
