@@ -203,6 +203,35 @@ def test_the_floored_average_threshold_is_in_the_margin() -> None:
     assert crossed  # the scan carried the average across a whole bps
 
 
+def test_the_floored_average_threshold_is_in_the_upper_margin() -> None:
+    """The other side of the floor: a look whose average LT was floored by almost a whole bps, then
+    a small rise of the collateral with the higher LT that carries the average just over the next
+    bps, and the Pool's health factor jumps by about 1/LT more than the prices moved it. With the
+    band's top at each new exact answer, no look may be quiet (fails without the 1/LT term)."""
+    pool = make_pool("3.0")
+    pool.supply(USDC, 50_000_000 * 10**6, CAROL, T0)
+    pool.supply(WETH, 10**18, ALICE, T0)
+    pool.supply(WSTETH, 10**18, ALICE, T0)
+    pool.borrow(USDC, 2_500 * 10**6, ALICE, T0)
+    # the average LT just below a whole bps: floored by almost one
+    while _average_threshold(pool) % 1 < 0.9999:
+        pool.set_price(WSTETH, pool.prices[WSTETH] - 10**4)
+    reference = dict(pool.prices)
+    data = pool.user_account_data(ALICE, T0)
+    crossed = False
+    for step in range(1, 400):  # WETH (the higher LT) up: its weight carries the average over
+        pool.prices.update(reference)
+        watch = HealthWatch()
+        pool.set_price(WETH, reference[WETH] * (10**9 + step * 100) // 10**9)
+        now = pool.user_account_data(ALICE, T0)
+        crossed |= now.liquidation_threshold > data.liquidation_threshold
+        pool.prices.update(reference)
+        watch.observed(pool, ALICE, data, T0, (0, now.health_factor), 1.0)
+        pool.set_price(WETH, reference[WETH] * (10**9 + step * 100) // 10**9)
+        assert not watch.is_quiet(ALICE, pool, T0), step
+    assert crossed  # the scan carried the average across a whole bps
+
+
 def _average_threshold(pool: AavePool) -> float:
     values = {
         asset: value_in_base(pool.collateral_balance(asset, ALICE, T0), pool.prices[asset], reserve)
