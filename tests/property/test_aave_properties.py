@@ -67,24 +67,26 @@ def positions(
     return Scenario(pool, later)
 
 
-@PROPERTY
-@given(
-    positions(target_pct=(100, 112)),
-    st.integers(101, 115),
-    st.integers(0, 100),
-    st.integers(0, 100),
-)
-def test_pre_liquidation_never_lowers_health(
-    scenario: Scenario, pre_hf_pct: int, lcf: int, lif: int
-) -> None:
-    pool, t = scenario.pool, scenario.timestamp
-    params = AavePreLiquidationParams(
-        pre_hf=pre_hf_pct * WAD // 100,
+@st.composite
+def pre_liquidation_params(draw: st.DrawFn) -> AavePreLiquidationParams:
+    """Valid terms for the fixtures' collaterals: preHF 1.01-1.15, preLCF2 up to 1 (preLCF1 a
+    quarter of it), preLIF2 up to 1.05 (≤ 1/95 %), preLIF1 between 1 and it."""
+    lcf, lif, lif1_share = (draw(st.integers(0, 100)) for _ in range(3))
+    return AavePreLiquidationParams(
+        pre_hf=draw(st.integers(101, 115)) * WAD // 100,
         pre_lcf1=WAD * lcf // 400,
         pre_lcf2=WAD * lcf // 100,
-        pre_lif1=WAD,
-        pre_lif2=WAD + WAD * 5 * lif // 10_000,  # ≤ 1.05 ≤ 1/95 %
+        pre_lif1=WAD + WAD * 5 * lif * lif1_share // 1_000_000,
+        pre_lif2=WAD + WAD * 5 * lif // 10_000,
     )
+
+
+@PROPERTY
+@given(positions(target_pct=(100, 112)), pre_liquidation_params())
+def test_pre_liquidation_never_lowers_health(
+    scenario: Scenario, params: AavePreLiquidationParams
+) -> None:
+    pool, t = scenario.pool, scenario.timestamp
     mechanism = AavePreLiquidation(params)
     before = pool.user_account_data(ALICE, t).health_factor
     assume(WAD <= before < params.pre_hf)
@@ -98,28 +100,15 @@ def test_pre_liquidation_never_lowers_health(
 
 
 @PROPERTY
-@given(
-    positions(target_pct=(100, 112)),
-    st.integers(101, 115),
-    st.integers(1, 100),
-    st.integers(0, 100),
-    st.integers(0, 100),
-)
+@given(positions(target_pct=(100, 112)), pre_liquidation_params())
 def test_no_offer_profits_more_than_the_parked_bound(
-    scenario: Scenario, pre_hf_pct: int, lcf: int, lif1: int, lif: int
+    scenario: Scenario, params: AavePreLiquidationParams
 ) -> None:
     """The bound that declines a parked account's call unasked is above every offer's profit,
     given the account's health and its largest debt in one reserve, plus the seizure's rounding
     (a collateral unit, or a debt unit where the seizure is capped at the balance), as the
     watch's slack counts it."""
     pool, t = scenario.pool, scenario.timestamp
-    params = AavePreLiquidationParams(
-        pre_hf=pre_hf_pct * WAD // 100,
-        pre_lcf1=WAD * lcf // 400,
-        pre_lcf2=WAD * lcf // 100,
-        pre_lif1=WAD + WAD * lif1 * lif // 1_000_000,
-        pre_lif2=WAD + WAD * 5 * lif // 10_000,  # ≤ 1.05 ≤ 1/95 %
-    )
     mechanism = AavePreLiquidation(params)
     health = pool.user_account_data(ALICE, t).health_factor
     assume(mechanism.in_soft_zone(health))
