@@ -31,8 +31,8 @@ against the Pool's own account data); everything outside these premises is looke
 accounts in or near the trigger zone, without debt, nearly insolvent, small, or after a big move.
 
 Parking. An account in a pre-liquidation window whose call was just declined (or that has not
-opted in) is watched within a band instead: while its health surely stays in [its record, 1] ..
-preHF, a look would record nothing and leave its soft-zone spell open, so a price update only
+opted in) is watched within a band instead: while its health surely stays in [max(its record, 1),
+preHF), a look would record nothing and leave its soft-zone spell open, so a price update only
 schedules its call (``calls``) or skips it. When that call falls due, the replay asks
 ``parked_bounds`` for its health and largest debt bounds and declines it unasked when even the
 pre-liquidation's most profitable offer at those bounds cannot pay gas and the least profit.
