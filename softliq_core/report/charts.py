@@ -6,23 +6,28 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: CI and servers have no display
-
-import matplotlib.pyplot as plt
-
 from softliq_core.report.comparison import designs
 from softliq_core.report.data import MarketEvidence, ScenarioResult
 
 DPI = 110
 
 
+def _pyplot() -> Any:
+    """pyplot on the files-only backend (CI and servers have no display), imported when a chart is
+    drawn: its import takes about a second, which every pipeline process would pay otherwise."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _png(fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=DPI)
-    plt.close(fig)
+    _pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -36,7 +41,7 @@ def _series(
 
 
 def penalty_vs_pre_lltv(market: MarketEvidence) -> bytes:
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = _pyplot().subplots(figsize=(7, 4.2))
     for label, points in _series(market.pre_liquidation, "lcf_lif", "pre_lltv").items():
         ax.plot(
             [x for x, _ in points], [r.borrower_penalty for _, r in points], marker="o", label=label
@@ -57,7 +62,7 @@ def penalty_vs_pre_lltv(market: MarketEvidence) -> bytes:
 
 
 def liquidations_avoided_vs_pre_lcf(market: MarketEvidence) -> bytes:
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = _pyplot().subplots(figsize=(7, 4.2))
     base = market.baseline.liquidations if market.baseline else 0
     for label, points in _series(market.pre_liquidation, "lltv_lif", "pre_lcf2").items():
         ax.plot(
@@ -80,7 +85,7 @@ def ltv_paths(
     paths: dict[str, dict[str, list[tuple[float, float]]]],
 ) -> bytes:
     """``paths[borrower][scenario name]`` = [(hours since start, LTV)]."""
-    fig, axes = plt.subplots(len(paths), 1, figsize=(7, 2.6 * len(paths)), squeeze=False)
+    fig, axes = _pyplot().subplots(len(paths), 1, figsize=(7, 2.6 * len(paths)), squeeze=False)
     for ax, (borrower, by_scenario) in zip(axes[:, 0], paths.items(), strict=True):
         for name, points in by_scenario.items():
             ax.step([h for h, _ in points], [v for _, v in points], where="post", label=name)
@@ -105,7 +110,7 @@ def ltv_paths(
 def mechanism_comparison(markets: Sequence[MarketEvidence]) -> bytes:
     """Borrowers' cost (penalty, band conversion loss stacked on it) and bad debt of every design,
     one panel per market (its loan token)."""
-    fig, axes = plt.subplots(len(markets), 1, figsize=(8, 3.2 * len(markets)), squeeze=False)
+    fig, axes = _pyplot().subplots(len(markets), 1, figsize=(8, 3.2 * len(markets)), squeeze=False)
     for ax, market in zip(axes[:, 0], markets, strict=True):
         results = designs(market)
         xs = range(len(results))

@@ -24,8 +24,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from web3 import HTTPProvider
-from web3.types import RPCEndpoint
 
 from softliq_core.sources.rpc.errors import (
     Redactor,
@@ -74,40 +72,6 @@ class _RateLimiter:
             self._sleep(start - now)
 
 
-class _RedactingLog:
-    """Stands in for web3's provider logger: formats lazily, then redacts."""
-
-    def __init__(self, redact: Redactor) -> None:
-        self._redact = redact
-        self._log = logging.getLogger("softliq_core.sources.rpc.provider")
-
-    def debug(self, msg: str, *args: Any, **_: Any) -> None:
-        if self._log.isEnabledFor(logging.DEBUG):
-            text = msg % args if args else msg
-            self._log.debug(self._redact(text[:500]))
-
-
-class _Provider(HTTPProvider):
-    """web3's HTTPProvider without its own retries (ours honour Retry-After) and without the URL in
-    its string form or its debug log."""
-
-    def __init__(self, url: str, redact: Redactor, timeout: float) -> None:
-        super().__init__(
-            url,
-            request_kwargs={"timeout": timeout},
-            session=requests.Session(),
-            exception_retry_configuration=None,
-        )
-        self._shown = redact.shown
-        self.logger = _RedactingLog(redact)  # type: ignore[assignment]
-
-    def __str__(self) -> str:
-        return f"RPC connection {self._shown}"
-
-    def __repr__(self) -> str:
-        return f"<RPC provider {self._shown}>"
-
-
 def _retry_after(response: requests.Response | None) -> float | None:
     if response is None:
         return None
@@ -136,7 +100,11 @@ class RpcClient:
         self.settings = settings or ClientSettings()
         self.redact = Redactor(url)
         self.endpoint = self.redact.shown
-        self._provider = _Provider(url, self.redact, self.settings.timeout)
+        # web3 is imported with the first client, not with this module: its import takes most of a
+        # second, which every pipeline process would pay though few of them ever make a client.
+        from softliq_core.sources.rpc.provider import RedactedProvider
+
+        self._provider = RedactedProvider(url, self.redact, self.settings.timeout)
         self._sleep = sleep
         self._limiter = _RateLimiter(self.settings.requests_per_second, sleep)
         self._rng = random.Random(self.settings.jitter_seed)
@@ -233,9 +201,7 @@ class RpcClient:
             self._limiter.acquire(1)
             self.stats["calls"] += 1
             try:
-                response = self._send(
-                    method, lambda: self._provider.make_request(RPCEndpoint(method), list(params))
-                )
+                response = self._send(method, lambda: self._provider.request(method, params))
                 if not isinstance(response, dict):
                     raise RpcTransientError(f"{method}: unexpected response shape")
                 if "error" in response:
@@ -308,8 +274,7 @@ class RpcClient:
         return results
 
     def _send_batch(self, calls: Sequence[Call]) -> list[Any]:
-        request = [(RPCEndpoint(method), list(params)) for method, params in calls]
-        responses = self._send("batch", lambda: self._provider.make_batch_request(request))
+        responses = self._send("batch", lambda: self._provider.batch_request(calls))
         if isinstance(responses, dict):  # the whole batch refused with one error object
             raise classify_rpc_error(responses.get("error", responses), "batch", self.redact)
         if not isinstance(responses, list) or len(responses) != len(calls):
