@@ -8,7 +8,8 @@ pre-liquidation sweep, divergence-driven against full replays, serial and in pro
 Only a sample of the 1,000 scenarios is replayed (``--sample``, evenly spaced over the grid) and
 the time is extrapolated: a sweep (each process of it) replays every market's history once, then
 each scenario, and scenarios are independent, so a sweep costs the history replay (the baseline
-replay's time) plus the sum of its scenarios. Prints one table and the peak memory of the process.
+replay's time) plus the sum of its scenarios. Prints one table and the peak memory of the
+process and of its largest worker.
 """
 
 from __future__ import annotations
@@ -65,24 +66,31 @@ def cached_chain(config: SyntheticChainConfig) -> dict[str, pl.DataFrame]:
     return {n: pl.read_parquet(directory / f"{n}.parquet") for n in names}
 
 
-def _replay_chunk(histories_file: str, chunk: Sequence[Scenario]) -> float:
+def _replay_chunk(histories_file: str, chunk: Sequence[Scenario]) -> tuple[float, float]:
+    """Seconds to replay the chunk, and the worker's peak memory in MiB (its own: a spawned
+    process's rusage can carry its parent's size from before the exec)."""
     histories = pickle.loads(Path(histories_file).read_bytes())
     started = time.perf_counter()
     run_scenarios(histories, chunk)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    status = Path("/proc/self/status").read_text()  # Linux: VmHWM, the peak resident set
+    peak_kib = next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmHWM:")
+    return seconds, peak_kib / 1024
 
 
 def in_processes(
     histories: list[MarketHistory], scenarios: Sequence[Scenario], processes: int
-) -> float:
+) -> tuple[float, float]:
     """Wall seconds to replay ``scenarios`` split over ``processes`` spawned workers, each loading
-    the histories from one pickle (the load is excluded: a worker loads them once per sweep)."""
+    the histories from one pickle (the load is excluded: a worker loads them once per sweep), and
+    the largest worker's peak memory (MiB)."""
     with tempfile.NamedTemporaryFile(suffix=".pickle") as file:
         file.write(pickle.dumps(histories))
         file.flush()
         chunks = scenario_chunks(scenarios, processes)
         with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-            return max(pool.map(_replay_chunk, [file.name] * len(chunks), chunks))
+            results = list(pool.map(_replay_chunk, [file.name] * len(chunks), chunks))
+            return max(s for s, _ in results), max(peak for _, peak in results)
 
 
 def main() -> None:
@@ -171,7 +179,7 @@ def main() -> None:
         lambda: run_scenarios(histories, full, divergence_driven=False),
         lambda s: extrapolated(s, len(full)),
     )
-    parallel = in_processes(histories, sample, args.processes)
+    parallel, worker_mib = in_processes(histories, sample, args.processes)
     rows.append(
         (
             f"sweep, divergence-driven, {args.processes} processes",
@@ -203,7 +211,9 @@ def main() -> None:
     for label, seconds, rate in rows:
         print(f"{label:48} {seconds:9.2f}  {rate}")
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (this process): {peak_mib:,.0f} MiB")
+    print(
+        f"peak memory: {peak_mib:,.0f} MiB this process, {worker_mib:,.0f} MiB its largest worker"
+    )
 
 
 if __name__ == "__main__":
