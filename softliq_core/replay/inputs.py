@@ -160,7 +160,7 @@ def market_histories(
                 loan_decimals=int(row["loan_decimals"]),
                 collateral_decimals=int(row["collateral_decimals"]),
                 collateral_symbol=row["collateral_symbol"],
-                events=[Event.of(row) for row in stream.iter_rows(named=True)],
+                events=[Event.of(log) for log in stream.iter_rows(named=True)],
                 prices=[(b, i, int(p)) for b, i, p in prices.iter_rows()],
                 clock=clock,
                 native_price=_native_price(row, markets, oracle_prices),
