@@ -7,7 +7,8 @@ the set, in chunks: one step checks the whole set, then each chunk of scenarios 
 resuming its own snapshots, and one step in the ``duckdb_writer`` pool writes the day's rows of
 every chunk in one transaction. A changed scenario set, chunk count or engine version has no
 snapshot of its own yet: its first run replays from the lake's first day by itself
-(softliq_core.steps.replay_stretch).
+(softliq_core.steps.replay_stretch). A backfill of a range is one run (single-run backfill policy):
+the range is one stretch from the snapshot before it, and every day of it is materialised.
 """
 
 from collections.abc import Iterator
@@ -40,12 +41,18 @@ def plan_day_chunks(
 ) -> Iterator[dg.DynamicOutput[list[Scenario]]]:
     """Check the whole scenario set for the day, then fan it out in chunks (one step each)."""
     chain = source.open()
-    day = date.fromisoformat(context.partition_key)
+    day = _last_day(context)
     chunks = steps.plan_day_chunks(
         lake.lake(), chain.chain_id, scenarios.load(), scenarios.chunks, day,
         steps.aave_setup(chain),
     )  # fmt: skip
     yield from fan_out(context, chunks)
+
+
+def _last_day(context: dg.OpExecutionContext) -> date:
+    """The run's day, or the last of its days: a backfill of a range runs once (one stretch from
+    the snapshot before the range; the snapshot of its last day is written)."""
+    return date.fromisoformat(context.partition_keys[-1])
 
 
 @dg.op
@@ -55,15 +62,15 @@ def replay_day_chunk(
     source: ChainSourceResource,
     lake: LakeResource,
 ) -> steps.ReplayedStretch:
-    """One chunk's replay of the day from its snapshot of the day before (its snapshot of the day
-    written to the lake); the rows go to the writer step."""
+    """One chunk's replay of the run's days from its snapshot of the day before them (its
+    snapshot of the last day written to the lake); the rows go to the writer step."""
     chain = source.open()
-    day = date.fromisoformat(context.partition_key)
+    day = _last_day(context)
     stretch = steps.replay_stretch(lake.lake(), chain.chain_id, chunk, day, steps.aave_setup(chain))
-    if len(stretch.days) > 1:
+    if len(stretch.days) > len(context.partition_keys):
         context.log.warning(
-            f"no snapshot of the day before for this chunk, scenario set and engine version: "
-            f"replayed {len(stretch.days)} days from {stretch.days[0]}"
+            f"no snapshot of the day before {context.partition_keys[0]} for this chunk, scenario "
+            f"set and engine version: replayed {len(stretch.days)} days from {stretch.days[0]}"
         )
     return stretch
 
@@ -102,6 +109,7 @@ def daily_replay_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
         },
         group_name="outcomes",
         kinds={"pickle", "duckdb"},
+        backfill_policy=dg.BackfillPolicy.single_run(),
         description="The replay of every scenario at the end of each day (snapshots under the lake's replay_snapshots/, one per scenario chunk), resumed from the day before in parallel chunks; writes the day's liquidation_actions and clipped_actions, and position_outcomes and scenario_market_summary as of the newest day",
     )
     def replay_state(replay_state, morpho_events, blocks, oracle_prices, markets, aave_events):  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 """The scenario set replayed in parallel chunks under Dagster's multiprocess executor: 30 days,
 three chunks, every step green, and DuckDB rows equal to a serial in-process run; the same on a
 lake in an object store (S3 on loopback, fewer days), which every step process reads and writes;
-and the daily replay backfilled day by day, three chunk steps a day, equal to the serial run."""
+and the daily replay backfilled day by day, three chunk steps a day, and as one run over the range,
+each equal to the serial run."""
 
 from __future__ import annotations
 
@@ -166,6 +167,53 @@ def test_a_daily_backfill_in_chunks_under_the_multiprocess_executor_equals_a_ser
                 assert len({e.pid for e in run.all_events if e.step_key}) > 1
                 [written] = run.asset_materializations_for_node(REPLAY_STATE)
                 assert (written.partition, written.metadata["days_replayed"].value) == (day, 1)
+    daily_rows = warehouse_rows(tmp_path / "daily.duckdb")
+    assert daily_rows == warehouse_rows(tmp_path / "serial.duckdb")
+    assert len(daily_rows["scenarios"]) == 9 and daily_rows["liquidation_actions"]
+
+
+def test_a_backfill_of_a_range_of_days_is_one_run_equal_to_a_serial_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``replay_state`` backfilled as one run over a range of days (its single-run backfill
+    policy): three chunk steps replay the range in one stretch, every day of it is materialised,
+    and the DuckDB rows equal the serial full replay's."""
+    lake = (str(tmp_path / "lake"), BACKFILL_DAYS)
+    settings = _env(monkeypatch, tmp_path, "serial.duckdb", lake)
+    defs = build_definitions(settings)
+    (tmp_path / "dagster_home").mkdir()
+    days = [date(2024, 3, d).isoformat() for d in range(1, BACKFILL_DAYS + 1)]
+    whole_range = {
+        ASSET_PARTITION_RANGE_START_TAG: days[0],
+        ASSET_PARTITION_RANGE_END_TAG: days[-1],
+    }
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        ingest = defs.resolve_job_def(INGEST_JOB)
+        assert ingest.execute_in_process(instance=instance, tags=whole_range).success
+        references = [dg.AssetKey(k) for k in ("markets", "rate_samples", "oracle_prices")]
+        assert (
+            defs.resolve_job_def(REPLAY_JOB)
+            .execute_in_process(
+                instance=instance,
+                asset_selection=[*references, *(dg.AssetKey(t) for t in OUTCOME_TABLES)],
+            )
+            .success
+        )
+
+        _env(monkeypatch, tmp_path, "daily.duckdb", lake)
+        with dg.execute_job(
+            dg.reconstructable(daily_job),
+            instance=instance,
+            asset_selection=[dg.AssetKey(REPLAY_STATE)],
+            tags=whole_range,
+            run_config=MULTIPROCESS,
+        ) as run:
+            assert run.success
+            succeeded = [e for e in run.all_events if e.event_type_value == "STEP_SUCCESS"]
+            assert len(succeeded) == 5  # plan, 3 chunks, write: once for the range
+            written = run.asset_materializations_for_node(REPLAY_STATE)
+            assert sorted(m.partition for m in written) == days
+            assert {m.metadata["days_replayed"].value for m in written} == {BACKFILL_DAYS}
     daily_rows = warehouse_rows(tmp_path / "daily.duckdb")
     assert daily_rows == warehouse_rows(tmp_path / "serial.duckdb")
     assert len(daily_rows["scenarios"]) == 9 and daily_rows["liquidation_actions"]
