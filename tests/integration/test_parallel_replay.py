@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster import DagsterInstance
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -117,30 +119,24 @@ def test_multiprocess_replay_in_chunks_equals_a_serial_run(
 BACKFILL_DAYS = int(os.environ.get("SOFTLIQ_BACKFILL_TEST_DAYS", "3"))
 
 
-def test_a_daily_backfill_in_chunks_under_the_multiprocess_executor_equals_a_serial_run(
+def _days_range(days: list[str]) -> dict[str, str]:
+    return {ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]}
+
+
+@contextmanager
+def _lake_replayed_serially(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """``replay_state`` day after day, as a backfill runs a self-dependent asset (one partition per
-    run, in order), each run under the multiprocess executor with three chunk steps resuming their
-    own snapshots: every step green, each day replays one day, and the DuckDB rows equal the
-    serial full replay's."""
+) -> Iterator[tuple[DagsterInstance, list[str]]]:
+    """``BACKFILL_DAYS`` days ingested and replayed serially in process (``serial.duckdb``), then
+    the settings pointed at ``daily.duckdb`` for the backfill under test; yields the instance and
+    the days."""
     lake = (str(tmp_path / "lake"), BACKFILL_DAYS)
-    settings = _env(monkeypatch, tmp_path, "serial.duckdb", lake)
-    defs = build_definitions(settings)
+    defs = build_definitions(_env(monkeypatch, tmp_path, "serial.duckdb", lake))
     (tmp_path / "dagster_home").mkdir()
     days = [date(2024, 3, d).isoformat() for d in range(1, BACKFILL_DAYS + 1)]
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
-        assert (
-            defs.resolve_job_def(INGEST_JOB)
-            .execute_in_process(
-                instance=instance,
-                tags={
-                    ASSET_PARTITION_RANGE_START_TAG: days[0],
-                    ASSET_PARTITION_RANGE_END_TAG: days[-1],
-                },
-            )
-            .success
-        )
+        ingest = defs.resolve_job_def(INGEST_JOB)
+        assert ingest.execute_in_process(instance=instance, tags=_days_range(days)).success
         references = [dg.AssetKey(k) for k in ("markets", "rate_samples", "oracle_prices")]
         assert (
             defs.resolve_job_def(REPLAY_JOB)
@@ -150,8 +146,24 @@ def test_a_daily_backfill_in_chunks_under_the_multiprocess_executor_equals_a_ser
             )
             .success
         )
-
         _env(monkeypatch, tmp_path, "daily.duckdb", lake)
+        yield instance, days
+
+
+def _assert_daily_rows_equal_the_serial_ones(tmp_path: Path) -> None:
+    daily_rows = warehouse_rows(tmp_path / "daily.duckdb")
+    assert daily_rows == warehouse_rows(tmp_path / "serial.duckdb")
+    assert len(daily_rows["scenarios"]) == 9 and daily_rows["liquidation_actions"]
+
+
+def test_a_daily_backfill_in_chunks_under_the_multiprocess_executor_equals_a_serial_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``replay_state`` day after day, as a backfill runs a self-dependent asset (one partition per
+    run, in order), each run under the multiprocess executor with three chunk steps resuming their
+    own snapshots: every step green, each day replays one day, and the DuckDB rows equal the
+    serial full replay's."""
+    with _lake_replayed_serially(monkeypatch, tmp_path) as (instance, days):
         for day in days:
             with dg.execute_job(
                 dg.reconstructable(daily_job),
@@ -167,9 +179,7 @@ def test_a_daily_backfill_in_chunks_under_the_multiprocess_executor_equals_a_ser
                 assert len({e.pid for e in run.all_events if e.step_key}) > 1
                 [written] = run.asset_materializations_for_node(REPLAY_STATE)
                 assert (written.partition, written.metadata["days_replayed"].value) == (day, 1)
-    daily_rows = warehouse_rows(tmp_path / "daily.duckdb")
-    assert daily_rows == warehouse_rows(tmp_path / "serial.duckdb")
-    assert len(daily_rows["scenarios"]) == 9 and daily_rows["liquidation_actions"]
+    _assert_daily_rows_equal_the_serial_ones(tmp_path)
 
 
 def test_a_backfill_of_a_range_of_days_is_one_run_equal_to_a_serial_run(
@@ -178,42 +188,20 @@ def test_a_backfill_of_a_range_of_days_is_one_run_equal_to_a_serial_run(
     """``replay_state`` backfilled as one run over a range of days (its single-run backfill
     policy): three chunk steps replay the range in one stretch, every day of it is materialised,
     and the DuckDB rows equal the serial full replay's."""
-    lake = (str(tmp_path / "lake"), BACKFILL_DAYS)
-    settings = _env(monkeypatch, tmp_path, "serial.duckdb", lake)
-    defs = build_definitions(settings)
-    (tmp_path / "dagster_home").mkdir()
-    days = [date(2024, 3, d).isoformat() for d in range(1, BACKFILL_DAYS + 1)]
-    whole_range = {
-        ASSET_PARTITION_RANGE_START_TAG: days[0],
-        ASSET_PARTITION_RANGE_END_TAG: days[-1],
-    }
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
-        ingest = defs.resolve_job_def(INGEST_JOB)
-        assert ingest.execute_in_process(instance=instance, tags=whole_range).success
-        references = [dg.AssetKey(k) for k in ("markets", "rate_samples", "oracle_prices")]
-        assert (
-            defs.resolve_job_def(REPLAY_JOB)
-            .execute_in_process(
-                instance=instance,
-                asset_selection=[*references, *(dg.AssetKey(t) for t in OUTCOME_TABLES)],
-            )
-            .success
-        )
-
-        _env(monkeypatch, tmp_path, "daily.duckdb", lake)
-        with dg.execute_job(
+    with (
+        _lake_replayed_serially(monkeypatch, tmp_path) as (instance, days),
+        dg.execute_job(
             dg.reconstructable(daily_job),
             instance=instance,
             asset_selection=[dg.AssetKey(REPLAY_STATE)],
-            tags=whole_range,
+            tags=_days_range(days),
             run_config=MULTIPROCESS,
-        ) as run:
-            assert run.success
-            succeeded = [e for e in run.all_events if e.event_type_value == "STEP_SUCCESS"]
-            assert len(succeeded) == 5  # plan, 3 chunks, write: once for the range
-            written = run.asset_materializations_for_node(REPLAY_STATE)
-            assert sorted(m.partition for m in written) == days
-            assert {m.metadata["days_replayed"].value for m in written} == {BACKFILL_DAYS}
-    daily_rows = warehouse_rows(tmp_path / "daily.duckdb")
-    assert daily_rows == warehouse_rows(tmp_path / "serial.duckdb")
-    assert len(daily_rows["scenarios"]) == 9 and daily_rows["liquidation_actions"]
+        ) as run,
+    ):
+        assert run.success
+        succeeded = [e for e in run.all_events if e.event_type_value == "STEP_SUCCESS"]
+        assert len(succeeded) == 5  # plan, 3 chunks, write: once for the range
+        written = run.asset_materializations_for_node(REPLAY_STATE)
+        assert sorted(m.partition for m in written) == days
+        assert {m.metadata["days_replayed"].value for m in written} == {BACKFILL_DAYS}
+    _assert_daily_rows_equal_the_serial_ones(tmp_path)
