@@ -76,8 +76,9 @@ class NativePrice:
 
 class Event(dict[str, Any]):
     """A decoded log holding only the fields its event has; any other reads as None, as it does in
-    the wide ``morpho_events`` table. That table has a column for every event's every field, most of
-    them null in any row: as full rows, a two-year chain's histories took 5 GiB in each process."""
+    the wide ``morpho_events`` table. That table has a column for every event's every field, most
+    of them null in any row: as full rows, a two-year chain's histories took about 4 GiB in each
+    process."""
 
     __slots__ = ()
 
