@@ -19,6 +19,7 @@ import hashlib
 import json
 import pickle
 import resource
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from typing import Any
 
 import polars as pl
 
+from softliq_core.compiled import is_compiled
 from softliq_core.decode import decode_logs
 from softliq_core.markets import build_markets
 from softliq_core.oracle_prices import oracle_prices
@@ -187,6 +189,8 @@ def main() -> None:
             extrapolated(parallel, len(sample), args.processes),
         )
     )
+    engine_module = sys.modules[replay_market.__module__]
+    print(f"engine: {'compiled (mypyc)' if is_compiled(engine_module) else 'from source'}")
     print(
         f"chain: {args.days} days, {len(markets)} markets, "
         f"{args.borrowers_per_market * len(markets)} borrowers, {n_logs:,} logs, "

@@ -4,7 +4,9 @@ for its collateral at the LIF of the market's LLTV; bad debt is realised when co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from softliq_core.compiled import by_fields
 from softliq_core.mechanisms.base import ActionResult
 from softliq_core.protocols.morpho.errors import MorphoRevert
 from softliq_core.protocols.morpho.health import is_healthy
@@ -20,6 +22,9 @@ from softliq_core.protocols.morpho.market import Market, Position
 class MorphoLiquidation:
     lltv: int
     name: str = "morpho_liquidation"
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
     def triggered(self, market: Market, position: Position, price: int, opted_in: bool) -> bool:
         return position.borrow_shares > 0 and not is_healthy(position, market, price, self.lltv)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
+from softliq_core.compiled import by_fields
 from softliq_core.mechanisms.base import ActionResult
 from softliq_core.mechanisms.morpho_liquidation import MorphoLiquidation
 from softliq_core.protocols.morpho.errors import MorphoRevert
@@ -28,6 +30,9 @@ class MorphoPreLiquidation:
     lltv: int
     params: PreLiquidationParams
     name: str = "morpho_pre_liquidation"
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
     def __post_init__(self) -> None:
         violations = parameter_violations(self.params, self.lltv)

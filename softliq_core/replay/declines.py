@@ -41,7 +41,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
+from softliq_core.compiled import by_fields
 from softliq_core.mechanisms import Mechanism
 from softliq_core.mechanisms.morpho_liquidation import MorphoLiquidation
 from softliq_core.mechanisms.morpho_pre_liquidation import MorphoPreLiquidation
@@ -92,6 +94,9 @@ class Parked:
     shares: float
     collateral: float
 
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
+
 
 def _ltv_range(debt: float, value: float) -> tuple[float, float]:
     """Where the exact LTV (a fraction) of this debt and collateral value lies."""
@@ -110,6 +115,9 @@ class DeclineScreen:
     pre_lltv: float | None = None  # None: no pre-liquidation
     pre_lcf: tuple[float, float] = (0.0, 0.0)
     pre_lif: tuple[float, float] = (0.0, 0.0)
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
     def park(self, position: Position, market: Market, price: int, opted_in: bool) -> Parked | None:
         """The position parked in its regime, if it is surely in one."""

@@ -91,6 +91,11 @@ class MarketOutcome:
     band_loan_assets: dict[str, int] = field(default_factory=dict)  # held at the end, by borrower
     # debt and collateral a mechanism holds outside the positions at the end (running auctions)
     outstanding: dict[str, Outstanding] = field(default_factory=dict)
+    # the engine's work: exact LTV checks, and declines the screen settled (replay/declines.py),
+    # of them those of a position not parked yet
+    exact_checks: int = 0
+    screened_declines: int = 0
+    screened_first_declines: int = 0
 
 
 class _MarketReplay:
@@ -101,8 +106,12 @@ class _MarketReplay:
         mechanism: Mechanism | None,
         borrowers: frozenset[str] | None,
         trace: frozenset[str] = frozenset(),
+        shortcuts: bool = True,
     ):
+        """``shortcuts=False``: the reference the shortcuts are tested against, every position
+        checked at every price (no LTV watch) and every decline derived exactly (no screen)."""
         self.history = history
+        self.shortcuts = shortcuts
         self.trace = trace
         self.borrowers = borrowers  # None: every position; else only these (divergence-driven)
         self.market_id = history.market.market_id
@@ -133,7 +142,7 @@ class _MarketReplay:
         self.segment_start: dict[str, int] = {}
         self.out = MarketOutcome()
         # A mechanism that follows every price keeps per-position state here (None: holds nothing).
-        self.following = mechanism if isinstance(mechanism, PriceFollowing) else None
+        self.following = _price_following(mechanism)
         self.held: dict[str, Any] = {}
         # Market-impact feedback (DESIGN §4.3, off by default): liquidations move the price.
         self.impact = (
@@ -161,7 +170,7 @@ class _MarketReplay:
                 self.liquidator.curve(history.collateral_symbol),
                 history.collateral_decimals,
             )
-            if independent
+            if independent and shortcuts
             else None
         )
         self.parked: dict[str, Parked] = {}
@@ -294,6 +303,7 @@ class _MarketReplay:
     def _check(self, borrower: str, market: Market, block: int) -> bool:
         """Record the position's LTV and soft-zone spell; True when the liquidator is scheduled."""
         position = self.out.positions[borrower]
+        self.out.exact_checks += 1
         if self.price is None or position.borrow_shares == 0:
             self._note_soft_zone(borrower, market, block, possible=False)
             return False
@@ -402,7 +412,9 @@ class _MarketReplay:
         ``_act`` would then park it as here (``_park``): the spell, the record and the schedule
         stay as they are, the watch forgets it."""
         if borrower in self.parked:
-            return self._declined_again(borrower, quote, pre_liquidation_bar, liquidation_bar)
+            declined = self._declined_again(borrower, quote, pre_liquidation_bar, liquidation_bar)
+            self.out.screened_declines += declined
+            return declined
         assert self.screen is not None and self.price is not None
         parked = self.screen.park(
             self.out.positions[borrower], accrued, self.price, self._opted_in(borrower)
@@ -416,6 +428,8 @@ class _MarketReplay:
         if not self._declined_again(borrower, quote, pre_liquidation_bar, liquidation_bar):
             return False  # unparked: the exact call decides
         self.watch.forget(borrower)
+        self.out.screened_declines += 1
+        self.out.screened_first_declines += 1
         return True
 
     def _declined_again(
@@ -735,7 +749,7 @@ class _MarketReplay:
 
     def advance(self) -> None:
         """Replay the history's timeline and the liquidator's calls due by its last block: where
-        a day's replay stops, pickled as is (``__getstate__``), and the next day resumes."""
+        a day's replay stops, pickled as is (``__reduce__``), and the next day resumes."""
         for price, event in self.history.timeline():
             if price is not None:
                 self._on_price(price)
@@ -749,13 +763,21 @@ class _MarketReplay:
             self.rounds.clear()
             self.segment_start = dict.fromkeys(self.segment_start, 0)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """The state a day's snapshot keeps (replay/snapshot.py): everything but this day's input
-        (``history``, replaced with the next day's on resume) and the rows already emitted."""
-        state = self.__dict__.copy()
-        del state["history"]
+    def __reduce__(self) -> tuple[Any, ...]:
+        """What a day's snapshot keeps (replay/snapshot.py): everything but this day's input (its
+        events, prices and blocks, replaced with the next day's on resume) and the rows already
+        emitted. Unpickled through the constructor, then given the state: a compiled replay
+        (softliq_core/compiled.py) cannot be made without its arguments."""
+        # A compiled replay has no __dict__: mypyc names its attributes in __mypyc_attrs__.
+        names = getattr(type(self), "__mypyc_attrs__", None) or vars(self)
+        state = {name: getattr(self, name) for name in names if name not in ("history", "__dict__")}
         state["out"] = replace(self.out, actions=[], clips=[])
-        return state
+        arguments = (self.history.terms(), self.scenario, self.mechanism, self.borrowers)
+        return type(self), arguments, state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def resume(self, history: MarketHistory) -> None:
         """Continue from a snapshot with the next stretch of history (e.g. the next day)."""
@@ -767,7 +789,8 @@ class _MarketReplay:
         (DESIGN §4 rule 4); one not opened yet starts with its first event."""
         assert self.borrowers is not None
         self.borrowers = self.borrowers | borrowers
-        for borrower in borrowers & (history.positions.keys() if history else set()):
+        # (intersection, not &: a frozenset & dict keys is a set at run time)
+        for borrower in borrowers.intersection(history.positions if history else ()):
             assert history is not None
             self.out.positions[borrower] = history.positions[borrower].copy()
             self.out.stats[borrower] = PositionStats(max_ltv=history.stats[borrower].max_ltv)
@@ -802,7 +825,11 @@ class _MarketReplay:
         if self.rounds is not None:
             self.rounds.append(market, price)
         self._follow_price(market)
-        for borrower in self.watch.due(market_ratio(market, self._price_at(block))):
+        if self.shortcuts:
+            checked = self.watch.due(market_ratio(market, self._price_at(block)))
+        else:
+            checked = list(self.out.positions)
+        for borrower in checked:
             self._track(borrower, market, block)
         if self.parked:
             self._screen_parked(market, block)
@@ -885,8 +912,18 @@ class _MarketReplay:
         self._record_action(block, borrower, before, after, market, result, economics)
 
 
+def _price_following(mechanism: Mechanism | None) -> PriceFollowing | None:
+    # A function of its own: mypy narrows a Mechanism checked against this protocol to a type that
+    # joins with None as None, which compiled code then enforces at run time.
+    if isinstance(mechanism, PriceFollowing):
+        return mechanism
+    return None
+
+
 def _ratio(value: int | None) -> float:
-    return float("inf") if value is None else value / 10**18
+    # Python's correctly rounded int division: compiled, ``value / 10**18`` would round ``value``
+    # to a float first, and the outcome's LTVs would differ in the last bit.
+    return float("inf") if value is None else int.__truediv__(value, 10**18)
 
 
 def replay_market(

@@ -6,7 +6,7 @@ import bisect
 import heapq
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,18 @@ class MarketHistory:
     prices: list[tuple[int, int, int]]  # (block_number, log_index, price)
     clock: BlockClock
     native_price: NativePrice = NativePrice(None)
+
+    def terms(self) -> MarketHistory:
+        """The market and its tokens without this stretch's events, prices and blocks: what a
+        replay is made with before it resumes from a snapshot (``_MarketReplay.__reduce__``)."""
+        empty = np.empty(0, dtype=np.int64)
+        return replace(
+            self,
+            events=[],
+            prices=[],
+            clock=BlockClock(self.clock.first_block, empty, empty),
+            native_price=NativePrice(self.native_price.source),
+        )
 
     def timeline(self) -> Iterator[tuple[tuple[int, int, int] | None, Mapping[str, Any] | None]]:
         """Prices and events merged in (block, log index) order: ``(price, None)`` or

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from softliq_core.compiled import by_fields
 from softliq_core.protocols.morpho.accrual import expected_market
 from softliq_core.protocols.morpho.irm import adaptive_curve_borrow_rate
 from softliq_core.protocols.morpho.market import Market, MarketParams, Position
@@ -46,6 +47,9 @@ class PreLiquidationContract:
     market_id: str
     params: PreLiquidationParams
     oracle: str
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
 
 class ReplayError(ValueError):

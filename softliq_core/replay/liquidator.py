@@ -32,6 +32,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from softliq_core.compiled import by_fields
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD, mul_div_down, mul_div_up
 
 GWEI = 10**9
@@ -51,6 +52,9 @@ class SlippageCurve:
 
     fee: int = 5 * 10**14  # 0.05 %: a typical DEX pool fee
     depth_1pct: Decimal = Decimal(0)
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
     def impact(self, seized_assets: int, decimals: int) -> int:
         if self.depth_1pct == 0:
@@ -98,6 +102,9 @@ class LiquidatorModel:
     pre_liquidation_calls: str = "greedy"
     max_calls_per_block: int = 20
     slippage: Mapping[str, SlippageCurve] = field(default_factory=lambda: dict(DEFAULT_SLIPPAGE))
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
     @property
     def charges_gas(self) -> bool:

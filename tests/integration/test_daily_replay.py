@@ -115,7 +115,7 @@ def test_a_replay_stopped_at_any_block_and_resumed_from_its_pickle_equals_one_pa
     first.advance()
     actions, clips = list(first.out.actions), list(first.out.clips)
     resumed: _MarketReplay = pickle.loads(pickle.dumps(first))
-    assert resumed.out.actions == [] and not hasattr(resumed, "history")
+    assert resumed.out.actions == [] and resumed.history.events == []
     resumed.resume(_after(history, split))
     resumed.advance()
     rest = resumed.finish()

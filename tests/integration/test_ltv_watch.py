@@ -6,7 +6,6 @@ covers them.)"""
 from __future__ import annotations
 
 import tomllib
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -60,47 +59,16 @@ cool_off = 60
 ]
 
 
-class _EveryPosition(engine._MarketReplay):
-    """The engine as it was before the watch: every position checked at every price (and every
-    decline derived exactly: no screen, replay/declines.py)."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.screen = None
-
-    def _on_price(self, item: tuple[int, int, int]) -> None:
-        block, _, price = item
-        self._run_due(block)
-        self.price = price
-        if self.market_id not in self.ledger.markets:
-            return
-        market = self.market
-        for borrower in list(self.out.positions):
-            self._track(borrower, market, block)
-
-
 def _compare(history: MarketHistory, scenario: Scenario) -> tuple[int, int]:
+    """(actions, exact checks) of the scenario on the market without the engine's shortcuts (every
+    position checked at every price, every decline derived), its outcome equal to the engine's."""
     mechanism = None if scenario.is_history else scenario.mechanism_for(history.market)
     if mechanism is None and not scenario.is_history:
         return 0, 0  # out of the scenario's scope
     watched = engine._MarketReplay(history, scenario, mechanism, None)
-    every = _EveryPosition(history, scenario, mechanism, None)
-    checks = _count_checks(every)
+    every = engine._MarketReplay(history, scenario, mechanism, None, shortcuts=False)
     assert replay_outcome(watched) == replay_outcome(every), (history.market.label, scenario.name)
-    return len(every.out.actions), checks[0]
-
-
-def _count_checks(replay: engine._MarketReplay) -> list[int]:
-    """Count the exact checks the replay makes (the one-element list fills as it runs)."""
-    count = [0]
-    original = replay._check
-
-    def counting(*args: Any) -> None:
-        count[0] += 1
-        original(*args)
-
-    replay._check = counting  # type: ignore[method-assign]
-    return count
+    return len(every.out.actions), every.out.exact_checks
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -123,7 +91,6 @@ def test_the_watch_skips_most_checks(histories: list[MarketHistory]) -> None:
     history = max(histories, key=lambda h: len(h.events))
     mechanism = scenario.mechanism_for(history.market)
     watched = engine._MarketReplay(history, scenario, mechanism, None)
-    calls = _count_checks(watched)
-    watched.run()
+    checks = watched.run().exact_checks
     _, every = _compare(history, scenario)
-    assert 0 < calls[0] < every / 2, (calls[0], every)
+    assert 0 < checks < every / 2, (checks, every)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
+
+from softliq_core.compiled import by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +19,9 @@ class MarketParams:
     irm: str
     lltv: int
     id: str = field(init=False, compare=False)
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
     def __post_init__(self) -> None:
         # id = keccak256(abi.encode(loanToken, collateralToken, oracle, irm, lltv)), as 0x-hex.
@@ -37,6 +43,9 @@ class Market:
     last_update: int = 0
     fee: int = 0
 
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
+
     def copy(self) -> Market:
         return Market(
             self.total_supply_assets,
@@ -53,6 +62,9 @@ class Position:
     supply_shares: int = 0
     borrow_shares: int = 0
     collateral: int = 0
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
     def copy(self) -> Position:
         return Position(self.supply_shares, self.borrow_shares, self.collateral)

@@ -8,7 +8,9 @@ preLIF, then Morpho's repay and withdrawCollateral, whose health check uses the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from softliq_core.compiled import by_fields
 from softliq_core.protocols.morpho import errors
 from softliq_core.protocols.morpho.errors import MorphoRevert
 from softliq_core.protocols.morpho.health import borrowed_assets, collateral_value, is_healthy
@@ -30,6 +32,9 @@ class PreLiquidationParams:
     pre_lcf2: int
     pre_lif1: int
     pre_lif2: int
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
