@@ -27,7 +27,9 @@ from softliq_core.replay.scenario import MORPHO_BLUE, Scenario, validate_scenari
 # are not resumed (replay/snapshot.py), the replay starts again from genesis.
 # 0.2.1: the Aave health watch in the state; the dust-rule liquidation size. 0.2.2: the watch
 # parks accounts in a pre-liquidation window; an account in it with no offer at all is declined.
-ENGINE_VERSION = "0.2.2"
+# 0.2.3: replays pickle through their constructor and dataclasses by their fields (the compiled
+# engine, softliq_core/compiled.py), with the engine's work counters.
+ENGINE_VERSION = "0.2.3"
 
 _ACTION_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
