@@ -54,6 +54,7 @@ MODULES = (
     "softliq_core.protocols.morpho.health",
     "softliq_core.protocols.morpho.market",
     "softliq_core.protocols.morpho.accrual",
+    "softliq_core.protocols.morpho.irm",
     "softliq_core.protocols.morpho.liquidation",
     "softliq_core.protocols.morpho.pre_liquidation",
     "softliq_core.mechanisms.morpho_liquidation",

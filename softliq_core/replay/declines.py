@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 from softliq_core.compiled import by_fields
 from softliq_core.mechanisms import Mechanism
@@ -70,13 +70,24 @@ def surely_above(a: float, b: float) -> bool:
     return a * LOW - ABS > b * HIGH + ABS
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Quote:
     """A market's totals and oracle price as the screen reads them (once per round or block)."""
 
-    share_price: float  # loan base units per borrow share, as toAssets rounds it
-    token_value: float  # loan base units per collateral base unit
-    price: float
+    share_price: Final[float]  # loan base units per borrow share, as toAssets rounds it
+    token_value: Final[float]  # loan base units per collateral base unit
+    price: Final[float]
+
+    # Fields Final rather than the class frozen, and __init__ written out: compiled
+    # (softliq_core/compiled.py), a dataclass's generated __init__ runs as Python (frozen: a
+    # setattr per field), and this value is made at every call the liquidator weighs.
+    def __init__(self, share_price: float, token_value: float, price: float) -> None:
+        self.share_price = share_price
+        self.token_value = token_value
+        self.price = price
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
     @classmethod
     def of(cls, market: Market, price: int) -> Quote:
@@ -86,13 +97,19 @@ class Quote:
         return cls(share_price, price / ORACLE_PRICE_SCALE, float(price))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Parked:
     """A parked position: its regime, and its shares and collateral (fixed while parked)."""
 
-    regime: Regime
-    shares: float
-    collateral: float
+    regime: Final[Regime]
+    shares: Final[float]
+    collateral: Final[float]
+
+    # (written out, its fields Final: as Quote's)
+    def __init__(self, regime: Regime, shares: float, collateral: float) -> None:
+        self.regime = regime
+        self.shares = shares
+        self.collateral = collateral
 
     def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
         return by_fields(self)

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from softliq_core.compiled import by_fields
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD, mul_div_down, mul_div_up
@@ -81,15 +81,28 @@ DEFAULT_SLIPPAGE: dict[str, SlippageCurve] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ActionEconomics:
     """What one liquidator call earns, every amount in loan-asset base units."""
 
-    seized_value: int
-    slippage_cost: int
-    gas_used: int
-    gas_cost: int
-    profit: int
+    seized_value: Final[int]
+    slippage_cost: Final[int]
+    gas_used: Final[int]
+    gas_cost: Final[int]
+    profit: Final[int]
+
+    # (written out, its fields Final: see Quote in replay/declines.py)
+    def __init__(
+        self, seized_value: int, slippage_cost: int, gas_used: int, gas_cost: int, profit: int
+    ) -> None:
+        self.seized_value = seized_value
+        self.slippage_cost = slippage_cost
+        self.gas_used = gas_used
+        self.gas_cost = gas_cost
+        self.profit = profit
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ compiled there, and this test replays from source in a process of its own to com
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import os
 import pickle
@@ -27,7 +28,6 @@ from tests.integration.test_daily_replay import _after, _comparable
 from tests.support.source_replay import SCENARIOS, STOPPED, stopped_half_way
 
 ROOT = Path(__file__).parents[2]
-COMPILED = all(compiled.is_compiled(sys.modules[m]) for m in compiled.MODULES if m in sys.modules)
 
 
 def test_the_engine_runs_compiled_when_built() -> None:
@@ -75,7 +75,7 @@ def test_compiled_replays_equal_the_source_replays(
 
 
 def test_a_build_is_used_only_for_the_sources_it_was_built_from(tmp_path: Path) -> None:
-    suffix = compiled.importlib.machinery.EXTENSION_SUFFIXES[0]
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     modules = {
         m: {
             "extension": m.replace(".", "/") + suffix,

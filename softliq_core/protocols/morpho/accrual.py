@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Final
 
+from softliq_core.compiled import by_fields
 from softliq_core.protocols.morpho.market import Market
 from softliq_core.protocols.morpho.math import w_mul_down, w_taylor_compounded
 from softliq_core.protocols.morpho.shares import to_shares_down
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Accrual:
-    interest: int
-    fee_shares: int
+    interest: Final[int]
+    fee_shares: Final[int]
+
+    # (written out, its fields Final: see Quote in replay/declines.py)
+    def __init__(self, interest: int, fee_shares: int) -> None:
+        self.interest = interest
+        self.fee_shares = fee_shares
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
 
 def accrue_interest(market: Market, borrow_rate: int, now: int) -> Accrual:

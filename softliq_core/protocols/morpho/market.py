@@ -43,6 +43,24 @@ class Market:
     last_update: int = 0
     fee: int = 0
 
+    # Written out (the dataclass's own would be the same): compiled (softliq_core/compiled.py), a
+    # generated __init__ stays Python and made up a few per cent of a scenario's replay.
+    def __init__(
+        self,
+        total_supply_assets: int = 0,
+        total_supply_shares: int = 0,
+        total_borrow_assets: int = 0,
+        total_borrow_shares: int = 0,
+        last_update: int = 0,
+        fee: int = 0,
+    ) -> None:
+        self.total_supply_assets = total_supply_assets
+        self.total_supply_shares = total_supply_shares
+        self.total_borrow_assets = total_borrow_assets
+        self.total_borrow_shares = total_borrow_shares
+        self.last_update = last_update
+        self.fee = fee
+
     def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
         return by_fields(self)
 
@@ -62,6 +80,11 @@ class Position:
     supply_shares: int = 0
     borrow_shares: int = 0
     collateral: int = 0
+
+    def __init__(self, supply_shares: int = 0, borrow_shares: int = 0, collateral: int = 0) -> None:
+        self.supply_shares = supply_shares  # written out, as Market's
+        self.borrow_shares = borrow_shares
+        self.collateral = collateral
 
     def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
         return by_fields(self)

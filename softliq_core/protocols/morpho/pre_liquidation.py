@@ -8,7 +8,7 @@ preLIF, then Morpho's repay and withdrawCollateral, whose health check uses the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from softliq_core.compiled import by_fields
 from softliq_core.protocols.morpho import errors
@@ -75,14 +75,24 @@ def parameter_violations(params: PreLiquidationParams, lltv: int) -> list[Parame
     return [ParameterViolation(field, rule, error) for ok, field, rule, error in rules if not ok]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreLiquidationTerms:
     """What the contract derives from the position's LTV before any transfer."""
 
-    ltv: int
-    pre_lif: int
-    pre_lcf: int
-    repayable_shares: int
+    ltv: Final[int]
+    pre_lif: Final[int]
+    pre_lcf: Final[int]
+    repayable_shares: Final[int]
+
+    # (written out, its fields Final: see Quote in replay/declines.py)
+    def __init__(self, ltv: int, pre_lif: int, pre_lcf: int, repayable_shares: int) -> None:
+        self.ltv = ltv
+        self.pre_lif = pre_lif
+        self.pre_lcf = pre_lcf
+        self.repayable_shares = repayable_shares
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
 
 def pre_liquidation_terms(
@@ -114,14 +124,34 @@ def window_terms(
     return PreLiquidationTerms(ltv, pre_lif, pre_lcf, w_mul_down(borrow_shares, pre_lcf))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreLiquidationResult:
-    seized_assets: int
-    repaid_shares: int
-    repaid_assets: int
-    ltv: int
-    pre_lif: int
-    pre_lcf: int
+    seized_assets: Final[int]
+    repaid_shares: Final[int]
+    repaid_assets: Final[int]
+    ltv: Final[int]
+    pre_lif: Final[int]
+    pre_lcf: Final[int]
+
+    # (written out, its fields Final: see Quote in replay/declines.py)
+    def __init__(
+        self,
+        seized_assets: int,
+        repaid_shares: int,
+        repaid_assets: int,
+        ltv: int,
+        pre_lif: int,
+        pre_lcf: int,
+    ) -> None:
+        self.seized_assets = seized_assets
+        self.repaid_shares = repaid_shares
+        self.repaid_assets = repaid_assets
+        self.ltv = ltv
+        self.pre_lif = pre_lif
+        self.pre_lcf = pre_lcf
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return by_fields(self)
 
 
 def pre_liquidate(
