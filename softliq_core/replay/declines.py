@@ -53,10 +53,13 @@ from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD
 from softliq_core.protocols.morpho.shares import VIRTUAL_ASSETS, VIRTUAL_SHARES
 from softliq_core.replay.liquidator import SlippageCurve
 
-REL = 1e-9
-ABS = 16.0
-LOW, HIGH = 1 - REL, 1 + REL
-OVERFLOW = 2.0**255  # collateral x price at or above this: the contract's health check may overflow
+REL: Final = 1e-9
+ABS: Final = 16.0
+LOW: Final = 1 - REL
+HIGH: Final = 1 + REL
+OVERFLOW: Final = (
+    2.0**255
+)  # collateral x price at or above this: the contract's health check may overflow
 
 
 class Regime(Enum):

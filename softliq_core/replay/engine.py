@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from softliq_core.mechanisms import (
     ActionResult,
@@ -58,7 +58,7 @@ from softliq_core.replay.scenario import Scenario
 
 # LTVs are compared as WAD integers rounded differently by the triggers (floor products) and by
 # ``ltv`` (rounded up): a position this close to a trigger gets the exact checks, to be safe.
-TRIGGER_MARGIN = 10**9
+TRIGGER_MARGIN: Final = 10**9
 
 
 @dataclass

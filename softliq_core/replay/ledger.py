@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from softliq_core.compiled import by_fields
 from softliq_core.protocols.morpho.accrual import expected_market
@@ -18,10 +18,10 @@ from softliq_core.protocols.morpho.market import Market, MarketParams, Position
 from softliq_core.protocols.morpho.math import zero_floor_sub
 from softliq_core.protocols.morpho.pre_liquidation import PreLiquidationParams
 
-ZERO_ADDRESS = "0x" + "00" * 20
+ZERO_ADDRESS: Final = "0x" + "00" * 20
 
 # Events that run Morpho's accrual, so the market's last_update moves to the block's timestamp.
-ACCRUING_EVENTS = frozenset(
+ACCRUING_EVENTS: Final = frozenset(
     {
         "AccrueInterest",
         "Supply",
@@ -34,7 +34,7 @@ ACCRUING_EVENTS = frozenset(
     }
 )
 # Events that change a borrower's position (the counterfactual treats them as intents).
-POSITION_EVENTS = frozenset(
+POSITION_EVENTS: Final = frozenset(
     {"Borrow", "Repay", "SupplyCollateral", "WithdrawCollateral", "Liquidate"}
 )
 

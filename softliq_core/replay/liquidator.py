@@ -35,9 +35,9 @@ from typing import Any, Final
 from softliq_core.compiled import by_fields
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD, mul_div_down, mul_div_up
 
-GWEI = 10**9
-PRE_LIQUIDATION_CALLS = ("greedy", "single")
-MAX_IMPACT = (
+GWEI: Final = 10**9
+PRE_LIQUIDATION_CALLS: Final = ("greedy", "single")
+MAX_IMPACT: Final = (
     WAD // 2
 )  # a sale never loses more than half its value: the curve is linear only so far
 
@@ -181,7 +181,7 @@ class LiquidatorModel:
         }
 
 
-LIQUIDATOR_FIELDS = (
+LIQUIDATOR_FIELDS: Final = (
     "latency_blocks",
     "gas_liquidation",
     "gas_pre_liquidation",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable
+from typing import Final
 
 import numpy as np
 
@@ -39,11 +40,11 @@ from softliq_core.protocols.morpho.shares import VIRTUAL_ASSETS, VIRTUAL_SHARES
 # The fast path: the LTV watch's bound (replay/ltv_watch.py), ltv <= k q (1 + 2.1e-6) + 1 when
 # debt and collateral value are at least 10**6 base units, so a round whose q is MARGIN below the
 # segment's largest has a lower LTV than that round (once its LTV exceeds SMALLEST_LTV wei).
-MARGIN = 1e-5
-SMALLEST_BOUNDED = 1.000001e6  # base units (10**6, with room for float error)
-SMALLEST_LTV = 10**6
-WIDEN = 1e-12  # relative widening of each float quotient: ~10,000x float64's error
-SHORT_SEGMENT = 6  # rounds: fewer are cheaper computed exactly than bounded with numpy
+MARGIN: Final = 1e-5
+SMALLEST_BOUNDED: Final = 1.000001e6  # base units (10**6, with room for float error)
+SMALLEST_LTV: Final = 10**6
+WIDEN: Final = 1e-12  # relative widening of each float quotient: ~10,000x float64's error
+SHORT_SEGMENT: Final = 6  # rounds: fewer are cheaper computed exactly than bounded with numpy
 
 
 class RoundLog:

@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Final
 
 from softliq_core.protocols.morpho.market import Market, Position
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE, WAD
 from softliq_core.protocols.morpho.shares import VIRTUAL_ASSETS, VIRTUAL_SHARES
 
-MARGIN = 1e-5
-SMALLEST_BOUNDED = 64  # base units of debt, per unit of t, for the bound to hold
+MARGIN: Final = 1e-5
+SMALLEST_BOUNDED: Final = 64  # base units of debt, per unit of t, for the bound to hold
 
 
 def market_ratio(market: Market, price: int) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 from softliq_core.protocols.morpho import errors
 from softliq_core.protocols.morpho.errors import MorphoRevert
@@ -22,8 +23,8 @@ from softliq_core.protocols.morpho.math import (
 )
 from softliq_core.protocols.morpho.shares import to_assets_down, to_assets_up, to_shares_up
 
-LIQUIDATION_CURSOR = 3 * WAD // 10
-MAX_LIQUIDATION_INCENTIVE_FACTOR = 115 * WAD // 100
+LIQUIDATION_CURSOR: Final = 3 * WAD // 10
+MAX_LIQUIDATION_INCENTIVE_FACTOR: Final = 115 * WAD // 100
 
 
 @lru_cache(maxsize=64)  # a handful of LLTVs, asked at every liquidation a sweep prices

@@ -6,12 +6,14 @@ zero like Solidity's int256 division, which Python's ``//`` does not (it floors)
 
 from __future__ import annotations
 
+from typing import Final
+
 from softliq_core.protocols.morpho.errors import UNDERFLOW, MorphoRevert
 
-WAD = 10**18
-ORACLE_PRICE_SCALE = 10**36
-UINT128_MAX = 2**128 - 1
-UINT256_MAX = 2**256 - 1
+WAD: Final = 10**18
+ORACLE_PRICE_SCALE: Final = 10**36
+UINT128_MAX: Final = 2**128 - 1
+UINT256_MAX: Final = 2**256 - 1
 
 
 def _checked(value: int) -> int:

@@ -5,10 +5,12 @@ The rounding direction is always chosen by the caller so that it favours the pro
 
 from __future__ import annotations
 
+from typing import Final
+
 from softliq_core.protocols.morpho.math import mul_div_down, mul_div_up
 
-VIRTUAL_SHARES = 10**6
-VIRTUAL_ASSETS = 1
+VIRTUAL_SHARES: Final = 10**6
+VIRTUAL_ASSETS: Final = 1
 
 
 def to_shares_down(assets: int, total_assets: int, total_shares: int) -> int:
