@@ -86,7 +86,7 @@ def replay_day(
                 )
                 if divergence_driven:
                     assert replay.borrowers is not None
-                    joining = diverging_borrowers(past, mechanism) - replay.borrowers
+                    joining = frozenset(diverging_borrowers(past, mechanism)) - replay.borrowers
                     if joining and not past_at_start:
                         past_at_start.append(pickle.loads(start).out if start else None)
                     if joining:

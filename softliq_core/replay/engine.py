@@ -96,6 +96,9 @@ class MarketOutcome:
     exact_checks: int = 0
     screened_declines: int = 0
     screened_first_declines: int = 0
+    # History's replay: each rise of a position's LTV record, with the block of the position's own
+    # event that began the stretch it rose in (where a scenario's simulation of it may start)
+    record_rises: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 class _MarketReplay:
@@ -107,9 +110,12 @@ class _MarketReplay:
         borrowers: frozenset[str] | None,
         trace: frozenset[str] = frozenset(),
         shortcuts: bool = True,
+        starts: Mapping[str, int] | None = None,
     ):
         """``shortcuts=False``: the reference the shortcuts are tested against, every position
-        checked at every price (no LTV watch) and every decline derived exactly (no screen)."""
+        checked at every price (no LTV watch) and every decline derived exactly (no screen).
+        ``starts``: the block of each simulated borrower's own event its simulation starts at
+        (``diverging_borrowers``); before it the position is history's."""
         self.history = history
         self.shortcuts = shortcuts
         self.trace = trace
@@ -120,6 +126,7 @@ class _MarketReplay:
         self.mechanism = mechanism
         # A mechanism with per-position state across blocks (Maker auctions, Euler's cool-off).
         self.stateful = mechanism if isinstance(mechanism, StatefulMechanism) else None
+        self.stretch_block: dict[str, int] = {}  # history's: each position's last own event
         self.liquidator = scenario.liquidator
         self.opted_in_once: dict[str, bool] = {}
         # Own totals when the scenario's interest follows its own utilisation (accrual = "irm").
@@ -143,6 +150,8 @@ class _MarketReplay:
         self.out = MarketOutcome()
         # A mechanism that follows every price keeps per-position state here (None: holds nothing).
         self.following = _price_following(mechanism)
+        # (such a mechanism, or one with state across blocks, sees each position from its start)
+        self.starts = starts if self.stateful is None and self.following is None else None
         self.held: dict[str, Any] = {}
         # Market-impact feedback (DESIGN §4.3, off by default): liquidations move the price.
         self.impact = (
@@ -295,10 +304,17 @@ class _MarketReplay:
         end = len(self.rounds)
         start = self.segment_start.get(borrower, end)
         highest = self.rounds.highest_ltv(self.out.positions[borrower], start, end)
-        stats = self.out.stats[borrower]
-        if highest is not None and highest > stats.max_ltv:
-            stats.max_ltv = highest
+        if highest is not None:
+            self._raise_record(borrower, highest)
         self.segment_start[borrower] = end
+
+    def _raise_record(self, borrower: str, value: int) -> None:
+        stats = self.out.stats[borrower]
+        if value > stats.max_ltv:
+            stats.max_ltv = value
+            if self.rounds is not None:  # history's replay: where the rise's stretch began
+                rise = (self.stretch_block.get(borrower, 0), value)
+                self.out.record_rises.setdefault(borrower, []).append(rise)
 
     def _check(self, borrower: str, market: Market, block: int) -> bool:
         """Record the position's LTV and soft-zone spell; True when the liquidator is scheduled."""
@@ -311,9 +327,8 @@ class _MarketReplay:
         current = ltv(position, market, price)
         if borrower in self.trace and current is not None:
             self.out.ltv_paths.setdefault(borrower, []).append((block, current))
-        stats = self.out.stats[borrower]
-        if current is not None and current > stats.max_ltv:
-            stats.max_ltv = current
+        if current is not None:
+            self._raise_record(borrower, current)
         if self.mechanism is None:
             return False
         # Below the mechanism's lowest trigger nothing can happen: skip its exact checks.
@@ -792,9 +807,15 @@ class _MarketReplay:
         # (intersection, not &: a frozenset & dict keys is a set at run time)
         for borrower in borrowers.intersection(history.positions if history else ()):
             assert history is not None
-            self.out.positions[borrower] = history.positions[borrower].copy()
-            self.out.stats[borrower] = PositionStats(max_ltv=history.stats[borrower].max_ltv)
-            self.watch.pin(borrower)  # until its next check sets its threshold
+            self._adopt(
+                borrower, history.positions[borrower].copy(), history.stats[borrower].max_ltv
+            )
+
+    def _adopt(self, borrower: str, position: Position, max_ltv: int) -> None:
+        """Simulate the position from here on, from history's state of it."""
+        self.out.positions[borrower] = position
+        self.out.stats[borrower] = PositionStats(max_ltv=max_ltv)
+        self.watch.pin(borrower)  # until its next check sets its threshold
 
     def finish(self) -> MarketOutcome:
         """The outcome as of the history's last block (a snapshot is taken before this: it closes
@@ -841,6 +862,14 @@ class _MarketReplay:
         borrower = position_owner(event) if name in POSITION_EVENTS else None
         if self.borrowers is not None and borrower not in self.borrowers:
             borrower = None  # follows history exactly: not simulated
+        elif borrower is not None and self.starts and borrower not in self.out.positions:
+            start = self.starts.get(borrower, 0)
+            if block < start:
+                borrower = None  # history's until the stretch in which it reaches a trigger
+            elif start:
+                # Its LTV stayed below the trigger until now, so did its record (the simulation
+                # sees the rise above it): no action, clip or soft zone so far, as in history.
+                self._adopt(borrower, self.ledger.position(self.market_id, borrower).copy(), 0)
         if borrower is not None and borrower in self.out.positions:
             self.parked.pop(borrower, None)  # its own action: the exact engine looks again
             self._settle(borrower)
@@ -860,6 +889,8 @@ class _MarketReplay:
             self._record_history_pre_liquidation(event)
         self.ledger.apply(event)
         if borrower is not None:
+            if self.rounds is not None:
+                self.stretch_block[borrower] = block
             if self.scenario.is_history:
                 self._position(borrower)
                 self.out.positions[borrower] = self.ledger.position(self.market_id, borrower).copy()
@@ -932,20 +963,27 @@ def replay_market(
     mechanism: Mechanism | None,
     borrowers: frozenset[str] | None = None,
     trace: frozenset[str] = frozenset(),
+    starts: Mapping[str, int] | None = None,
 ) -> MarketOutcome:
     """Replay one market; ``borrowers`` limits the simulation to those positions (the others
-    follow history and are left out of the outcome); ``trace`` records those borrowers' LTV paths."""
-    return _MarketReplay(history, scenario, mechanism, borrowers, trace).run()
+    follow history and are left out of the outcome), each from its block in ``starts`` if given;
+    ``trace`` records those borrowers' LTV paths."""
+    return _MarketReplay(history, scenario, mechanism, borrowers, trace, starts=starts).run()
 
 
-def diverging_borrowers(history: MarketOutcome, mechanism: Mechanism) -> frozenset[str]:
-    """Positions a scenario may treat differently from history (DESIGN §4 rule 4): those whose
-    historical LTV reached the mechanism's lowest trigger at a check, and those history liquidated
-    or pre-liquidated (rule 2 removes those actions). Every other position stays identical to
-    history under the scenario: no action, no clip, no time in the soft zone."""
+def diverging_borrowers(history: MarketOutcome, mechanism: Mechanism) -> dict[str, int]:
+    """Positions a scenario may treat differently from history (DESIGN §4 rule 4), with the block
+    their simulation starts at: those whose historical LTV reached the mechanism's lowest trigger,
+    from the own event that began the stretch in which their record first reached it, and those
+    history liquidated or pre-liquidated (rule 2 removes those actions), from their first event
+    (0). Every other position stays identical to history under the scenario: no action, no clip,
+    no time in the soft zone; and so does each simulated one until its start."""
     threshold = mechanism.lowest_trigger_ltv - TRIGGER_MARGIN
-    return frozenset(
-        borrower
-        for borrower, stats in history.stats.items()
-        if stats.max_ltv >= threshold or stats.liquidations or stats.pre_liquidations
-    )
+    starts: dict[str, int] = {}
+    for borrower, stats in history.stats.items():
+        if stats.liquidations or stats.pre_liquidations:
+            starts[borrower] = 0
+        elif stats.max_ltv >= threshold:
+            rises = history.record_rises.get(borrower, [])
+            starts[borrower] = next((block for block, ltv in rises if ltv >= threshold), 0)
+    return starts

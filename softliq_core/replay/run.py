@@ -29,7 +29,7 @@ from softliq_core.replay.scenario import MORPHO_BLUE, Scenario, validate_scenari
 # parks accounts in a pre-liquidation window; an account in it with no offer at all is declined.
 # 0.2.3: replays pickle through their constructor and dataclasses by their fields (the compiled
 # engine, softliq_core/compiled.py), with the engine's work counters.
-ENGINE_VERSION = "0.2.3"
+ENGINE_VERSION = "0.2.4"
 
 _ACTION_COLUMNS = {
     "scenario_id": pl.String, "market_id": pl.String, "borrower": pl.String,
@@ -138,8 +138,11 @@ def run_scenarios(
             ):
                 # (with accrual = "irm" every debt depends on the scenario's utilisation, with
                 # market-impact feedback every position on the moved price: no shortcut)
-                simulated = diverging_borrowers(past, mechanism)
-                outcome = with_history(replay_market(history, scenario, mechanism, simulated), past)
+                starts = diverging_borrowers(past, mechanism)
+                outcome = with_history(
+                    replay_market(history, scenario, mechanism, frozenset(starts), starts=starts),
+                    past,
+                )
             else:
                 outcome = replay_market(history, scenario, mechanism)
             add_rows(
