@@ -20,7 +20,13 @@ first, until the next upper bound cannot beat the exact maximum found. When the 
 collateral value stay above 10**6 base units a cheaper test gives the candidates: the LTV watch's
 bound (replay/ltv_watch.py), rounds whose ``q`` is within 1e-5 of the segment's largest. Typically one or two exact LTVs per segment instead of
 one check at every round in which the LTV rose; a round whose collateral value may floor to 0 is
-always computed exactly (its LTV may be undefined). Short segments are computed exactly outright.
+always computed exactly (its LTV may be undefined). Short segments outside that test's premises are
+computed exactly outright.
+
+A segment's extremes for that test (largest ``q``, smallest share price and price) and its
+candidates are read from per-block summaries of ``BLOCK`` rounds and the rounds at its ends, in
+compiled loops (softliq_core/compiled.py): most segments are tens to hundreds of rounds, where
+numpy's cost per call was most of a history replay. Very long ones use numpy.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ SMALLEST_BOUNDED: Final = 1.000001e6  # base units (10**6, with room for float e
 SMALLEST_LTV: Final = 10**6
 WIDEN: Final = 1e-12  # relative widening of each float quotient: ~10,000x float64's error
 SHORT_SEGMENT: Final = 6  # rounds: fewer are cheaper computed exactly than bounded with numpy
+BLOCK: Final = 64  # rounds per summary block
+LONG_SEGMENT: Final = 4096  # rounds: more are bounded with numpy
 
 
 class RoundLog:
@@ -58,6 +66,13 @@ class RoundLog:
         self.share_price = array("d")  # (A + 1) / (S + 10**6)
         self.price_float = array("d")
         self.ratio = array("d")  # share price / price: the watch's q (inf at a price of 0)
+        # the same as lists (compiled code reads them natively), and per BLOCK rounds their extremes
+        self.ratios: list[float] = []
+        self.share_prices: list[float] = []
+        self.price_floats: list[float] = []
+        self.block_highest_ratio: list[float] = []
+        self.block_lowest_share_price: list[float] = []
+        self.block_lowest_price: list[float] = []
 
     def __len__(self) -> int:
         return len(self.prices)
@@ -68,9 +83,25 @@ class RoundLog:
         self.borrow_shares.append(shares)
         self.prices.append(price)
         share_price = (assets + VIRTUAL_ASSETS) / (shares + VIRTUAL_SHARES)
+        price_float = float(price)
+        ratio = share_price / price if price > 0 else math.inf
         self.share_price.append(share_price)
-        self.price_float.append(float(price))
-        self.ratio.append(share_price / price if price > 0 else math.inf)
+        self.price_float.append(price_float)
+        self.ratio.append(ratio)
+        if len(self.ratios) % BLOCK == 0:
+            self.block_highest_ratio.append(ratio)
+            self.block_lowest_share_price.append(share_price)
+            self.block_lowest_price.append(price_float)
+        else:
+            last = len(self.block_highest_ratio) - 1
+            self.block_highest_ratio[last] = max(self.block_highest_ratio[last], ratio)
+            self.block_lowest_share_price[last] = min(
+                self.block_lowest_share_price[last], share_price
+            )
+            self.block_lowest_price[last] = min(self.block_lowest_price[last], price_float)
+        self.ratios.append(ratio)
+        self.share_prices.append(share_price)
+        self.price_floats.append(price_float)
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -87,21 +118,68 @@ class RoundLog:
         round, or the collateral worth nothing at every round)."""
         if end <= start or position.borrow_shares == 0:
             return None
-        if end - start <= SHORT_SEGMENT:
-            return _highest(self._exact_ltv(position, i) for i in range(start, end))
-        share_price = np.frombuffer(self.share_price)[start:end]
-        price = np.frombuffer(self.price_float)[start:end]
-        ratio = np.frombuffer(self.ratio)[start:end]
-        highest_ratio = float(ratio.max())
+        highest_ratio, lowest_share_price, lowest_price = self._extremes(start, end)
         if (
             math.isfinite(highest_ratio)
-            and position.borrow_shares * float(share_price.min()) >= SMALLEST_BOUNDED
-            and position.collateral * float(price.min()) / ORACLE_PRICE_SCALE >= SMALLEST_BOUNDED
+            and position.borrow_shares * lowest_share_price >= SMALLEST_BOUNDED
+            and position.collateral * lowest_price / ORACLE_PRICE_SCALE >= SMALLEST_BOUNDED
         ):
             k = position.borrow_shares * WAD * ORACLE_PRICE_SCALE / position.collateral
             if k * highest_ratio >= SMALLEST_LTV:  # the watch's margin holds: few candidates
-                near = np.flatnonzero(ratio >= highest_ratio * (1 - MARGIN)) + start
-                return _highest(self._exact_ltv(position, int(i)) for i in near)
+                near = self._at_least(highest_ratio * (1 - MARGIN), start, end)
+                return _highest(self._exact_ltv(position, i) for i in near)
+        if end - start <= SHORT_SEGMENT:
+            return _highest(self._exact_ltv(position, i) for i in range(start, end))
+        return self._highest_ltv_bounded(position, start, end)
+
+    def _extremes(self, start: int, end: int) -> tuple[float, float, float]:
+        """The largest ``q`` and the smallest share price and price of rounds ``start .. end - 1``
+        (the whole blocks inside from their summaries)."""
+        if end - start > LONG_SEGMENT:
+            return (
+                float(np.frombuffer(self.ratio)[start:end].max()),
+                float(np.frombuffer(self.share_price)[start:end].min()),
+                float(np.frombuffer(self.price_float)[start:end].min()),
+            )
+        highest_ratio, lowest_share_price, lowest_price = -math.inf, math.inf, math.inf
+        first_block, last_block = -(-start // BLOCK), end // BLOCK
+        if first_block >= last_block:
+            ends = [(start, end)]
+        else:
+            ends = [(start, first_block * BLOCK), (last_block * BLOCK, end)]
+            for b in range(first_block, last_block):
+                highest_ratio = max(highest_ratio, self.block_highest_ratio[b])
+                lowest_share_price = min(lowest_share_price, self.block_lowest_share_price[b])
+                lowest_price = min(lowest_price, self.block_lowest_price[b])
+        for low, high in ends:
+            for i in range(low, high):
+                highest_ratio = max(highest_ratio, self.ratios[i])
+                lowest_share_price = min(lowest_share_price, self.share_prices[i])
+                lowest_price = min(lowest_price, self.price_floats[i])
+        return highest_ratio, lowest_share_price, lowest_price
+
+    def _at_least(self, ratio: float, start: int, end: int) -> list[int]:
+        """Rounds ``start .. end - 1`` whose ``q`` is at least ``ratio`` (whole blocks whose
+        largest is below it skipped)."""
+        if end - start > LONG_SEGMENT:
+            near = np.flatnonzero(np.frombuffer(self.ratio)[start:end] >= ratio) + start
+            return [int(i) for i in near]
+        found: list[int] = []
+        i = start
+        while i < end:
+            b = i // BLOCK
+            if i % BLOCK == 0 and i + BLOCK <= end and self.block_highest_ratio[b] < ratio:
+                i += BLOCK
+                continue
+            if self.ratios[i] >= ratio:
+                found.append(i)
+            i += 1
+        return found
+
+    def _highest_ltv_bounded(self, position: Position, start: int, end: int) -> int | None:
+        """``highest_ltv`` from float bounds of every round's quotient (any size)."""
+        share_price = np.frombuffer(self.share_price)[start:end]
+        price = np.frombuffer(self.price_float)[start:end]
         debt = position.borrow_shares * share_price
         value = position.collateral * price / ORACLE_PRICE_SCALE
         with np.errstate(divide="ignore", invalid="ignore"):

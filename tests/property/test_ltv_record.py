@@ -3,12 +3,14 @@ exact LTV, whatever the totals, prices and position sizes (dust and worthless co
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from softliq_core.protocols.morpho.health import ltv
 from softliq_core.protocols.morpho.market import Market, Position
-from softliq_core.replay.ltv_record import SHORT_SEGMENT, RoundLog
+from softliq_core.replay.ltv_record import BLOCK, LONG_SEGMENT, SHORT_SEGMENT, RoundLog
 
 # any size from dust to 1e30, each order of magnitude about equally likely
 magnitudes = st.integers(0, 30).flatmap(lambda e: st.integers(10 ** max(0, e - 1), 10**e))
@@ -76,3 +78,30 @@ def test_clear_empties_the_log() -> None:
     log.clear()
     assert len(log) == 0
     assert log.highest_ltv(Position(0, 10**24, 10**18), 0, 0) is None
+
+
+def test_segments_long_and_across_blocks_have_the_highest_exact_ltv() -> None:
+    """Over one log of jumping prices and drifting totals: segments longer than LONG_SEGMENT (found
+    with numpy) and segments across block summaries (whole blocks and their ends) hold the
+    highest exact LTV of their rounds."""
+    rng = random.Random(11)
+    log, markets, prices = RoundLog(), [], []
+    assets, shares = 10**12, 10**18
+    for _ in range(LONG_SEGMENT + 3 * BLOCK):
+        assets += rng.randrange(0, 10**8)
+        shares += rng.randrange(0, 10**13)
+        price = rng.randrange(10**27, 3 * 10**27)
+        market = Market(total_borrow_assets=assets, total_borrow_shares=shares)
+        log.append(market, price)
+        markets.append(market)
+        prices.append(price)
+    ranges = [(0, len(log)), (5, len(log) - 7)] + [
+        (start, start + rng.randrange(1, 4 * BLOCK))
+        for start in (rng.randrange(0, len(log) - 4 * BLOCK) for _ in range(60))
+    ]
+    for borrow_shares, collateral in [(10**17, 10**15), (3 * 10**16, 10**14), (10**9, 10**12)]:
+        position = Position(0, borrow_shares, collateral)
+        exact = [ltv(position, m, p) for m, p in zip(markets, prices, strict=True)]
+        for start, end in ranges:
+            known = [value for value in exact[start:end] if value is not None]
+            assert known and log.highest_ltv(position, start, end) == max(known), (start, end)
