@@ -99,6 +99,9 @@ class MarketOutcome:
     # History's replay: each rise of a position's LTV record, with the block of the position's own
     # event that began the stretch it rose in (where a scenario's simulation of it may start)
     record_rises: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # and positions that owed something on collateral worth nothing (its value floored to 0: no
+    # LTV, unhealthy whatever the trigger), with the block that began the first such stretch
+    worthless_since: dict[str, int] = field(default_factory=dict)
 
 
 class _MarketReplay:
@@ -303,9 +306,11 @@ class _MarketReplay:
             return
         end = len(self.rounds)
         start = self.segment_start.get(borrower, end)
-        highest = self.rounds.highest_ltv(self.out.positions[borrower], start, end)
+        highest, worthless = self.rounds.fold(self.out.positions[borrower], start, end)
         if highest is not None:
             self._raise_record(borrower, highest)
+        if worthless:
+            self.out.worthless_since.setdefault(borrower, self.stretch_block.get(borrower, 0))
         self.segment_start[borrower] = end
 
     def _raise_record(self, borrower: str, value: int) -> None:
@@ -329,6 +334,8 @@ class _MarketReplay:
             self.out.ltv_paths.setdefault(borrower, []).append((block, current))
         if current is not None:
             self._raise_record(borrower, current)
+        elif self.rounds is not None:  # history's: owing on collateral worth nothing
+            self.out.worthless_since.setdefault(borrower, self.stretch_block.get(borrower, 0))
         if self.mechanism is None:
             return False
         # Below the mechanism's lowest trigger nothing can happen: skip its exact checks.
@@ -974,16 +981,20 @@ def replay_market(
 def diverging_borrowers(history: MarketOutcome, mechanism: Mechanism) -> dict[str, int]:
     """Positions a scenario may treat differently from history (DESIGN §4 rule 4), with the block
     their simulation starts at: those whose historical LTV reached the mechanism's lowest trigger,
-    from the own event that began the stretch in which their record first reached it, and those
-    history liquidated or pre-liquidated (rule 2 removes those actions), from their first event
-    (0). Every other position stays identical to history under the scenario: no action, no clip,
-    no time in the soft zone; and so does each simulated one until its start."""
+    or that owed something on collateral worth nothing, from the own event that began the first
+    such stretch, and those history liquidated or pre-liquidated (rule 2 removes those actions),
+    from their first event (0). Every other position stays identical to history under the
+    scenario: no action, no clip, no time in the soft zone; and so does each simulated one until
+    its start."""
     threshold = mechanism.lowest_trigger_ltv - TRIGGER_MARGIN
     starts: dict[str, int] = {}
     for borrower, stats in history.stats.items():
+        worthless = history.worthless_since.get(borrower)
         if stats.liquidations or stats.pre_liquidations:
             starts[borrower] = 0
-        elif stats.max_ltv >= threshold:
+        elif stats.max_ltv >= threshold or worthless is not None:
             rises = history.record_rises.get(borrower, [])
-            starts[borrower] = next((block for block, ltv in rises if ltv >= threshold), 0)
+            rise = next((block for block, ltv in rises if ltv >= threshold), None)
+            known = [block for block in (rise, worthless) if block is not None]
+            starts[borrower] = min(known) if known else 0
     return starts

@@ -116,8 +116,13 @@ class RoundLog:
     def highest_ltv(self, position: Position, start: int, end: int) -> int | None:
         """The highest exact LTV of ``position`` over rounds ``start`` .. ``end - 1`` (None: no
         round, or the collateral worth nothing at every round)."""
+        return self.fold(position, start, end)[0]
+
+    def fold(self, position: Position, start: int, end: int) -> tuple[int | None, bool]:
+        """``highest_ltv``, and whether at some of those rounds the position owed something on
+        collateral worth nothing (its value floors to 0: no LTV, unhealthy whatever its debt)."""
         if end <= start or position.borrow_shares == 0:
-            return None
+            return None, False
         highest_ratio, lowest_share_price, lowest_price = self._extremes(start, end)
         if (
             math.isfinite(highest_ratio)
@@ -127,10 +132,15 @@ class RoundLog:
             k = position.borrow_shares * WAD * ORACLE_PRICE_SCALE / position.collateral
             if k * highest_ratio >= SMALLEST_LTV:  # the watch's margin holds: few candidates
                 near = self._at_least(highest_ratio * (1 - MARGIN), start, end)
-                return _highest(self._exact_ltv(position, i) for i in near)
+                return _highest(self._exact_ltv(position, i) for i in near), False
+        # worth nothing at a round: collateral x price < 1e36 (surely not when the smallest price,
+        # a float within 1e-16 of the exact one, keeps the product above it with room)
+        worthless = position.collateral * lowest_price < ORACLE_PRICE_SCALE * (1 + 1e-9) and any(
+            position.collateral * self.prices[i] < ORACLE_PRICE_SCALE for i in range(start, end)
+        )
         if end - start <= SHORT_SEGMENT:
-            return _highest(self._exact_ltv(position, i) for i in range(start, end))
-        return self._highest_ltv_bounded(position, start, end)
+            return _highest(self._exact_ltv(position, i) for i in range(start, end)), worthless
+        return self._highest_ltv_bounded(position, start, end), worthless
 
     def _extremes(self, start: int, end: int) -> tuple[float, float, float]:
         """The largest ``q`` and the smallest share price and price of rounds ``start .. end - 1``

@@ -56,6 +56,8 @@ def test_the_record_is_the_highest_exact_ltv(case: Case, data: st.DataObject) ->
     exact = [ltv(position, markets[i], prices[i]) for i in range(start, end)]
     known = [value for value in exact if value is not None]
     assert log.highest_ltv(position, start, end) == (max(known) if known else None)
+    # and whether some round values the collateral at 0 (no LTV while owing)
+    assert log.fold(position, start, end)[1] == (None in exact)
 
 
 def test_a_round_whose_collateral_value_floors_to_zero_does_not_hide_the_record() -> None:
