@@ -310,7 +310,7 @@ class _MarketReplay:
         if highest is not None:
             self._raise_record(borrower, highest)
         if worthless:
-            self.out.worthless_since.setdefault(borrower, self.stretch_block.get(borrower, 0))
+            self._note_worthless(borrower)
         self.segment_start[borrower] = end
 
     def _raise_record(self, borrower: str, value: int) -> None:
@@ -320,6 +320,10 @@ class _MarketReplay:
             if self.rounds is not None:  # history's replay: where the rise's stretch began
                 rise = (self.stretch_block.get(borrower, 0), value)
                 self.out.record_rises.setdefault(borrower, []).append(rise)
+
+    def _note_worthless(self, borrower: str) -> None:
+        """History's replay: the position owed on collateral worth nothing in this stretch."""
+        self.out.worthless_since.setdefault(borrower, self.stretch_block.get(borrower, 0))
 
     def _check(self, borrower: str, market: Market, block: int) -> bool:
         """Record the position's LTV and soft-zone spell; True when the liquidator is scheduled."""
@@ -335,7 +339,7 @@ class _MarketReplay:
         if current is not None:
             self._raise_record(borrower, current)
         elif self.rounds is not None:  # history's: owing on collateral worth nothing
-            self.out.worthless_since.setdefault(borrower, self.stretch_block.get(borrower, 0))
+            self._note_worthless(borrower)
         if self.mechanism is None:
             return False
         # Below the mechanism's lowest trigger nothing can happen: skip its exact checks.
