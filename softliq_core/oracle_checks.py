@@ -61,9 +61,8 @@ def stale_intervals(
     """(feed, description, heartbeat, from_block, until_block, seconds) of every stretch in which
     a feed's answer in force aged past its heartbeat plus ``grace_seconds`` (a heartbeat round lands
     a block or two after the heartbeat elapses); feeds without a heartbeat are skipped."""
-    timestamps = dict(blocks.select("block_number", "timestamp").iter_rows())
-    end = max(timestamps, default=None)
-    rows = []
+    end = int(blocks["block_number"].max()) if blocks.height else None  # type: ignore[arg-type]
+    watched = []
     for feed, description, heartbeat in (
         feeds.filter(pl.col("heartbeat").is_not_null())
         .select("feed", "description", "heartbeat")
@@ -72,9 +71,18 @@ def stale_intervals(
         .iter_rows()
     ):
         try:
-            updates = feed_updates(feed, oracle_rounds, feeds)
+            watched.append((feed, description, heartbeat, feed_updates(feed, oracle_rounds, feeds)))
         except FeedError:
             continue  # recipe_problems reports it
+    # Only the blocks a switch takes effect at, and the last: a year has millions of blocks.
+    starts = {u.block_number for *_, updates in watched for u in updates if u.timestamp is None}
+    timestamps = dict(
+        blocks.filter(pl.col("block_number").is_in(starts if end is None else starts | {end}))
+        .select("block_number", "timestamp")
+        .iter_rows()
+    )
+    rows = []
+    for feed, description, heartbeat, updates in watched:
         times = [
             (u.block_number, u.timestamp if u.timestamp is not None else timestamps.get(u.block_number))
             for u in updates

@@ -104,15 +104,31 @@ def oracle_prices(
     blocks: pl.DataFrame,
     rate_samples: pl.DataFrame,
 ) -> pl.DataFrame:
-    timestamps = dict(blocks.select("block_number", "timestamp").iter_rows())
-    last_block = max(timestamps, default=-1)
-    rows: list[tuple[object, ...]] = []
+    inputs = []
     for market in markets.iter_rows(named=True):
         recipe = recipe_of(market)
         try:
-            per_input = input_changes(recipe, oracle_rounds, feeds, rate_samples)
+            inputs.append(
+                (market, recipe, input_changes(recipe, oracle_rounds, feeds, rate_samples))
+            )
         except OracleError as error:
             raise OracleError(f"market {market['market_id']}: {error}") from None
+    # Only the blocks whose start a change takes effect at: a year has millions of blocks.
+    starts = {
+        c.block_number
+        for *_, per_input in inputs
+        for cs in per_input.values()
+        for c in cs
+        if c.timestamp is None
+    }
+    timestamps = dict(
+        blocks.filter(pl.col("block_number").is_in(starts))
+        .select("block_number", "timestamp")
+        .iter_rows()
+    )
+    last_block = int(blocks["block_number"].max()) if blocks.height else -1  # type: ignore[arg-type]
+    rows: list[tuple[object, ...]] = []
+    for market, recipe, per_input in inputs:
         changes = sorted(
             (c for cs in per_input.values() for c in cs),
             key=lambda c: (c.block_number, c.log_index, c.timestamp is not None),

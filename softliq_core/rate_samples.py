@@ -26,6 +26,13 @@ Sampling error, documented and tested (``tests/unit/test_rate_samples.py``):
   in B get the old value; for time-based accrual the events of B saw ``v(B)`` and get ``v(B − 1)``
   (one block of accrual, ~2e-9 at 5 %/yr);
 * a change and its exact reversal between two samples is missed (both ends are equal).
+
+Incremental: the grid is anchored at the lake's first block, and an interval's reads depend only on
+its two ends, so a build over a longer range reads every interval a shorter build completed the
+same way. ``sample_series`` given the earlier build's samples (same first block, cadence and
+budget: ``RateSampling``) keeps its intervals up to a grid point at least ``FINALITY_BLOCKS`` before
+its last read and reads only from there; the result equals a build from scratch. The daily job thus
+reads about a day of samples per input instead of the whole history again.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ from softliq_core.tables import RATE_SAMPLES
 
 DEFAULT_CADENCE = 300  # blocks between samples (an hour at 12 s)
 DEFAULT_REFINE_BUDGET = 64  # extra reads per interval to place a change to the block
+# An incremental build reads again what an earlier one read within this many blocks of its end:
+# those blocks were not final then (two epochs), a reorg may have changed their state since.
+FINALITY_BLOCKS = 64
 VAULT_CALL = "convertToAssets"
 ADAPTER_CALL = "latestRoundData"
 
@@ -96,22 +106,49 @@ def change_points(
     return dict(sorted(found.items()))
 
 
+@dataclass(frozen=True, slots=True)
+class RateSampling:
+    """What a ``rate_samples`` build covered and how: the ``rate_sampling`` table's row."""
+
+    first_block: int
+    last_block: int
+    cadence: int = DEFAULT_CADENCE
+    refine_budget: int = DEFAULT_REFINE_BUDGET
+
+    def extends(self, earlier: RateSampling) -> bool:
+        """True when this build may keep ``earlier``'s samples (``sample_series``)."""
+        return (self.first_block, self.cadence, self.refine_budget) == (
+            earlier.first_block,
+            earlier.cadence,
+            earlier.refine_budget,
+        ) and self.last_block >= earlier.last_block
+
+
 def sample_series(
     read_many: Callable[[Sequence[int]], list[int]],
     first_block: int,
     last_block: int,
     cadence: int,
     refine_budget: int = DEFAULT_REFINE_BUDGET,
+    earlier: Sequence[tuple[int, int]] = (),
 ) -> list[tuple[int, int]]:
     """(block read, value) covering [first_block, last_block]: reads at ``first_block − 1`` (the
     value at the first block's start), every ``cadence`` blocks, and ``last_block − 1``; then the
-    change points between differing samples (see the module docstring)."""
+    change points between differing samples (see the module docstring). ``earlier``: this input's
+    samples from a build with the same first block, cadence and budget over a shorter range; what
+    it read up to a grid point ``FINALITY_BLOCKS`` before its end is kept, not read again."""
     if cadence < 1:
         raise ValueError("the sampling cadence must be at least one block")
     start = max(0, first_block - 1)
     grid = sorted(set(range(start, last_block, cadence)) | {max(start, last_block - 1)})
-    samples = dict(zip(grid, read_many(grid), strict=True))
+    final = max((block for block, _ in earlier), default=start) - FINALITY_BLOCKS
+    kept = start + max(0, final - start) // cadence * cadence if earlier else start - 1
+    samples = {block: value for block, value in earlier if block <= kept}
+    reads = [block for block in grid if block not in samples]
+    samples.update(zip(reads, read_many(reads), strict=True))
     for lo, hi in itertools.pairwise(grid):
+        if lo < kept:
+            continue  # refined by the earlier build
         if samples[lo] != samples[hi] and refine_budget > 0:
             samples.update(
                 change_points(
@@ -130,10 +167,14 @@ def sample_rates(
     chain_id: int,
     cadence: int = DEFAULT_CADENCE,
     refine_budget: int = DEFAULT_REFINE_BUDGET,
+    earlier: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The ``rate_samples`` table: every event-less input of the recipes, sampled over
-    [first_block, last_block] with ``read`` (historical eth_call of one input at blocks)."""
+    [first_block, last_block] with ``read`` (historical eth_call of one input at blocks).
+    ``earlier``: the table of a build with the same first block, cadence and budget over a shorter
+    range (``RateSampling.extends``), whose inputs' finalised intervals are kept."""
     inputs = sorted({r for recipe in recipes for r in rate_inputs(recipe, proxies)})
+    kept = _series(earlier) if earlier is not None else {}
     series = {
         rate: sample_series(
             lambda blocks, rate=rate: read(rate, blocks),  # type: ignore[misc]
@@ -141,10 +182,22 @@ def sample_rates(
             last_block,
             cadence,
             refine_budget,
+            kept.get(rate, ()),
         )
         for rate in inputs
     }
     return rate_samples_table(chain_id, series)
+
+
+def _series(table: pl.DataFrame) -> dict[RateInput, list[tuple[int, int]]]:
+    """A ``rate_samples`` table as each input's (block read, value) rows."""
+    series: dict[RateInput, list[tuple[int, int]]] = {}
+    for contract, call, sample, block, value in table.select(
+        "contract", "call", "sample", "block_number", "value"
+    ).iter_rows():
+        rate = RateInput(contract, call, int(sample) if sample is not None else None)
+        series.setdefault(rate, []).append((block, int(value)))
+    return series
 
 
 def rate_samples_table(

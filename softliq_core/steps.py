@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +25,12 @@ from softliq_core.oracle_checks import (
 )
 from softliq_core.oracle_prices import oracle_prices, recipe_of
 from softliq_core.protocols.morpho.oracle import OracleError
-from softliq_core.rate_samples import DEFAULT_CADENCE, DEFAULT_REFINE_BUDGET, sample_rates
+from softliq_core.rate_samples import (
+    DEFAULT_CADENCE,
+    DEFAULT_REFINE_BUDGET,
+    RateSampling,
+    sample_rates,
+)
 from softliq_core.reorgs import broken_links, partition_record, stale_partitions
 from softliq_core.replay.aave_history import (
     AaveHistory,
@@ -53,6 +58,8 @@ from softliq_core.store.snapshots import SnapshotStore
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
     AAVE_EVENTS,
+    BLOCK_CLOCK,
+    BLOCK_TIMES,
     BLOCKS,
     FEEDS,
     MARKETS,
@@ -61,6 +68,7 @@ from softliq_core.tables import (
     ORACLE_ROUNDS,
     PARTITION_BLOCKS,
     RATE_SAMPLES,
+    RATE_SAMPLING,
     RAW_LOGS,
 )
 
@@ -202,7 +210,8 @@ def _with_date(frame: pl.DataFrame) -> pl.DataFrame:
 
 def build_reference(source: ChainSource, lake: Lake) -> pl.DataFrame:
     """The ``markets`` table from every CreateMarket in the lake and the source's descriptions."""
-    events = lake.read("morpho_events", MORPHO_EVENTS, source.chain_id)
+    created = pl.col("event") == "CreateMarket"  # a year's events need not be read for them
+    events = lake.read("morpho_events", MORPHO_EVENTS, source.chain_id, where=created)
     markets = build_markets(events, source.tokens(), source.oracles())
     lake.write("markets", markets, source.chain_id, None)
     return markets
@@ -215,19 +224,41 @@ def build_rate_samples(
     refine_budget: int = DEFAULT_REFINE_BUDGET,
 ) -> pl.DataFrame:
     """Sample every event-less oracle input the markets' recipes read (vault terms, adapter feeds)
-    over the lake's block range, by historical eth_call (``rate_samples.py``)."""
+    over the lake's block range, by historical eth_call (``rate_samples.py``). The stored samples
+    of a shorter range read the same way (``rate_sampling``) are kept where final: a daily run
+    reads about a day per input."""
     markets = lake.read("markets", MARKETS, source.chain_id)
-    blocks = lake.read("blocks", BLOCKS, source.chain_id)["block_number"]
+    span = lake.read("blocks", BLOCK_TIMES, source.chain_id).select(
+        pl.col("block_number").min().alias("first"), pl.col("block_number").max().alias("last")
+    )
+    sampling = RateSampling(
+        int(span["first"][0] or 0), int(span["last"][0] or 0), cadence, refine_budget
+    )
     table = sample_rates(
         lambda rate, at: source.rate_at(rate.contract, rate.call, rate.sample, at),
         [recipe_of(m) for m in markets.iter_rows(named=True)],
         set(lake.read("feeds", FEEDS, source.chain_id)["feed"].to_list()),
-        int(blocks.min() or 0),  # type: ignore[arg-type]
-        int(blocks.max() or 0),  # type: ignore[arg-type]
-        source.chain_id, cadence, refine_budget,
+        sampling.first_block, sampling.last_block, source.chain_id, cadence, refine_budget,
+        lake.read("rate_samples", RATE_SAMPLES, source.chain_id)
+        if any(sampling.extends(e) for e in _rate_sampling(lake, source.chain_id))
+        else None,
     )  # fmt: skip
     lake.write("rate_samples", table, source.chain_id, None)
+    lake.write(
+        "rate_sampling",
+        pl.DataFrame(
+            [(source.chain_id, *astuple(sampling))], pl.Schema(RATE_SAMPLING), orient="row"
+        ),
+        source.chain_id,
+        None,
+    )
     return table
+
+
+def _rate_sampling(lake: Lake, chain_id: int) -> list[RateSampling]:
+    """How the stored rate_samples were read (none when the lake predates the table)."""
+    stored = lake.read("rate_sampling", RATE_SAMPLING, chain_id).drop("chain_id")
+    return [RateSampling(*row) for row in stored.iter_rows()]
 
 
 @dataclass(frozen=True)
@@ -238,6 +269,7 @@ class OraclePrices:
     unpriced: dict[str, str]  # market id -> why it has no prices (unknown shape, no history)
     stale: pl.DataFrame  # oracle_checks.stale_intervals
     jumps: pl.DataFrame  # oracle_checks.price_jumps
+    days_written: list[date]  # the day partitions whose rows changed (Lake.write_by_day)
 
 
 def build_oracle_prices(
@@ -255,20 +287,25 @@ def build_oracle_prices(
     """
     markets = lake.read("markets", MARKETS, chain_id)
     rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id)
-    feeds = lake.read("feeds", FEEDS, chain_id)
-    blocks = lake.read("blocks", BLOCKS, chain_id).select("block_number", "timestamp")
+    blocks = lake.read("blocks", BLOCK_TIMES, chain_id)
+    # Phases that begin after the lake's last block are not in force within it (a backfill day by
+    # day knows switches from feed discovery at the head, before their aggregators' rounds).
+    feeds = lake.read("feeds", FEEDS, chain_id).filter(
+        pl.col("first_block") <= blocks["block_number"].max()
+    )
     rates = lake.read("rate_samples", RATE_SAMPLES, chain_id)
     unpriced = recipe_problems(markets, rounds, feeds, rates)
     if unpriced and strict:
         raise OracleError("; ".join(unpriced.values()))
     priced = markets.filter(~pl.col("market_id").is_in(list(unpriced)))
     prices = oracle_prices(rounds, priced, feeds, blocks, rates)
-    lake.write_by_day("oracle_prices", _with_date(prices), chain_id)
+    written = lake.write_by_day("oracle_prices", _with_date(prices), chain_id, ORACLE_PRICES)
     return OraclePrices(
         prices,
         unpriced,
         stale_intervals(rounds, feeds, blocks, stale_grace_seconds),
         price_jumps(prices, jump_threshold),
+        written,
     )
 
 
@@ -278,7 +315,7 @@ def load_histories(lake: Lake, chain_id: int) -> list[MarketHistory]:
         lake.read("morpho_events", MORPHO_EVENTS, chain_id),
         lake.read("oracle_prices", ORACLE_PRICES, chain_id),
         lake.read("markets", MARKETS, chain_id),
-        lake.read("blocks", BLOCKS, chain_id),
+        lake.read("blocks", BLOCK_CLOCK, chain_id),
     )
 
 
@@ -321,7 +358,7 @@ def load_aave_history(
     events = lake.read("aave_events", AAVE_EVENTS, chain_id, stretch)
     if events.is_empty() and resumed is None:
         return None
-    blocks = lake.read("blocks", BLOCKS, chain_id, stretch)
+    blocks = lake.read("blocks", BLOCK_CLOCK, chain_id, stretch)
     feeds = lake.read("feeds", FEEDS, chain_id)
     rounds_of = days
     if resumed is not None:
@@ -399,7 +436,7 @@ def replay_stretch(
     markets = lake.read("markets", MARKETS, chain_id)
     pool = load_aave_history(lake, chain_id, aave, days, previous)
     validate_scenarios(scenarios, market_refs(markets) + ([pool.market] if pool else []))
-    blocks = lake.read("blocks", BLOCKS, chain_id, stretch)
+    blocks = lake.read("blocks", BLOCK_CLOCK, chain_id, stretch)
     number = pl.col("block_number").cast(pl.Int64)
     first_block, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)
     histories = _stretch_histories(lake, chain_id, markets, blocks, stretch, previous)

@@ -46,6 +46,12 @@ BLOCKS = pa.schema(
     ]
 )
 
+# Projections of blocks: a read with one reads only its columns (not the hashes, most of the bytes).
+BLOCK_TIMES = pa.schema([BLOCKS.field(c) for c in ("block_number", "timestamp")])
+BLOCK_CLOCK = pa.schema(
+    [BLOCKS.field(c) for c in ("block_number", "timestamp", "base_fee_per_gas")]
+)
+
 # One row per ingested day partition: the blocks at its two ends, so consecutive partitions can be
 # checked to chain (the first block's parent is the previous partition's last block) and a reorg that
 # replaced already ingested blocks is found (softliq_core/reorgs.py).
@@ -152,6 +158,18 @@ RATE_SAMPLES = pa.schema(
         ("sample", UINT256),  # the shares converted (vaults); null for adapters
         ("block_number", pa.uint32()),  # read at this block: in force from the next one's start
         ("value", UINT256),  # assets for the sample / the adapter's answer
+    ]
+)
+
+# What the stored rate_samples cover and how they were read (rate_samples.RateSampling): a build
+# over a longer range with the same first block, cadence and budget keeps their finalised intervals.
+RATE_SAMPLING = pa.schema(
+    [
+        ("chain_id", pa.uint64()),
+        ("first_block", pa.uint32()),
+        ("last_block", pa.uint32()),
+        ("cadence", pa.uint32()),
+        ("refine_budget", pa.uint32()),
     ]
 )
 

@@ -105,7 +105,12 @@ def oracle_prices(config: OraclePriceChecks, source: ChainSourceResource, lake: 
     )  # fmt: skip
     prices = built.prices
     yield dg.MaterializeResult(
-        metadata={"prices": prices.height, "markets": prices["market_id"].n_unique()}
+        metadata={
+            "prices": prices.height,
+            "markets": prices["market_id"].n_unique(),
+            # a daily run rewrites its new day; a changed market or feed, every day it moves
+            "days_written": len(built.days_written),
+        }
     )
     non_positive = prices.filter(pl.col("price").cast(pl.Float64) <= 0).height
     yield dg.AssetCheckResult(

@@ -8,6 +8,7 @@ directory or an object-store URL (``s3://bucket/prefix``): the same layout eithe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -62,11 +63,33 @@ class Lake:
             lambda stream: body.write_parquet(stream, compression="zstd", statistics=True),
         )
 
-    def write_by_day(self, table: str, frame: pl.DataFrame, chain_id: int) -> None:
-        """Rewrite a whole date-partitioned table from a frame with a ``date`` column."""
-        self.storage.delete_dir(*_partition(table, chain_id, None))
-        for (day,), part in frame.partition_by("date", as_dict=True).items():
-            self.write(table, part, chain_id, day)
+    def write_by_day(
+        self, table: str, frame: pl.DataFrame, chain_id: int, schema: pa.Schema
+    ) -> list[date]:
+        """Make a date-partitioned table of one chain hold ``frame`` (``schema``'s columns and
+        ``date``): each day whose rows differ from the stored ones is rewritten (atomically, as
+        every partition), a day no longer in ``frame`` is deleted, the others are left as they are,
+        so a daily rebuild writes its new day, not the year. Returns the days written."""
+        dated = schema.append(pa.field("date", pa.date32()))
+        stored = {
+            day: part.drop("date")
+            for (day,), part in self.read(table, dated, chain_id)
+            .partition_by("date", as_dict=True, maintain_order=True)
+            .items()
+        }
+        written = []
+        for (day,), part in (
+            frame.cast(pl.Schema(dated))
+            .partition_by("date", as_dict=True, maintain_order=True)
+            .items()
+        ):
+            rows = part.select(schema.names)
+            if not rows.equals(stored.pop(day, pl.DataFrame())):
+                self.write(table, rows, chain_id, day)
+                written.append(day)
+        for day in stored:
+            self.storage.delete_dir(*_partition(table, chain_id, day))
+        return sorted(written)
 
     def chain_ids(self, table: str = "markets") -> list[int]:
         """The chains a table has partitions for (``chain_id=<n>`` directories)."""
@@ -93,8 +116,11 @@ class Lake:
         schema: pa.Schema,
         chain_id: int | None = None,
         days: list[date] | None = None,
+        where: pl.Expr | None = None,
     ) -> pl.DataFrame:
-        """Read a table (optionally some days of one chain) cast to its declared schema.
+        """Read a table (optionally some days of one chain) cast to its declared schema, or to
+        the columns of it that ``schema`` names (only those are read from the files); ``where``:
+        only the rows it keeps (pushed down to the scan).
 
         Files written before a column was added read with nulls in it, whichever file comes
         first (the scan of the whole table takes the first file's columns; when a later file has
@@ -107,7 +133,7 @@ class Lake:
                 for day in days
                 if self.storage.exists(*_partition(table, chain_id, day), PART)
             ]
-            frame = self._stack(files)
+            frame = self._stack(files, schema.names, where)
         elif not self.exists(table):
             return empty
         else:
@@ -121,8 +147,11 @@ class Lake:
                 scan = scan.filter(pl.col("chain_id") == chain_id)
             if days is not None:
                 scan = scan.filter(pl.col("date").is_in(days))
+            if where is not None:
+                scan = scan.filter(where)
+            present = scan.collect_schema().names()
             try:
-                frame = scan.collect()
+                frame = scan.select(c for c in schema.names if c in present).collect()
             except pl.exceptions.SchemaError:
                 # a later file has a column the first lacks (added since): stack file by file
                 files = [
@@ -132,18 +161,25 @@ class Lake:
                     and (chain_id is None or parts[1] == f"chain_id={chain_id}")
                     and (days is None or _day(parts) in days)
                 ]
-                frame = self._stack(files)
+                frame = self._stack(files, schema.names, where)
         columns = [c for c in schema.names if c in frame.columns]
         return pl.concat([empty, frame.select(columns)], how="diagonal_relaxed").cast(
             pl.Schema(schema)
         )
 
-    def _stack(self, files: list[tuple[str, ...]]) -> pl.DataFrame:
-        """Files read one by one, their partition columns from their paths, stacked by name."""
+    def _stack(
+        self, files: list[tuple[str, ...]], columns: Sequence[str], where: pl.Expr | None
+    ) -> pl.DataFrame:
+        """Files read one by one, their partition columns from their paths, stacked by name;
+        only ``columns`` (those each file has) of the rows ``where`` keeps."""
         if not files:
             return pl.DataFrame()
         scans = [pl.scan_parquet(self.storage.url(*p)).with_columns(_keys(p)) for p in files]
-        return pl.concat(scans, how="diagonal_relaxed").collect()
+        stacked = pl.concat(scans, how="diagonal_relaxed")
+        if where is not None:
+            stacked = stacked.filter(where)
+        present = stacked.collect_schema().names()
+        return stacked.select(c for c in columns if c in present).collect()
 
     def glob(self, table: str) -> str:
         return self.storage.url(table, "**", "*.parquet")

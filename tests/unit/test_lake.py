@@ -41,3 +41,47 @@ def test_reading_days_equals_filtering_the_whole_table(tmp_path: Path) -> None:
     assert lake.read("t", SCHEMA, 1, [DAYS[3]]).is_empty()
     assert lake.read("t", SCHEMA, 1, DAYS[4:])["added_later"].to_list() == ["x", None, "x", None]
     assert lake.read("t", SCHEMA, 2, DAYS[:1])["block_number"].to_list() == [999]
+
+
+def test_reads_project_columns_and_push_filters_down(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    for i, day in enumerate(DAYS[:3]):
+        rows = {"block_number": [10 * i, 10 * i + 1], "amount": [str(i), str(2**200 + i)]}
+        lake.write("t", pl.DataFrame(rows), 1, day)
+    numbers = pa.schema([SCHEMA.field("block_number")])
+    odd = pl.col("block_number") % 2 == 1
+    for days in (None, DAYS[1:3]):
+        read = lake.read("t", numbers, 1, days, where=odd)
+        assert read.columns == ["block_number"]
+        assert read["block_number"].to_list() == ([1] if days is None else []) + [11, 21]
+
+
+def test_writing_by_day_rewrites_only_the_days_that_changed(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    dated = pl.DataFrame(
+        {"chain_id": [1] * 4, "block_number": [1, 2, 3, 4], "amount": ["a", "b", "c", "d"],
+         "added_later": [None] * 4, "date": [DAYS[0], DAYS[0], DAYS[1], DAYS[2]]}
+    )  # fmt: skip
+    assert lake.write_by_day("t", dated, 1, SCHEMA) == DAYS[:3]
+    inodes = {d: _part(tmp_path, d).stat().st_ino for d in DAYS[:2]}  # a rewrite makes a new file
+    changed = dated.with_columns(
+        pl.when(pl.col("block_number") == 3).then(pl.lit("C")).otherwise("amount").alias("amount")
+    )
+    # day 1 unchanged, day 2 changed, day 3 gone, day 4 new
+    changed = pl.concat(
+        [
+            changed.filter(pl.col("date") != DAYS[2]),
+            changed.tail(1).with_columns(date=pl.lit(DAYS[3])),
+        ]
+    )
+    assert lake.write_by_day("t", changed, 1, SCHEMA) == [DAYS[1], DAYS[3]]
+    assert lake.days("t", 1) == [DAYS[0], DAYS[1], DAYS[3]]
+    assert _part(tmp_path, DAYS[0]).stat().st_ino == inodes[DAYS[0]]  # not rewritten
+    assert _part(tmp_path, DAYS[1]).stat().st_ino != inodes[DAYS[1]]
+    stored = lake.read("t", SCHEMA.append(pa.field("date", pa.date32())), 1)
+    assert stored.sort("block_number").equals(changed.cast(stored.schema).sort("block_number"))
+    assert lake.write_by_day("t", changed, 1, SCHEMA) == []  # nothing changed
+
+
+def _part(root: Path, day: date) -> Path:
+    return root / "lake" / "t" / "chain_id=1" / f"date={day}" / "part-0.parquet"

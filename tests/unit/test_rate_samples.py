@@ -6,10 +6,13 @@ import bisect
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softliq_core.protocols.morpho.oracle import ChainlinkOracleRecipe, vault_input
 from softliq_core.rate_samples import (
     ADAPTER_CALL,
+    FINALITY_BLOCKS,
     VAULT_CALL,
     RateInput,
     change_points,
@@ -99,3 +102,65 @@ def test_rate_inputs_are_vaults_and_feeds_that_are_not_proxies() -> None:
     assert rate_updates(table, inputs[1]) == [(10, 1)]
     with pytest.raises(ValueError, match="cadence"):
         sample_series(Reader(step_rate), 0, 10, cadence=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.integers(0, 30_000), st.integers(1, 50)), max_size=12),
+    accrual=st.sampled_from([0, 0, 3]),  # per block: some inputs change at every block
+    first_block=st.integers(1, 3_000),
+    cadence=st.integers(1, 700),
+    refine_budget=st.sampled_from([0, 2, 64]),
+    lengths=st.lists(st.integers(1, 12_000), min_size=1, max_size=4),
+)
+def test_extending_a_build_equals_a_build_from_scratch(
+    steps: list[tuple[int, int]],
+    accrual: int,
+    first_block: int,
+    cadence: int,
+    refine_budget: int,
+    lengths: list[int],
+) -> None:
+    """Builds over longer and longer ranges, each from the one before (a daily job), give the
+    samples of one build over the last range, and read the kept blocks only once."""
+
+    def rate(block: int) -> int:
+        return 10**18 + accrual * block + sum(size for at, size in steps if at <= block)
+
+    last_block = first_block
+    series: list[tuple[int, int]] = []
+    extending, reads = Reader(rate), []
+    for length in lengths:
+        last_block += length
+        before = extending.reads
+        series = sample_series(extending, first_block, last_block, cadence, refine_budget, series)
+        reads.append(extending.reads - before)
+    scratch = Reader(rate)
+    assert series == sample_series(scratch, first_block, last_block, cadence, refine_budget)
+    if len(lengths) > 1 and lengths[-1] * 10 < last_block - first_block:
+        assert reads[-1] < scratch.reads  # the last extension read less than a build does
+
+
+def test_a_daily_extension_reads_about_a_day() -> None:
+    """Ten days sampled, then an eleventh: the extension reads the day's grid and its steps, and
+    the blocks near the earlier end that were not final then, not the ten days again."""
+    day = 7_200
+    ten_days = sample_series(Reader(step_rate), 1_000, 1_000 + 10 * day, cadence=300)
+    reader = Reader(step_rate)
+    eleven = sample_series(reader, 1_000, 1_000 + 11 * day, 300, earlier=ten_days)
+    assert eleven == sample_series(Reader(step_rate), 1_000, 1_000 + 11 * day, cadence=300)
+    assert day // 300 < reader.reads <= day // 300 + 3 + FINALITY_BLOCKS // 300 + 1
+
+
+@pytest.mark.parametrize("depth", [1, 17, FINALITY_BLOCKS])
+def test_blocks_not_final_at_the_earlier_build_are_read_again(depth: int) -> None:
+    """A reorg replaced the last ``depth`` blocks the earlier build read (a vault harvested in
+    the new branch): the extension sees the new branch, as a build from scratch does."""
+    first, end = 1_000, 1_000 + 10 * 7_200
+    earlier = sample_series(Reader(step_rate), first, end, cadence=300)
+
+    def after_reorg(block: int) -> int:
+        return step_rate(block) + (5 if block >= end - depth else 0)
+
+    extended = sample_series(Reader(after_reorg), first, end + 7_200, 300, earlier=earlier)
+    assert extended == sample_series(Reader(after_reorg), first, end + 7_200, cadence=300)

@@ -1,0 +1,67 @@
+"""The daily job's reference stages, day after day, build the lake one build over every day builds:
+the rate samples read about a day each (not the history again) and the oracle prices rewrite only
+the new day's partition."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from softliq_core import steps
+from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
+from softliq_core.store.lake import Lake
+from softliq_core.tables import MARKETS, ORACLE_PRICES, RATE_SAMPLES
+
+SOURCE = SyntheticSource(SyntheticChainConfig(seed=5, days=5, borrowers_per_market=6, crash_day=2))
+
+
+class CountingSource(SyntheticSource):
+    """The synthetic source, counting the blocks its historical eth_calls read."""
+
+    def __init__(self) -> None:
+        super().__init__(SOURCE.config)
+        self.reads = 0
+
+    def rate_at(
+        self, contract: str, call: str, sample: int | None, blocks: Sequence[int]
+    ) -> list[int]:
+        self.reads += len(blocks)
+        return super().rate_at(contract, call, sample, blocks)
+
+
+def _tables(lake: Lake) -> list[pl.DataFrame]:
+    return [
+        lake.read("markets", MARKETS, 1),
+        lake.read("rate_samples", RATE_SAMPLES, 1),
+        lake.read("oracle_prices", ORACLE_PRICES, 1).sort("market_id", "block_number", "log_index"),
+    ]
+
+
+def test_day_after_day_the_reference_tables_equal_one_build(tmp_path: Path) -> None:
+    days = SOURCE.days()
+    once = Lake(tmp_path / "once")
+    steps.build_lake(SOURCE, once, days)
+    source, lake = CountingSource(), Lake(tmp_path / "daily")
+    steps.build_feeds(source, lake)
+    reads, written = [], []
+    for day in days:  # what ingest_and_replay_daily runs for each day
+        steps.ingest_day(source, lake, day)
+        steps.decode_day(lake, 1, day)
+        steps.build_reference(source, lake)
+        before = source.reads
+        steps.build_rate_samples(source, lake)
+        reads.append(source.reads - before)
+        written.append(steps.build_oracle_prices(lake, 1).days_written)
+    for daily, whole in zip(_tables(lake), _tables(once), strict=True):
+        assert daily.equals(whole)
+    assert not lake.read("rate_samples", RATE_SAMPLES, 1).is_empty()
+    assert written[1:] == [[day] for day in days[1:]]  # each day's prices only
+    everything = CountingSource()  # a build over every day from scratch, for its reads
+    once.storage.delete_dir("rate_sampling")  # how the stored samples were read: unknown now
+    steps.build_rate_samples(everything, once)
+    assert _tables(once)[1].equals(_tables(lake)[1])
+    per_day = everything.reads / len(days)
+    assert all(0 < r < 2 * per_day for r in reads[1:]), (reads, everything.reads)
+    assert reads[-1] * 3 < everything.reads
