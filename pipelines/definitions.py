@@ -68,7 +68,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[ingest_yesterday_schedule(daily_job, daily)],
         resources={
             "source": chain_source_resource(settings),
-            "lake": LakeResource(root=settings.lake_root),
+            "lake": LakeResource(
+                root=settings.lake_root, snapshot_keep_days=settings.snapshot_keep_days
+            ),
             "warehouse": WarehouseResource(path=settings.duckdb_path),
             "scenarios": ScenarioSetResource(
                 path=settings.scenario_file, chunks=settings.scenario_chunks

@@ -106,6 +106,7 @@ class ChainSourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 class LakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     root: str
+    snapshot_keep_days: int = 0  # replay snapshots kept: the newest days and month-ends (0: all)
 
     def lake(self) -> Lake:
         return Lake(self.root)

@@ -24,6 +24,9 @@ class Settings:
     seed: int
     borrowers_per_market: int
     scenario_chunks: int = 2  # parallel replay steps (one per core here)
+    # Replay snapshots kept: the newest days and every month-end (0: every day). A cache: a re-run
+    # of a day whose day-before snapshot is gone replays from the month-end before it.
+    snapshot_keep_days: int = 14
     # The chain source: "synthetic" (default), "rpc" (an archive node; the URL is read from
     # SOFTLIQ_RPC_URL when the source opens, so it never enters Dagster's config or run storage) or
     # "files" (exports: SOFTLIQ_FILES_LOGS, _BLOCKS, _TOKENS, _ORACLES, _FEEDS, _RATES).
@@ -67,6 +70,7 @@ class Settings:
             seed=int(env("SOFTLIQ_SEED", "7")),
             borrowers_per_market=int(env("SOFTLIQ_BORROWERS_PER_MARKET", "80")),
             scenario_chunks=int(env("SOFTLIQ_SCENARIO_CHUNKS", "2")),
+            snapshot_keep_days=int(env("SOFTLIQ_SNAPSHOT_KEEP_DAYS", "14")),
             source=env("SOFTLIQ_SOURCE", "synthetic"),
             chain_id=int(env("SOFTLIQ_CHAIN_ID", "1")),
             rpc_addresses=tuple(

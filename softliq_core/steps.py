@@ -403,10 +403,11 @@ def replay_through(
     day: date,
     warehouse_path: str | Path,
     aave: AavePoolSetup | None = None,
+    keep_snapshot_days: int = 0,
 ) -> list[date]:
     """The incremental daily replay of ``day`` (``replay_stretch``), its rows written to DuckDB;
     returns the days replayed."""
-    stretch = replay_stretch(lake, chain_id, scenarios, day, aave)
+    stretch = replay_stretch(lake, chain_id, scenarios, day, aave, keep_snapshot_days)
     store_replayed([stretch], warehouse_path, lake)
     return stretch.days
 
@@ -417,14 +418,17 @@ def replay_stretch(
     scenarios: Sequence[Scenario],
     day: date,
     aave: AavePoolSetup | None = None,
+    keep_snapshot_days: int = 0,
 ) -> ReplayedStretch:
     """The incremental daily replay of ``day`` (replay/daily.py): from the snapshot of the lake's
     day before, written by the previous run. When that snapshot is missing (first run, or another
     scenario set or engine version: snapshots are per version) the days since the newest snapshot of
     this version, or since the lake's first day (genesis), are replayed with it in one stretch, so a
-    changed set replays from the start by itself. Writes the snapshot of ``day``; returns the
-    stretch's rows. With the Aave pool's configuration (``aave``), the pool resumes likewise. A
-    chunk of a set (``plan_day_chunks``) is a set of its own here, with its own snapshots."""
+    changed set replays from the start by itself. Writes the snapshot of ``day`` and then keeps
+    only the newest ``keep_snapshot_days`` and the month-ends (0: every one; ``SnapshotStore.prune``);
+    returns the stretch's rows. With the Aave pool's configuration (``aave``), the pool resumes
+    likewise. A chunk of a set (``plan_day_chunks``) is a set of its own here, with its own
+    snapshots."""
     days = _days_through(lake, chain_id, day)
     snapshots = SnapshotStore(lake.root, chain_id, replay_version(scenarios))
     done = set(snapshots.days())
@@ -443,6 +447,7 @@ def replay_stretch(
     outcomes, snapshot = replay_day(histories, scenarios, previous, day, last_block, pool)
     snapshots.write(snapshot)
     newest = day >= snapshots.days()[-1]
+    snapshots.prune(keep_snapshot_days)
     return ReplayedStretch(stretch, outcomes, first_block, last_block, newest)
 
 

@@ -66,7 +66,9 @@ def replay_day_chunk(
     snapshot of the last day written to the lake); the rows go to the writer step."""
     chain = source.open()
     day = _last_day(context)
-    stretch = steps.replay_stretch(lake.lake(), chain.chain_id, chunk, day, steps.aave_setup(chain))
+    stretch = steps.replay_stretch(
+        lake.lake(), chain.chain_id, chunk, day, steps.aave_setup(chain), lake.snapshot_keep_days
+    )
     if len(stretch.days) > len(context.partition_keys):
         context.log.warning(
             f"no snapshot of the day before {context.partition_keys[0]} for this chunk, scenario "

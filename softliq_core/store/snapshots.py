@@ -1,7 +1,11 @@
 """Replay snapshots in the lake: ``<root>/replay_snapshots/version=<v>/chain_id=<n>/date=<day>/
 snapshot.pkl`` (the format: replay/snapshot.py), one file per day, written whole or not at all
 (``storage.py``), so a crash never leaves half a snapshot for the next day to resume from. The lake's
-root may be local or an object store."""
+root may be local or an object store.
+
+Snapshots are a cache (a replay rebuilds any of them), so old ones can go: ``prune`` keeps the
+newest days and the last day of each month, which bounds a re-run of an old day to the days since
+the month-end snapshot before it."""
 
 from __future__ import annotations
 
@@ -46,3 +50,15 @@ class SnapshotStore:
 
     def write(self, snapshot: DaySnapshot) -> str:
         return self.storage.write_bytes(self._parts(snapshot.day), snapshot.dumps())
+
+    def prune(self, keep_days: int) -> list[date]:
+        """Delete the snapshots older than the newest ``keep_days`` but the last of each month
+        (``keep_days`` 0: keep every one); returns the days deleted."""
+        days = self.days()
+        if keep_days <= 0:
+            return []
+        month_ends = {max(d for d in days if (d.year, d.month) == (m.year, m.month)) for m in days}
+        deleted = [d for d in days[:-keep_days] if d not in month_ends]
+        for day in deleted:
+            self.storage.delete_dir(*self._parts(day)[:-1])
+        return deleted
