@@ -21,12 +21,15 @@ lists, per proxy, every phase: its id, its aggregator and the first block it ser
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
 
 from softliq_core.tables import FEEDS, ORACLE_ROUNDS
+
+T = TypeVar("T")
 
 PHASE_OFFSET = 64  # proxy round id = phase_id << 64 | aggregator round id (AggregatorProxy.sol)
 START_OF_BLOCK = 0  # the log index standing for "from the start of the block" (switches, samples)
@@ -97,19 +100,27 @@ class FeedUpdate:
     cause: str  # "round" | "phase_switch"
 
 
-def feed_updates(feed: str, oracle_rounds: pl.DataFrame, feeds: pl.DataFrame) -> list[FeedUpdate]:
-    """The proxy's answer as it changed over the lake's history (see the module docstring)."""
+def feed_updates(
+    feed: str, oracle_rounds: pl.DataFrame, feeds: pl.DataFrame, since_block: int = 0
+) -> list[FeedUpdate]:
+    """The proxy's answer as it changed over the lake's history (see the module docstring);
+    ``since_block``: only the changes from that block on, after the last one before it (the answer
+    in force when it starts), so a daily build need not walk every earlier round."""
     phases = feeds.filter(pl.col("feed") == feed).sort("phase_id")
     if phases.is_empty():
         raise FeedError(f"feed {feed}: not in the feeds table (no proxy phases configured)")
     rounds = oracle_rounds.filter(pl.col("feed") == feed).sort("block_number", "log_index")
+    in_force = rounds.filter(pl.col("in_force"))
+    first_seen = in_force["block_number"].min() if in_force.height else None
+    in_force_at_start = in_force.filter(pl.col("block_number") < since_block).tail(1)
     updates = [
         FeedUpdate(feed, b, i, t, int(a), int(r), "round")
-        for b, i, t, a, r in rounds.filter(pl.col("in_force"))
+        for b, i, t, a, r in pl.concat(
+            [in_force_at_start, in_force.filter(pl.col("block_number") >= since_block)]
+        )
         .select("block_number", "log_index", "timestamp", "answer", "round_id")
         .iter_rows()
-    ]
-    first_seen = min((u.block_number for u in updates), default=None)
+    ]  # fmt: skip
     for phase_id, aggregator, first_block in phases.select(
         "phase_id", "aggregator", "first_block"
     ).iter_rows():
@@ -133,7 +144,14 @@ def feed_updates(feed: str, oracle_rounds: pl.DataFrame, feeds: pl.DataFrame) ->
         )  # fmt: skip
     # A switch is at the start of its block: before any log of that block.
     updates.sort(key=lambda u: (u.block_number, u.log_index, u.cause != "phase_switch"))
-    return updates
+    return changes_since(updates, since_block, lambda u: u.block_number)
+
+
+def changes_since(changes: Sequence[T], since_block: int, block: Callable[[T], int]) -> list[T]:
+    """Of changes ordered by block, those from ``since_block`` on after the last one before it (the
+    value in force when ``since_block`` starts)."""
+    first = next((i for i, c in enumerate(changes) if block(c) >= since_block), len(changes))
+    return list(changes[max(0, first - 1) :])
 
 
 def check_phases(feeds: pl.DataFrame) -> list[str]:

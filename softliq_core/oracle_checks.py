@@ -57,10 +57,12 @@ def stale_intervals(
     feeds: pl.DataFrame,
     blocks: pl.DataFrame,
     grace_seconds: int = DEFAULT_STALE_GRACE,
+    since_block: int = 0,
 ) -> pl.DataFrame:
     """(feed, description, heartbeat, from_block, until_block, seconds) of every stretch in which
     a feed's answer in force aged past its heartbeat plus ``grace_seconds`` (a heartbeat round lands
-    a block or two after the heartbeat elapses); feeds without a heartbeat are skipped."""
+    a block or two after the heartbeat elapses); feeds without a heartbeat are skipped.
+    ``since_block``: the stretches that reach it or start after it."""
     end = int(blocks["block_number"].max()) if blocks.height else None  # type: ignore[arg-type]
     watched = []
     for feed, description, heartbeat in (
@@ -71,7 +73,8 @@ def stale_intervals(
         .iter_rows()
     ):
         try:
-            watched.append((feed, description, heartbeat, feed_updates(feed, oracle_rounds, feeds)))
+            updates = feed_updates(feed, oracle_rounds, feeds, since_block)
+            watched.append((feed, description, heartbeat, updates))
         except FeedError:
             continue  # recipe_problems reports it
     # Only the blocks a switch takes effect at, and the last: a year has millions of blocks.
@@ -128,13 +131,15 @@ def recipe_problems(
     oracle_rounds: pl.DataFrame,
     feeds: pl.DataFrame,
     rate_samples: pl.DataFrame,
+    since_block: int = 0,
 ) -> dict[str, str]:
     """{market id: problem} for each market whose recipe cannot be built (unknown oracle shape)
-    or reads an input with no history (the message names the market and the input)."""
+    or reads an input with no history (the message names the market and the input); the history
+    from ``since_block`` on suffices to tell (``input_changes``)."""
     problems = {}
     for market in markets.iter_rows(named=True):
         try:
-            input_changes(recipe_of(market), oracle_rounds, feeds, rate_samples)
+            input_changes(recipe_of(market), oracle_rounds, feeds, rate_samples, since_block)
         except OracleError as error:
             text = str(error)
             prefix = f"market {market['market_id']}: "

@@ -17,18 +17,22 @@ history (not a proxy with rounds, not a sampled rate), is an error naming the ma
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
 
-from softliq_core.feeds import START_OF_BLOCK, FeedError, feed_updates
+from softliq_core.feeds import START_OF_BLOCK, FeedError, changes_since, feed_updates
 from softliq_core.protocols.morpho.math import ORACLE_PRICE_SCALE
 from softliq_core.protocols.morpho.oracle import ChainlinkOracleRecipe, OracleError
 from softliq_core.rate_samples import rate_inputs, rate_updates
 from softliq_core.tables import ORACLE_PRICES
 
 _FEEDS = ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2")
+# Raise it when a change moves the prices computed from the same inputs: every day is priced again.
+PRICING_VERSION = 1
+_HASH_SEED = 20_261_127
 
 
 def recipe_of(market: Mapping[str, object]) -> ChainlinkOracleRecipe:
@@ -65,15 +69,17 @@ def input_changes(
     oracle_rounds: pl.DataFrame,
     feeds: pl.DataFrame,
     rate_samples: pl.DataFrame,
+    since_block: int = 0,
 ) -> dict[str, list[_Change]]:
-    """Each input of the recipe and its changes, in order. Raises ``OracleError`` (without the
-    market) for an input with no history."""
+    """Each input of the recipe and its changes, in order (``since_block``: from that block on,
+    after the last change before it). Raises ``OracleError`` (without the market) for an input with
+    no history."""
     proxies = set(feeds["feed"].to_list())
     changes: dict[str, list[_Change]] = {}
     for feed in recipe.feeds:
         if feed in proxies:
             try:
-                updates = feed_updates(feed, oracle_rounds, feeds)
+                updates = feed_updates(feed, oracle_rounds, feeds, since_block)
             except FeedError as error:
                 raise OracleError(str(error)) from None
             changes[feed] = [
@@ -87,7 +93,9 @@ def input_changes(
         what = f"vault {rate.contract}" if rate.sample is not None else f"feed {rate.contract}"
         changes[rate.key] = [
             _Change(rate.key, block, START_OF_BLOCK, None, value, None, "rate")
-            for block, value in rate_updates(rate_samples, rate)
+            for block, value in changes_since(
+                rate_updates(rate_samples, rate), since_block, lambda update: update[0]
+            )
         ]
         if not changes[rate.key]:
             raise OracleError(
@@ -103,13 +111,20 @@ def oracle_prices(
     feeds: pl.DataFrame,
     blocks: pl.DataFrame,
     rate_samples: pl.DataFrame,
+    since_block: int = 0,
 ) -> pl.DataFrame:
+    """The rows of ``oracle_prices`` (``since_block``: those from that block on, each input's value
+    in force at its start carried in: the same rows as the whole table's from there)."""
     inputs = []
     for market in markets.iter_rows(named=True):
         recipe = recipe_of(market)
         try:
             inputs.append(
-                (market, recipe, input_changes(recipe, oracle_rounds, feeds, rate_samples))
+                (
+                    market,
+                    recipe,
+                    input_changes(recipe, oracle_rounds, feeds, rate_samples, since_block),
+                )
             )
         except OracleError as error:
             raise OracleError(f"market {market['market_id']}: {error}") from None
@@ -139,7 +154,7 @@ def oracle_prices(
         market_rows: dict[tuple[int, int], tuple[object, ...]] = {}
         for c in changes:
             values[c.key] = c.value
-            if len(values) < len(per_input):
+            if len(values) < len(per_input) or c.block_number < since_block:
                 continue
             timestamp = c.timestamp if c.timestamp is not None else timestamps.get(c.block_number)
             if timestamp is None:
@@ -162,3 +177,63 @@ def oracle_prices(
             )  # fmt: skip
         rows.extend(market_rows.values())
     return pl.DataFrame(rows, schema=pl.Schema(ORACLE_PRICES), orient="row")
+
+
+def input_digests(
+    markets: pl.DataFrame,
+    feeds: pl.DataFrame,
+    oracle_rounds: pl.DataFrame,
+    rate_samples: pl.DataFrame,
+    partitions: pl.DataFrame,
+) -> pl.DataFrame:
+    """(date, inputs): for each day partition (``partitions``: the ``partition_blocks`` rows), a
+    digest of what its prices depend on besides the days before it: the markets and the feeds
+    (shared by every day, with ``PRICING_VERSION`` and polars' version, whose row hash it uses), the
+    day's rounds (``oracle_rounds`` with their ``date``), the rate samples in force from one of its
+    blocks and its own blocks' record (a re-ingested day has other hashes). Two builds whose digests
+    agree up to a day priced those days alike (``steps.build_oracle_prices``)."""
+    shared = hashlib.sha256(
+        "|".join(
+            [str(PRICING_VERSION), pl.__version__,
+             markets.sort("market_id").write_csv(), feeds.sort("feed", "phase_id").write_csv()]
+        ).encode()
+    ).hexdigest()[:16]  # fmt: skip
+    days = partitions.filter(pl.col("first_block").is_not_null()).sort("first_block")
+    samples = (
+        rate_samples.with_columns((pl.col("block_number").cast(pl.Int64) + 1).alias("in_force"))
+        .sort("in_force")
+        .join_asof(
+            days.select("date", pl.col("first_block").cast(pl.Int64)),
+            left_on="in_force",
+            right_on="first_block",
+        )
+        .drop("in_force", "first_block")
+        .with_columns(pl.col("date").fill_null(days["date"].min()))  # read before the first day
+    )
+    parts = [
+        _per_day(frame, name)
+        for name, frame in (("rounds", oracle_rounds), ("rates", samples), ("blocks", partitions))
+    ]
+    digests = partitions.select("date").unique()
+    for part in parts:
+        digests = digests.join(part, on="date", how="left")
+    return digests.sort("date").select(
+        "date",
+        pl.concat_str(
+            [pl.lit(shared), *(pl.col(c).fill_null("-") for c in ("rounds", "rates", "blocks"))],
+            separator="|",
+        ).alias("inputs"),
+    )
+
+
+def _per_day(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """(date, name): each day's rows as a count and two sums of their row hashes (a multiset:
+    rows carry their block and log index, so their order does not matter)."""
+    hashes = frame.drop("date").hash_rows(seed=_HASH_SEED)
+    low, high = hashes % 2**32, hashes // 2**32
+    return (
+        frame.select("date")
+        .with_columns(low=low, high=high)
+        .group_by("date")
+        .agg(pl.format("{}:{}:{}", pl.len(), pl.col("low").sum(), pl.col("high").sum()).alias(name))
+    )

@@ -23,7 +23,7 @@ from softliq_core.oracle_checks import (
     recipe_problems,
     stale_intervals,
 )
-from softliq_core.oracle_prices import oracle_prices, recipe_of
+from softliq_core.oracle_prices import input_digests, oracle_prices, recipe_of
 from softliq_core.protocols.morpho.oracle import OracleError
 from softliq_core.rate_samples import (
     DEFAULT_CADENCE,
@@ -52,7 +52,7 @@ from softliq_core.replay.scenario import (
 from softliq_core.replay.snapshot import DaySnapshot, replay_version
 from softliq_core.report.governance import build_report
 from softliq_core.sources.base import ChainSource, KnowsAavePool, RejectsRows
-from softliq_core.store.lake import Lake
+from softliq_core.store.lake import Lake, with_date
 from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.snapshots import SnapshotStore
 from softliq_core.store.warehouse import Warehouse
@@ -65,6 +65,7 @@ from softliq_core.tables import (
     MARKETS,
     MORPHO_EVENTS,
     ORACLE_PRICES,
+    ORACLE_PRICING,
     ORACLE_ROUNDS,
     PARTITION_BLOCKS,
     RATE_SAMPLES,
@@ -267,7 +268,7 @@ class OraclePrices:
 
     prices: pl.DataFrame
     unpriced: dict[str, str]  # market id -> why it has no prices (unknown shape, no history)
-    stale: pl.DataFrame  # oracle_checks.stale_intervals
+    stale: pl.DataFrame  # oracle_checks.stale_intervals reaching the days priced
     jumps: pl.DataFrame  # oracle_checks.price_jumps
     days_written: list[date]  # the day partitions whose rows changed (Lake.write_by_day)
 
@@ -281,30 +282,57 @@ def build_oracle_prices(
 ) -> OraclePrices:
     """Every market's oracle price at each change of its inputs, partitioned by day.
 
+    Incremental: ``oracle_pricing`` keeps a digest of each day's inputs (``input_digests``), and
+    only the days from the first one whose digest differs (a new day, a re-ingested one; every day
+    when a market, a feed phase or ``PRICING_VERSION`` changed) are priced again, from each input's
+    value in force when that day starts; the table equals a build from scratch. The checks (stale
+    answers) look at those days; ``prices`` is the whole table.
+
     A market whose oracle shape is unknown or which reads an input with no history raises
     ``OracleError`` naming the market and the input; with ``strict`` False it is left out of the
     table instead and named in ``unpriced`` (the Dagster check fails on it and blocks the replay).
     """
     markets = lake.read("markets", MARKETS, chain_id)
-    rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id)
+    rounds = lake.read("oracle_rounds", with_date(ORACLE_ROUNDS), chain_id)
     blocks = lake.read("blocks", BLOCK_TIMES, chain_id)
+    lake_end = int(blocks["block_number"].max() or 0)  # type: ignore[arg-type]
+    all_feeds = lake.read("feeds", FEEDS, chain_id)
     # Phases that begin after the lake's last block are not in force within it (a backfill day by
     # day knows switches from feed discovery at the head, before their aggregators' rounds).
-    feeds = lake.read("feeds", FEEDS, chain_id).filter(
-        pl.col("first_block") <= blocks["block_number"].max()
-    )
+    feeds = all_feeds.filter(pl.col("first_block") <= lake_end)
     rates = lake.read("rate_samples", RATE_SAMPLES, chain_id)
-    unpriced = recipe_problems(markets, rounds, feeds, rates)
+    partitions = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)
+    digests = input_digests(markets, all_feeds, rounds, rates, partitions)
+    stored = lake.read("oracle_pricing", ORACLE_PRICING, chain_id).select(
+        pl.col("day").alias("date"), "inputs"
+    )
+    changed = digests.join(stored, on="date", how="left", suffix="_stored").filter(
+        pl.col("inputs_stored").is_null() | (pl.col("inputs") != pl.col("inputs_stored"))
+    )
+    since_day: date | None = min(changed["date"].to_list(), default=None)
+    # from that day's first block; when nothing changed, past the lake's end: no price to compute
+    starts = partitions.filter(pl.col("date") >= since_day) if since_day else partitions.clear()
+    since_block = min((int(b) for b in starts["first_block"].drop_nulls()), default=lake_end + 1)
+    unpriced = recipe_problems(markets, rounds, feeds, rates, since_block)
     if unpriced and strict:
         raise OracleError("; ".join(unpriced.values()))
     priced = markets.filter(~pl.col("market_id").is_in(list(unpriced)))
-    prices = oracle_prices(rounds, priced, feeds, blocks, rates)
-    written = lake.write_by_day("oracle_prices", _with_date(prices), chain_id, ORACLE_PRICES)
+    prices = oracle_prices(rounds, priced, feeds, blocks, rates, since_block)
+    written = (
+        lake.write_by_day("oracle_prices", _with_date(prices), chain_id, ORACLE_PRICES, since_day)
+        if since_day is not None
+        else []  # every day as built
+    )
+    lake.write("oracle_pricing", digests.rename({"date": "day"}), chain_id, None)
+    kept = lake.read("oracle_prices", ORACLE_PRICES, chain_id).filter(
+        pl.col("block_number") < since_block
+    )
+    whole = pl.concat([kept, prices])
     return OraclePrices(
-        prices,
+        whole,
         unpriced,
-        stale_intervals(rounds, feeds, blocks, stale_grace_seconds),
-        price_jumps(prices, jump_threshold),
+        stale_intervals(rounds, feeds, blocks, stale_grace_seconds, since_block),
+        price_jumps(whole, jump_threshold),
         written,
     )
 

@@ -213,6 +213,12 @@ MARKETS = pa.schema(
     ]
 )
 
+# What each day's oracle_prices were built from (oracle_prices.input_digests): a later build
+# prices again only from the first day whose inputs differ (a new day, a re-ingested one).
+ORACLE_PRICING = pa.schema(
+    [("chain_id", pa.uint64()), ("day", pa.date32()), ("inputs", pa.string())]
+)
+
 ORACLE_PRICES = pa.schema(
     [
         ("chain_id", pa.uint64()),

@@ -148,7 +148,7 @@ def oracle_prices(config: OraclePriceChecks, source: ChainSourceResource, lake: 
         check_name="feeds_within_heartbeat",
         passed=True,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"{built.stale.height} stale interval(s) flagged" if built.stale.height else "no stale interval",
+        description=f"{built.stale.height} stale interval(s) flagged in the days priced" if built.stale.height else "no stale interval in the days priced",
         metadata={"stale_intervals": built.stale.height, "intervals": _table(built.stale)},
     )  # fmt: skip
     yield dg.AssetCheckResult(

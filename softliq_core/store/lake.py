@@ -21,6 +21,11 @@ PARTITION_COLUMNS = ("chain_id", "date")
 PART = "part-0.parquet"
 
 
+def with_date(schema: pa.Schema) -> pa.Schema:
+    """A table's schema with its partition's ``date`` (read from the path)."""
+    return schema.append(pa.field("date", pa.date32()))
+
+
 def _partition(table: str, chain_id: int, day: date | None) -> tuple[str, ...]:
     chain = f"chain_id={chain_id}"
     return (table, chain) if day is None else (table, chain, f"date={day.isoformat()}")
@@ -64,16 +69,23 @@ class Lake:
         )
 
     def write_by_day(
-        self, table: str, frame: pl.DataFrame, chain_id: int, schema: pa.Schema
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        chain_id: int,
+        schema: pa.Schema,
+        from_day: date | None = None,
     ) -> list[date]:
         """Make a date-partitioned table of one chain hold ``frame`` (``schema``'s columns and
-        ``date``): each day whose rows differ from the stored ones is rewritten (atomically, as
-        every partition), a day no longer in ``frame`` is deleted, the others are left as they are,
-        so a daily rebuild writes its new day, not the year. Returns the days written."""
-        dated = schema.append(pa.field("date", pa.date32()))
+        ``date``; ``from_day``: its days from that one on, the earlier ones left as stored): each
+        day whose rows differ from the stored ones is rewritten (atomically, as every partition), a
+        day no longer in ``frame`` is deleted, the others are left as they are, so a daily rebuild
+        writes its new day, not the year. Returns the days written."""
+        dated = with_date(schema)
+        later = None if from_day is None else pl.col("date") >= from_day
         stored = {
             day: part.drop("date")
-            for (day,), part in self.read(table, dated, chain_id)
+            for (day,), part in self.read(table, dated, chain_id, where=later)
             .partition_by("date", as_dict=True, maintain_order=True)
             .items()
         }

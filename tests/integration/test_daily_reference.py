@@ -12,7 +12,7 @@ import polars as pl
 from softliq_core import steps
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
-from softliq_core.tables import MARKETS, ORACLE_PRICES, RATE_SAMPLES
+from softliq_core.tables import MARKETS, ORACLE_PRICES, ORACLE_ROUNDS, RATE_SAMPLES
 
 SOURCE = SyntheticSource(SyntheticChainConfig(seed=5, days=5, borrowers_per_market=6, crash_day=2))
 
@@ -65,3 +65,29 @@ def test_day_after_day_the_reference_tables_equal_one_build(tmp_path: Path) -> N
     per_day = everything.reads / len(days)
     assert all(0 < r < 2 * per_day for r in reads[1:]), (reads, everything.reads)
     assert reads[-1] * 3 < everything.reads
+
+
+def test_a_re_ingested_day_is_priced_again_from_it(tmp_path: Path) -> None:
+    """Nothing changed: nothing is priced. An earlier day's rounds replaced (a reorg's re-ingest
+    moved an answer): that day and the later ones whose rows move are priced again, and the table
+    equals one built from scratch over the same lake."""
+    lake = Lake(tmp_path / "lake")
+    steps.build_lake(SOURCE, lake, SOURCE.days())
+    built = _tables(lake)[2]
+    again = steps.build_oracle_prices(lake, 1)
+    assert again.days_written == []
+    assert _tables(lake)[2].equals(built) and built.height > 500
+    assert again.prices.sort("market_id", "block_number", "log_index").equals(built)
+    day = SOURCE.days()[2]
+    rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, 1, [day])
+    first = pl.int_range(pl.len()) == rounds["in_force"].arg_max()  # its first round in force
+    moved = rounds.with_columns(
+        pl.when(first).then(pl.col("answer").cast(pl.Int64) + 7).otherwise("answer").cast(pl.String)
+    )
+    lake.write("oracle_rounds", moved, 1, day)
+    rebuilt = steps.build_oracle_prices(lake, 1)
+    assert rebuilt.days_written and rebuilt.days_written[0] == day
+    incremental = _tables(lake)[2]
+    lake.storage.delete_dir("oracle_pricing")  # how the stored prices were built: unknown now
+    assert steps.build_oracle_prices(lake, 1).days_written == []  # from scratch: the same rows
+    assert _tables(lake)[2].equals(incremental) and not incremental.equals(built)

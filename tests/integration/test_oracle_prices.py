@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from softliq_core.decode import decode_logs
+from softliq_core.feeds import feed_updates
 from softliq_core.markets import MarketReferenceError, build_markets
-from softliq_core.oracle_checks import price_in_force, truth_mismatches
+from softliq_core.oracle_checks import price_in_force, stale_intervals, truth_mismatches
 from softliq_core.oracle_prices import oracle_prices
 from softliq_core.protocols.morpho.oracle import OracleError
 from softliq_core.sources.synthetic import SyntheticChain, SyntheticChainConfig, generate_chain
@@ -166,3 +169,36 @@ def test_an_unknown_oracle_shape_is_an_error_naming_market_and_oracle(
         f"market {market.params.id}: oracle {market.params.oracle} has an unknown shape (neither "
         "MorphoChainlinkOracleV2 nor ChainlinkOracle: unknown: BASE_VAULT() reverts)"
     )
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(position=st.floats(0, 1.02))
+def test_prices_since_a_block_are_the_whole_tables_rows_from_it(
+    chain: SyntheticChain, in_memory: InMemory, position: float
+) -> None:
+    """Priced from any block on (each input's value at its start carried in), the rows are the
+    whole table's from that block: across the aggregator switch and the rate's reports too."""
+    first = chain.config.first_block
+    since = first + int(position * chain.config.n_blocks)
+    rounds, feeds = in_memory.decoded.oracle_rounds, chain.feeds_table()
+    args = (rounds, in_memory.markets, feeds, chain.blocks, in_memory.rate_samples)
+    whole = in_memory.prices.filter(pl.col("block_number") >= since)
+    assert oracle_prices(*args, since_block=since).equals(whole)
+    for feed in feeds["feed"].unique():
+        updates = feed_updates(feed, rounds, feeds)
+        later = [u for u in updates if u.block_number >= since]
+        carried = [u for u in updates if u.block_number < since][-1:]
+        assert feed_updates(feed, rounds, feeds, since) == carried + later
+    stale = stale_intervals(rounds, feeds, chain.blocks, 0)
+    assert stale_intervals(rounds, feeds, chain.blocks, 0, since).equals(
+        stale.filter(pl.col("until_block") >= since)
+    )
+
+
+def test_the_since_property_sees_the_switch_and_the_rates(chain: SyntheticChain) -> None:
+    """The chain the property draws blocks over has what makes carrying state in delicate."""
+    feeds = chain.feeds_table()
+    assert feeds.group_by("feed").len()["len"].max() >= 2  # a proxy with an aggregator switch
+    assert chain.adapters  # an event-less input (sampled rates)
