@@ -166,7 +166,8 @@ def main() -> None:
         )
         equal = rows(daily_db) == rows(full_db)
         source.reads = 0
-        lake.storage.delete_dir("rate_sampling")  # every day's samples read again, as before
+        for record in ("rate_sampling", "oracle_pricing"):  # every day sampled and priced again
+            lake.storage.delete_dir(record)
         timed(
             f"reference tables from scratch: {len(days)} days",
             lambda: (
