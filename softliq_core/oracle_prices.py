@@ -187,32 +187,31 @@ def input_digests(
     partitions: pl.DataFrame,
 ) -> pl.DataFrame:
     """(date, inputs): for each day partition (``partitions``: the ``partition_blocks`` rows), a
-    digest of what its prices depend on besides the days before it: the markets and the feeds
-    (shared by every day, with ``PRICING_VERSION`` and polars' version, whose row hash it uses), the
-    day's rounds (``oracle_rounds`` with their ``date``), the rate samples in force from one of its
-    blocks and its own blocks' record (a re-ingested day has other hashes). Two builds whose digests
-    agree up to a day priced those days alike (``steps.build_oracle_prices``)."""
+    digest of what its prices depend on besides the days before it. Shared by every day: the
+    markets, each feed's first phase (which inputs are proxies), ``PRICING_VERSION`` and polars'
+    version (whose row hash it uses). The day's own: its rounds (``oracle_rounds`` with their
+    ``date``), the rate samples and aggregator switches in force from one of its blocks (a switch
+    discovered after the lake's last block is not in force: no day's), and its blocks' record (a
+    re-ingested day has other hashes). Two builds whose digests agree up to a day priced those days
+    alike (``steps.build_oracle_prices``)."""
+    first_phase = pl.col("phase_id") == pl.col("phase_id").min().over("feed")
     shared = hashlib.sha256(
         "|".join(
-            [str(PRICING_VERSION), pl.__version__,
-             markets.sort("market_id").write_csv(), feeds.sort("feed", "phase_id").write_csv()]
+            [str(PRICING_VERSION), pl.__version__, markets.sort("market_id").write_csv(),
+             feeds.filter(first_phase).sort("feed").write_csv()]
         ).encode()
     ).hexdigest()[:16]  # fmt: skip
     days = partitions.filter(pl.col("first_block").is_not_null()).sort("first_block")
-    samples = (
-        rate_samples.with_columns((pl.col("block_number").cast(pl.Int64) + 1).alias("in_force"))
-        .sort("in_force")
-        .join_asof(
-            days.select("date", pl.col("first_block").cast(pl.Int64)),
-            left_on="in_force",
-            right_on="first_block",
-        )
-        .drop("in_force", "first_block")
-        .with_columns(pl.col("date").fill_null(days["date"].min()))  # read before the first day
-    )
+    lake_end = days["last_block"].max()
+    switches = feeds.filter(~first_phase & (pl.col("first_block") <= lake_end))
     parts = [
         _per_day(frame, name)
-        for name, frame in (("rounds", oracle_rounds), ("rates", samples), ("blocks", partitions))
+        for name, frame in (
+            ("rounds", oracle_rounds),
+            ("rates", _in_force_on(days, rate_samples, pl.col("block_number") + 1)),
+            ("switches", _in_force_on(days, switches, pl.col("first_block"))),
+            ("blocks", partitions),
+        )
     ]
     digests = partitions.select("date").unique()
     for part in parts:
@@ -220,9 +219,25 @@ def input_digests(
     return digests.sort("date").select(
         "date",
         pl.concat_str(
-            [pl.lit(shared), *(pl.col(c).fill_null("-") for c in ("rounds", "rates", "blocks"))],
+            [pl.lit(shared), *(pl.col(name).fill_null("-") for name in digests.columns[1:])],
             separator="|",
         ).alias("inputs"),
+    )
+
+
+def _in_force_on(days: pl.DataFrame, frame: pl.DataFrame, block: pl.Expr) -> pl.DataFrame:
+    """``frame`` with the ``date`` of the day whose blocks include ``block`` (the first day for
+    blocks before it, the last for blocks after it)."""
+    return (
+        frame.with_columns(block.cast(pl.Int64).alias("_in_force"))
+        .sort("_in_force")
+        .join_asof(
+            days.select("date", pl.col("first_block").cast(pl.Int64).alias("_first")),
+            left_on="_in_force",
+            right_on="_first",
+        )
+        .drop("_in_force", "_first")
+        .with_columns(pl.col("date").fill_null(days["date"].min()))
     )
 
 

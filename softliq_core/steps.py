@@ -271,6 +271,7 @@ class OraclePrices:
     stale: pl.DataFrame  # oracle_checks.stale_intervals reaching the days priced
     jumps: pl.DataFrame  # oracle_checks.price_jumps
     days_written: list[date]  # the day partitions whose rows changed (Lake.write_by_day)
+    priced_from: date | None  # the first day priced again (None: every day's inputs as before)
 
 
 def build_oracle_prices(
@@ -334,6 +335,7 @@ def build_oracle_prices(
         stale_intervals(rounds, feeds, blocks, stale_grace_seconds, since_block),
         price_jumps(whole, jump_threshold),
         written,
+        since_day,
     )
 
 

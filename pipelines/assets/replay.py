@@ -108,7 +108,8 @@ def oracle_prices(config: OraclePriceChecks, source: ChainSourceResource, lake: 
         metadata={
             "prices": prices.height,
             "markets": prices["market_id"].n_unique(),
-            # a daily run rewrites its new day; a changed market or feed, every day it moves
+            # a daily run prices its new day; a re-ingested day, from it; a changed market, all
+            "priced_from_day": str(built.priced_from or "none: every day's inputs as before"),
             "days_written": len(built.days_written),
         }
     )

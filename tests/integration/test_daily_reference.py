@@ -12,7 +12,14 @@ import polars as pl
 from softliq_core import steps
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
-from softliq_core.tables import MARKETS, ORACLE_PRICES, ORACLE_ROUNDS, RATE_SAMPLES
+from softliq_core.tables import (
+    FEEDS,
+    MARKETS,
+    ORACLE_PRICES,
+    ORACLE_ROUNDS,
+    PARTITION_BLOCKS,
+    RATE_SAMPLES,
+)
 
 SOURCE = SyntheticSource(SyntheticChainConfig(seed=5, days=5, borrowers_per_market=6, crash_day=2))
 
@@ -75,7 +82,25 @@ def test_a_re_ingested_day_is_priced_again_from_it(tmp_path: Path) -> None:
     steps.build_lake(SOURCE, lake, SOURCE.days())
     built = _tables(lake)[2]
     again = steps.build_oracle_prices(lake, 1)
-    assert again.days_written == []
+    assert again.days_written == [] and again.priced_from is None
+    # a switch found by discovery at the head, after the lake's end: not in force, nothing priced
+    feeds = lake.read("feeds", FEEDS, 1)
+    later = feeds.filter(pl.col("phase_id") == pl.col("phase_id").max()).head(1)
+    end = lake.read("partition_blocks", PARTITION_BLOCKS, 1)["last_block"].max()
+    lake.write(
+        "feeds",
+        pl.concat(
+            [
+                feeds,
+                later.with_columns(
+                    phase_id=pl.col("phase_id") + 1, first_block=pl.lit(end + 9, pl.UInt32)
+                ),
+            ]
+        ),
+        1,
+        None,
+    )
+    assert steps.build_oracle_prices(lake, 1).priced_from is None
     assert _tables(lake)[2].equals(built) and built.height > 500
     assert again.prices.sort("market_id", "block_number", "log_index").equals(built)
     day = SOURCE.days()[2]
@@ -86,7 +111,7 @@ def test_a_re_ingested_day_is_priced_again_from_it(tmp_path: Path) -> None:
     )
     lake.write("oracle_rounds", moved, 1, day)
     rebuilt = steps.build_oracle_prices(lake, 1)
-    assert rebuilt.days_written and rebuilt.days_written[0] == day
+    assert rebuilt.priced_from == day and rebuilt.days_written[0] == day
     incremental = _tables(lake)[2]
     lake.storage.delete_dir("oracle_pricing")  # how the stored prices were built: unknown now
     assert steps.build_oracle_prices(lake, 1).days_written == []  # from scratch: the same rows
