@@ -5,9 +5,10 @@ Dagster assets (``pipelines/``) call these one to one; a notebook can call them 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -468,17 +469,46 @@ def replay_stretch(
     previous = snapshots.read(days[start - 1]) if start else None
     stretch = days[start:]
     markets = lake.read("markets", MARKETS, chain_id)
-    pool = load_aave_history(lake, chain_id, aave, days, previous)
-    validate_scenarios(scenarios, market_refs(markets) + ([pool.market] if pool else []))
-    blocks = lake.read("blocks", BLOCK_CLOCK, chain_id, stretch)
+    pool_ref = aave_pool_ref(lake, chain_id, aave, days)
+    validate_scenarios(scenarios, market_refs(markets) + ([pool_ref] if pool_ref else []))
     number = pl.col("block_number").cast(pl.Int64)
-    first_block, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)
-    histories = _stretch_histories(lake, chain_id, markets, blocks, stretch, previous)
-    outcomes, snapshot = replay_day(histories, scenarios, previous, day, last_block, pool)
-    snapshots.write(snapshot)
+    parts: list[Outcomes] = []
+    first_block: int | None = None
+    # A long stretch (a backfill, a catch-up from genesis) stops at each month's end to leave a
+    # snapshot there, as day-by-day runs would: a later re-run of a day in it resumes from the
+    # month-end before it, not from the start of the stretch.
+    for segment in _month_segments(stretch):
+        blocks = lake.read("blocks", BLOCK_CLOCK, chain_id, segment)
+        first, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)
+        first_block = first if first_block is None else first_block
+        through = [d for d in days if d <= segment[-1]]
+        pool = load_aave_history(lake, chain_id, aave, through, previous)
+        histories = _stretch_histories(lake, chain_id, markets, blocks, segment, previous)
+        outcomes, previous = replay_day(
+            histories, scenarios, previous, segment[-1], last_block, pool
+        )
+        snapshots.write(previous)
+        parts.append(outcomes)
     newest = day >= snapshots.days()[-1]
     snapshots.prune(keep_snapshot_days)
-    return ReplayedStretch(stretch, outcomes, first_block, last_block, newest)
+    assert first_block is not None
+    return ReplayedStretch(stretch, _joined(parts), first_block, last_block, newest)
+
+
+def _month_segments(days: list[date]) -> list[list[date]]:
+    """Consecutive days cut after each month's last day among them."""
+    return [list(group) for _, group in itertools.groupby(days, key=lambda d: (d.year, d.month))]
+
+
+def _joined(parts: list[Outcomes]) -> Outcomes:
+    """The rows of consecutive segments as one stretch's: every segment's actions and clips, the
+    positions as of the last one's end (the summary is recomputed by the store)."""
+    last = parts[-1]
+    return replace(
+        last,
+        liquidation_actions=pl.concat([p.liquidation_actions for p in parts]),
+        clipped_actions=pl.concat([p.clipped_actions for p in parts]),
+    )
 
 
 def plan_day_chunks(

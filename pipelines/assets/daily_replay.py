@@ -51,7 +51,7 @@ def plan_day_chunks(
 
 def _last_day(context: dg.OpExecutionContext) -> date:
     """The run's day, or the last of its days: a backfill of a range runs once (one stretch from
-    the snapshot before the range; the snapshot of its last day is written)."""
+    the snapshot before the range; the snapshots of its last day and month-ends are written)."""
     return date.fromisoformat(context.partition_keys[-1])
 
 

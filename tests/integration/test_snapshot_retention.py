@@ -4,6 +4,7 @@ rows of one full replay."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from softliq_core import steps
 from softliq_core.replay.snapshot import replay_version
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
-from softliq_core.store.snapshots import SnapshotStore
+from softliq_core.store.snapshots import TABLE, SnapshotStore
 from tests.integration.test_daily_replay import SCENARIOS
 from tests.support.pipeline import warehouse_rows
 
@@ -61,4 +62,20 @@ def test_a_day_re_run_after_pruning_replays_from_the_month_end(lake: Lake, tmp_p
         days[3],
         days[4],
     ]
+    assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
+
+
+def test_a_stretch_leaves_a_snapshot_at_each_month_end(lake: Lake, tmp_path: Path) -> None:
+    """A catch-up from genesis (or a backfill of a range) in one stretch stops at February's end to
+    leave a snapshot there; a later re-run of March 2 resumes from it, the rows unchanged."""
+    shutil.copytree(lake.root, tmp_path / "lake", ignore=shutil.ignore_patterns(TABLE))
+    lake = Lake(tmp_path / "lake")  # without the other test's snapshots
+    days = lake.days("blocks", 1)
+    steps.store_outcomes(steps.replay_scenarios(lake, 1, SCENARIOS), tmp_path / "full.duckdb", lake)
+    daily = tmp_path / "daily.duckdb"
+    assert steps.replay_through(lake, 1, SCENARIOS, days[-1], daily) == days
+    store = SnapshotStore(lake.root, 1, replay_version(SCENARIOS))
+    assert store.days() == [date(2024, 2, 29), days[-1]]
+    assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
+    assert steps.replay_through(lake, 1, SCENARIOS, days[4], daily) == days[3:5]
     assert warehouse_rows(daily) == warehouse_rows(tmp_path / "full.duckdb")
