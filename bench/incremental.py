@@ -30,7 +30,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -60,22 +60,9 @@ def rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
-class CountingFiles(FileSource):
-    """The chain exported to files (a cryo/Dune-style import), counting the blocks its rate reads
-    ask for: what an archive node would answer by historical eth_call."""
-
-    reads = 0
-
-    def rate_at(
-        self, contract: str, call: str, sample: int | None, blocks: Sequence[int]
-    ) -> list[int]:
-        self.reads += len(blocks)
-        return super().rate_at(contract, call, sample, blocks)
-
-
 def exported_chain(
     config: SyntheticChainConfig, directory: Path
-) -> tuple[CountingFiles, AavePoolSetup | None]:
+) -> tuple[FileSource, AavePoolSetup | None]:
     """The synthetic chain as files and its Aave pool's configuration, generated once per
     configuration (a year takes minutes) and kept in ``directory``."""
     done = directory / "exported"
@@ -95,7 +82,7 @@ def exported_chain(
         name: str(directory / f"{name}.parquet")
         for name in ("logs", "blocks", "tokens", "oracles", "feeds", "rates")
     }
-    source = CountingFiles(FilesConfig(chain_id=config.chain_id, **files))
+    source = FileSource(FilesConfig(chain_id=config.chain_id, **files))
     return source, pickle.loads((directory / "aave.pickle").read_bytes())
 
 
@@ -147,9 +134,8 @@ def main() -> None:
         for day in last_three:  # what ingest_and_replay_daily runs
             timed(f"{day}: ingest and decode", lambda day=day: _ingest(source, lake, day))
             timed(f"{day}: markets", lambda: steps.build_reference(source, lake))
-            read_before = source.reads
-            timed(f"{day}: rate samples", lambda: steps.build_rate_samples(source, lake))
-            reads.append(source.reads - read_before)
+            sampled = timed(f"{day}: rate samples", lambda: steps.build_rate_samples(source, lake))
+            reads.append(sampled.reads)
             timed(f"{day}: oracle prices", lambda: steps.build_oracle_prices(lake, source.chain_id))
             replayed = timed(
                 f"{day}: replay (replay_state)",
@@ -165,10 +151,9 @@ def main() -> None:
             ),
         )
         equal = rows(daily_db) == rows(full_db)
-        source.reads = 0
         for record in ("rate_sampling", "oracle_pricing"):  # every day sampled and priced again
             lake.storage.delete_dir(record)
-        timed(
+        _, sampled_all, _ = timed(
             f"reference tables from scratch: {len(days)} days",
             lambda: (
                 steps.build_reference(source, lake),
@@ -189,7 +174,7 @@ def main() -> None:
             f"chain: {len(days)} days, {events.height:,} Morpho events, {pool}, "
             f"{len(scenarios)} scenarios; snapshot of a day {snapshot_bytes / 2**20:.1f} MiB; "
             f"day-by-day rows equal the full replay's: {equal}; rate-sample reads a day "
-            f"{reads}, from scratch {source.reads:,}"
+            f"{reads}, from scratch {sampled_all.reads:,}"
         )
     print(f"{'stage':56} {'seconds':>9}")
     for label, seconds in table:

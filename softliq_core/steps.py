@@ -29,6 +29,7 @@ from softliq_core.protocols.morpho.oracle import OracleError
 from softliq_core.rate_samples import (
     DEFAULT_CADENCE,
     DEFAULT_REFINE_BUDGET,
+    RateInput,
     RateSampling,
     sample_rates,
 )
@@ -219,12 +220,21 @@ def build_reference(source: ChainSource, lake: Lake) -> pl.DataFrame:
     return markets
 
 
+@dataclass(frozen=True)
+class RateSamples:
+    """``rate_samples`` as built, and what the build cost the node."""
+
+    table: pl.DataFrame
+    reads: int  # blocks read by historical eth_call in this build
+    extended: bool  # the stored samples of a shorter range were kept where final
+
+
 def build_rate_samples(
     source: ChainSource,
     lake: Lake,
     cadence: int = DEFAULT_CADENCE,
     refine_budget: int = DEFAULT_REFINE_BUDGET,
-) -> pl.DataFrame:
+) -> RateSamples:
     """Sample every event-less oracle input the markets' recipes read (vault terms, adapter feeds)
     over the lake's block range, by historical eth_call (``rate_samples.py``). The stored samples
     of a shorter range read the same way (``rate_sampling``) are kept where final: a daily run
@@ -236,14 +246,19 @@ def build_rate_samples(
     sampling = RateSampling(
         int(span["first"][0] or 0), int(span["last"][0] or 0), cadence, refine_budget
     )
+    extended = any(sampling.extends(e) for e in _rate_sampling(lake, source.chain_id))
+    reads = [0]
+
+    def read(rate: RateInput, blocks: Sequence[int]) -> list[int]:
+        reads[0] += len(blocks)
+        return source.rate_at(rate.contract, rate.call, rate.sample, blocks)
+
     table = sample_rates(
-        lambda rate, at: source.rate_at(rate.contract, rate.call, rate.sample, at),
+        read,
         [recipe_of(m) for m in markets.iter_rows(named=True)],
         set(lake.read("feeds", FEEDS, source.chain_id)["feed"].to_list()),
         sampling.first_block, sampling.last_block, source.chain_id, cadence, refine_budget,
-        lake.read("rate_samples", RATE_SAMPLES, source.chain_id)
-        if any(sampling.extends(e) for e in _rate_sampling(lake, source.chain_id))
-        else None,
+        lake.read("rate_samples", RATE_SAMPLES, source.chain_id) if extended else None,
     )  # fmt: skip
     lake.write("rate_samples", table, source.chain_id, None)
     lake.write(
@@ -254,7 +269,7 @@ def build_rate_samples(
         source.chain_id,
         None,
     )
-    return table
+    return RateSamples(table, reads[0], extended)
 
 
 def _rate_sampling(lake: Lake, chain_id: int) -> list[RateSampling]:

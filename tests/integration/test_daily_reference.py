@@ -58,8 +58,9 @@ def test_day_after_day_the_reference_tables_equal_one_build(tmp_path: Path) -> N
         steps.decode_day(lake, 1, day)
         steps.build_reference(source, lake)
         before = source.reads
-        steps.build_rate_samples(source, lake)
+        built = steps.build_rate_samples(source, lake)
         reads.append(source.reads - before)
+        assert built.reads == reads[-1] and built.extended == (day != days[0])
         written.append(steps.build_oracle_prices(lake, 1).days_written)
     for daily, whole in zip(_tables(lake), _tables(once), strict=True):
         assert daily.equals(whole)
