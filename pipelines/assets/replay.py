@@ -26,11 +26,17 @@ from softliq_core.replay.trajectories import trajectories, trajectory_problems
 from softliq_core.sources.base import KnowsOraclePrices
 from softliq_core.tables import MORPHO_EVENTS
 
+# The reference tables are rebuilt from the lake as a whole and keep records of how (rate_sampling,
+# oracle_pricing): runs of different days take turns on them (limit 1, data/dagster_home/dagster.yaml)
+# so two builds never interleave their writes.
+REFERENCE_POOL = "lake_reference"
+
 
 @dg.asset(
     deps=["morpho_events"],
     group_name="reference",
     kinds={"parquet"},
+    pool=REFERENCE_POOL,
     description="Each Morpho market: params, tokens, decimals and its oracle recipe (feeds, scale factor)",
 )
 def markets(source: ChainSourceResource, lake: LakeResource) -> dg.MaterializeResult:
@@ -49,6 +55,7 @@ class RateSampling(dg.Config):
     deps=["markets", "feeds", "blocks"],
     group_name="reference",
     kinds={"parquet"},
+    pool=REFERENCE_POOL,
     description="Oracle inputs that emit no event (ERC-4626 convertToAssets(sample), adapter feeds such as the wstETH/stETH exchange rate) read at sampled blocks; each value in force from the next block",
 )
 def rate_samples(
@@ -90,6 +97,7 @@ def _table(frame: pl.DataFrame, limit: int = 20) -> dg.MetadataValue:
     deps=["oracle_rounds", "markets", "feeds", "blocks", "rate_samples"],
     group_name="reference",
     kinds={"parquet"},
+    pool=REFERENCE_POOL,
     description="Each market's IOracle.price() at every change of its inputs (feed rounds, aggregator switches, sampled rates), exact 1e36-scaled",
     check_specs=[
         dg.AssetCheckSpec("prices_positive", asset="oracle_prices"),
