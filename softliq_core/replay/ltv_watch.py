@@ -103,6 +103,15 @@ class LtvWatch:
         k = position.borrow_shares * WAD * ORACLE_PRICE_SCALE / position.collateral
         threshold = (target_ltv - 1) / (k * (1 + MARGIN + (4 + 4 * t) / debt))
         heapq.heappush(self._heap, (threshold, self._counter, borrower))
+        if len(self._heap) > 2 * len(self._version) + 64:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the entries a later ``watch`` or ``forget`` replaced (they would be skipped when
+        popped): left alone, a position re-watched at every check leaves one behind each time,
+        which a long replay and its snapshots carry (twenty per live entry on a two-year market)."""
+        self._heap = [e for e in self._heap if self._version.get(e[2]) == e[1]]
+        heapq.heapify(self._heap)
 
     def due(self, ratio: float) -> list[str]:
         """Positions to check at a price whose market-wide ``q`` is ``ratio``. Each leaves the
