@@ -484,15 +484,19 @@ def replay_stretch(
     previous = snapshots.read(days[start - 1]) if start else None
     stretch = days[start:]
     markets = lake.read("markets", MARKETS, chain_id)
-    pool_ref = aave_pool_ref(lake, chain_id, aave, days)
-    validate_scenarios(scenarios, market_refs(markets) + ([pool_ref] if pool_ref else []))
-    number = pl.col("block_number").cast(pl.Int64)
-    parts: list[Outcomes] = []
-    first_block: int | None = None
     # A long stretch (a backfill, a catch-up from genesis) stops at each month's end to leave a
     # snapshot there, as day-by-day runs would: a later re-run of a day in it resumes from the
     # month-end before it, not from the start of the stretch.
-    for segment in _month_segments(stretch):
+    segments = _month_segments(stretch)
+    if len(segments) > 1:
+        # what a later month's pool would refuse is refused before any work (one segment:
+        # replay_day checks before it replays)
+        pool_ref = aave_pool_ref(lake, chain_id, aave, days)
+        validate_scenarios(scenarios, market_refs(markets) + ([pool_ref] if pool_ref else []))
+    number = pl.col("block_number").cast(pl.Int64)
+    parts: list[Outcomes] = []
+    first_block: int | None = None
+    for segment in segments:
         blocks = lake.read("blocks", BLOCK_CLOCK, chain_id, segment)
         first, last_block = blocks.select(number.min().alias("first"), number.max()).row(0)
         first_block = first if first_block is None else first_block

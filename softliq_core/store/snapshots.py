@@ -54,9 +54,9 @@ class SnapshotStore:
     def prune(self, keep_days: int) -> list[date]:
         """Delete the snapshots older than the newest ``keep_days`` but the last of each month
         (``keep_days`` 0: keep every one); returns the days deleted."""
-        days = self.days()
         if keep_days <= 0:
             return []
+        days = self.days()
         month_ends = {max(d for d in days if (d.year, d.month) == (m.year, m.month)) for m in days}
         deleted = [d for d in days[:-keep_days] if d not in month_ends]
         for day in deleted:
