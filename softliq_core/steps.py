@@ -300,10 +300,11 @@ def build_oracle_prices(
     """Every market's oracle price at each change of its inputs, partitioned by day.
 
     Incremental: ``oracle_pricing`` keeps a digest of each day's inputs (``input_digests``), and
-    only the days from the first one whose digest differs (a new day, a re-ingested one; every day
-    when a market, a feed phase or ``PRICING_VERSION`` changed) are priced again, from each input's
-    value in force when that day starts; the table equals a build from scratch. The checks (stale
-    answers) look at those days; ``prices`` is the whole table.
+    only the days from the first one whose digest differs (a new day, a re-ingested one, the day of
+    an added aggregator switch; every day when a market, a feed's first phase or
+    ``PRICING_VERSION`` changed) are priced again, from each input's value in force when that day
+    starts; the table equals a build from scratch. The checks (stale answers) look at those days;
+    ``prices`` is the whole table.
 
     A market whose oracle shape is unknown or which reads an input with no history raises
     ``OracleError`` naming the market and the input; with ``strict`` False it is left out of the
