@@ -147,6 +147,35 @@ def feed_updates(
     return changes_since(updates, since_block, lambda u: u.block_number)
 
 
+def rounds_read_since(
+    oracle_rounds: pl.DataFrame, feeds: pl.DataFrame, since_block: int
+) -> pl.DataFrame:
+    """The rows of ``oracle_rounds`` that ``feed_updates(..., since_block)`` reads, in their order:
+    every round from ``since_block`` on and, of the earlier ones, each feed's first round in force
+    (where its history starts) and last (the answer in force at ``since_block``), and each phase
+    aggregator's last round before its switch (the answer the switch takes). A daily build prices
+    from a day of rounds and these, not from a year of rounds."""
+    numbered = oracle_rounds.with_row_index("_row")
+    earlier = numbered.filter(pl.col("block_number") < since_block).sort(
+        "block_number", "log_index"
+    )
+    in_force = earlier.filter(pl.col("in_force"))
+    phase = ["feed", "aggregator", "phase_id"]
+    before_switch = earlier.join(
+        feeds.select(*phase, pl.col("first_block").alias("_switch")), on=phase
+    ).filter(pl.col("block_number") < pl.col("_switch"))
+    kept = pl.concat(
+        [
+            in_force.group_by("feed", maintain_order=True).first().select("_row"),
+            in_force.group_by("feed", maintain_order=True).last().select("_row"),
+            before_switch.group_by(phase, maintain_order=True).last().select("_row"),
+        ]
+    )["_row"]
+    return numbered.filter(
+        (pl.col("block_number") >= since_block) | pl.col("_row").is_in(kept.implode())
+    ).drop("_row")
+
+
 def changes_since(changes: Sequence[T], since_block: int, block: Callable[[T], int]) -> list[T]:
     """Of changes ordered by block, those from ``since_block`` on after the last one before it (the
     value in force when ``since_block`` starts)."""

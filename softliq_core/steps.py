@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from softliq_core.decode import decode_logs
-from softliq_core.feeds import FeedError, check_phases
+from softliq_core.feeds import FeedError, check_phases, rounds_read_since
 from softliq_core.markets import build_markets
 from softliq_core.oracle_checks import (
     DEFAULT_JUMP_THRESHOLD,
@@ -240,12 +240,8 @@ def build_rate_samples(
     of a shorter range read the same way (``rate_sampling``) are kept where final: a daily run
     reads about a day per input."""
     markets = lake.read("markets", MARKETS, source.chain_id)
-    span = lake.read("blocks", BLOCK_TIMES, source.chain_id).select(
-        pl.col("block_number").min().alias("first"), pl.col("block_number").max().alias("last")
-    )
-    sampling = RateSampling(
-        int(span["first"][0] or 0), int(span["last"][0] or 0), cadence, refine_budget
-    )
+    first_block, last_block = block_span(lake, source.chain_id) or (0, 0)
+    sampling = RateSampling(first_block, last_block, cadence, refine_budget)
     extended = any(sampling.extends(e) for e in _rate_sampling(lake, source.chain_id))
     reads = [0]
 
@@ -272,6 +268,20 @@ def build_rate_samples(
     return RateSamples(table, reads[0], extended)
 
 
+def block_span(lake: Lake, chain_id: int) -> tuple[int, int] | None:
+    """The lake's first and last block (None without blocks), from the partitions at its two ends:
+    blocks are ordered across days, so a daily run need not read a year of them."""
+    days = lake.days("blocks", chain_id)
+
+    def numbers(day: date) -> list[int]:
+        return lake.read("blocks", BLOCK_TIMES, chain_id, [day])["block_number"].to_list()
+
+    first = next((min(n) for n in map(numbers, days) if n), None)  # past days without blocks
+    if first is None:
+        return None
+    return first, next(max(n) for n in map(numbers, reversed(days)) if n)
+
+
 def _rate_sampling(lake: Lake, chain_id: int) -> list[RateSampling]:
     """How the stored rate_samples were read (none when the lake predates the table)."""
     stored = lake.read("rate_sampling", RATE_SAMPLING, chain_id).drop("chain_id")
@@ -280,14 +290,16 @@ def _rate_sampling(lake: Lake, chain_id: int) -> list[RateSampling]:
 
 @dataclass(frozen=True)
 class OraclePrices:
-    """``oracle_prices`` as built, what kept markets out of it, and what the checks flag."""
+    """What a build of ``oracle_prices`` priced, what kept markets out of it, and what the checks
+    flag in the days it priced."""
 
-    prices: pl.DataFrame
+    prices: pl.DataFrame  # the rows from since_block on, after each market's price in force then
     unpriced: dict[str, str]  # market id -> why it has no prices (unknown shape, no history)
     stale: pl.DataFrame  # oracle_checks.stale_intervals reaching the days priced
-    jumps: pl.DataFrame  # oracle_checks.price_jumps
+    jumps: pl.DataFrame  # oracle_checks.price_jumps in ``prices``
     days_written: list[date]  # the day partitions whose rows changed (Lake.write_by_day)
     priced_from: date | None  # the first day priced again (None: every day's inputs as before)
+    since_block: int  # the first block priced again (past the lake's end when none was)
 
 
 def build_oracle_prices(
@@ -303,8 +315,9 @@ def build_oracle_prices(
     only the days from the first one whose digest differs (a new day, a re-ingested one, the day of
     an added aggregator switch; every day when a market, a feed's first phase or
     ``PRICING_VERSION`` changed) are priced again, from each input's value in force when that day
-    starts; the table equals a build from scratch. The checks (stale answers) look at those days;
-    ``prices`` is the whole table.
+    starts; the table equals a build from scratch. Blocks and stored prices are read for those days
+    only (and the days of aggregator switches, whose blocks' timestamps a price may take); the
+    checks (stale answers, jumps) look at those days, ``prices`` being their rows.
 
     A market whose oracle shape is unknown or which reads an input with no history raises
     ``OracleError`` naming the market and the input; with ``strict`` False it is left out of the
@@ -312,8 +325,7 @@ def build_oracle_prices(
     """
     markets = lake.read("markets", MARKETS, chain_id)
     rounds = lake.read("oracle_rounds", with_date(ORACLE_ROUNDS), chain_id)
-    blocks = lake.read("blocks", BLOCK_TIMES, chain_id)
-    lake_end = int(blocks["block_number"].max() or 0)  # type: ignore[arg-type]
+    lake_end = (block_span(lake, chain_id) or (0, 0))[1]
     all_feeds = lake.read("feeds", FEEDS, chain_id)
     # Phases that begin after the lake's last block are not in force within it (a backfill day by
     # day knows switches from feed discovery at the head, before their aggregators' rounds).
@@ -331,10 +343,12 @@ def build_oracle_prices(
     # from that day's first block; when nothing changed, past the lake's end: no price to compute
     starts = partitions.filter(pl.col("date") >= since_day) if since_day else partitions.clear()
     since_block = min((int(b) for b in starts["first_block"].drop_nulls()), default=lake_end + 1)
+    rounds = rounds_read_since(rounds, feeds, since_block)  # the days priced, what they carry in
     unpriced = recipe_problems(markets, rounds, feeds, rates, since_block)
     if unpriced and strict:
         raise OracleError("; ".join(unpriced.values()))
     priced = markets.filter(~pl.col("market_id").is_in(list(unpriced)))
+    blocks = _timestamped_blocks(lake, chain_id, partitions, since_block, feeds)
     prices = oracle_prices(rounds, priced, feeds, blocks, rates, since_block)
     written = (
         lake.write_by_day("oracle_prices", _with_date(prices), chain_id, ORACLE_PRICES, since_day)
@@ -342,18 +356,57 @@ def build_oracle_prices(
         else []  # every day as built
     )
     lake.write("oracle_pricing", digests.rename({"date": "day"}), chain_id, None)
-    kept = lake.read("oracle_prices", ORACLE_PRICES, chain_id).filter(
-        pl.col("block_number") < since_block
+    in_force = pl.concat(
+        [_last_prices_before(lake, chain_id, since_day, set(prices["market_id"])), prices]
     )
-    whole = pl.concat([kept, prices])
     return OraclePrices(
-        whole,
+        in_force,
         unpriced,
         stale_intervals(rounds, feeds, blocks, stale_grace_seconds, since_block),
-        price_jumps(whole, jump_threshold),
+        price_jumps(in_force, jump_threshold),
         written,
         since_day,
+        since_block,
     )
+
+
+def _timestamped_blocks(
+    lake: Lake, chain_id: int, partitions: pl.DataFrame, since_block: int, feeds: pl.DataFrame
+) -> pl.DataFrame:
+    """The blocks whose timestamps a build from ``since_block`` may look up: those of the days
+    from it on (the last day's when it is past the end), and of the days in which a phase switch
+    takes effect (a switch before ``since_block`` can be the answer in force at its start)."""
+    days = partitions.filter(pl.col("last_block").is_not_null()).sort("first_block")
+    holding = pl.lit(False)
+    switches = feeds.filter(pl.col("phase_id") > pl.col("phase_id").min().over("feed"))
+    for block in [since_block, *switches["first_block"].to_list()]:
+        holding = holding | (pl.col("first_block").le(block) & pl.col("last_block").ge(block))
+    last_day = pl.col("date") == pl.col("date").last()  # the lake's end, which the checks read
+    wanted = days.filter(holding | (pl.col("first_block") >= since_block) | last_day)
+    return lake.read("blocks", BLOCK_TIMES, chain_id, wanted["date"].to_list())
+
+
+def _last_prices_before(
+    lake: Lake, chain_id: int, day: date | None, markets: set[str]
+) -> pl.DataFrame:
+    """Each of ``markets``' last stored price before ``day``, read back from the day before it in
+    batches of 1, 2, 4... days (inputs change at least every heartbeat: usually one day)."""
+    earlier = [d for d in lake.days("oracle_prices", chain_id) if day is not None and d < day]
+    found, batch = [], 1
+    while markets and earlier:
+        days, earlier = earlier[-batch:], earlier[:-batch]
+        last = (
+            lake.read("oracle_prices", ORACLE_PRICES, chain_id, days)
+            .filter(pl.col("market_id").is_in(list(markets)))
+            .sort("block_number", "log_index")
+            .group_by("market_id", maintain_order=True)
+            .last()
+            .select(ORACLE_PRICES.names)
+        )
+        found.append(last)
+        markets = markets - set(last["market_id"].to_list())
+        batch *= 2
+    return pl.concat([pl.DataFrame(schema=pl.Schema(ORACLE_PRICES)), *found])
 
 
 def load_histories(lake: Lake, chain_id: int) -> list[MarketHistory]:

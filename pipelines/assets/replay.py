@@ -102,9 +102,9 @@ def _table(frame: pl.DataFrame, limit: int = 20) -> dg.MetadataValue:
     check_specs=[
         dg.AssetCheckSpec("prices_positive", asset="oracle_prices"),
         dg.AssetCheckSpec("every_market_priced_from_its_inputs", asset="oracle_prices", blocking=True, description="Every market's oracle has a known shape (MorphoChainlinkOracleV2 or V1) and every input it reads has history: feed rounds or sampled rates. A market that fails is named with the input, left out, and the replay does not run"),
-        dg.AssetCheckSpec("prices_equal_the_sources_oracle", asset="oracle_prices", description="Where the source knows the price its oracles returned (the synthetic chain), the price in force at every historical oracle read (each Liquidate, PreLiquidate, Borrow, WithdrawCollateral) equals it"),
+        dg.AssetCheckSpec("prices_equal_the_sources_oracle", asset="oracle_prices", description="Where the source knows the price its oracles returned (the synthetic chain), the price in force at every historical oracle read (each Liquidate, PreLiquidate, Borrow, WithdrawCollateral) in the days this run priced equals it"),
         dg.AssetCheckSpec("feeds_within_heartbeat", asset="oracle_prices", description="Flags (warns, does not fail) every stretch in which a feed's answer in force was older than its heartbeat"),
-        dg.AssetCheckSpec("price_jumps", asset="oracle_prices", description="Lists (warns, does not fail) consecutive prices of a market that moved by more than the threshold"),
+        dg.AssetCheckSpec("price_jumps", asset="oracle_prices", description="Lists (warns, does not fail) consecutive prices of a market that moved by more than the threshold, in the days this run priced"),
     ],
 )  # fmt: skip
 def oracle_prices(config: OraclePriceChecks, source: ChainSourceResource, lake: LakeResource):  # type: ignore[no-untyped-def]
@@ -113,10 +113,10 @@ def oracle_prices(config: OraclePriceChecks, source: ChainSourceResource, lake: 
         lake.lake(), chain.chain_id, strict=False, jump_threshold=config.jump_threshold,
         stale_grace_seconds=config.stale_grace_seconds,
     )  # fmt: skip
-    prices = built.prices
+    prices = built.prices  # the days priced by this run, after the prices in force before them
     yield dg.MaterializeResult(
         metadata={
-            "prices": prices.height,
+            "prices_priced": prices.filter(pl.col("block_number") >= built.since_block).height,
             "markets": prices["market_id"].n_unique(),
             # a daily run prices its new day; a re-ingested day, from it; a changed market, all
             "priced_from_day": str(built.priced_from or "none: every day's inputs as before"),
@@ -138,7 +138,7 @@ def oracle_prices(config: OraclePriceChecks, source: ChainSourceResource, lake: 
         },
     )
     if isinstance(chain, KnowsOraclePrices):
-        truth = chain.oracle_truth()
+        truth = chain.oracle_truth().filter(pl.col("block_number") >= built.since_block)
         wrong = truth_mismatches(prices, truth)
         yield dg.AssetCheckResult(
             check_name="prices_equal_the_sources_oracle",

@@ -10,9 +10,12 @@ from pathlib import Path
 import polars as pl
 
 from softliq_core import steps
+from softliq_core.oracle_checks import stale_intervals
+from softliq_core.oracle_prices import oracle_prices
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
 from softliq_core.tables import (
+    BLOCK_TIMES,
     FEEDS,
     MARKETS,
     ORACLE_PRICES,
@@ -77,8 +80,9 @@ def test_day_after_day_the_reference_tables_equal_one_build(tmp_path: Path) -> N
 
 def test_a_re_ingested_day_is_priced_again_from_it(tmp_path: Path) -> None:
     """Nothing changed: nothing is priced. An earlier day's rounds replaced (a reorg's re-ingest
-    moved an answer): that day and the later ones whose rows move are priced again, and the table
-    equals one built from scratch over the same lake."""
+    moved an answer): that day and the later ones whose rows move are priced again, the table
+    equals one built from scratch over the same lake, and the checks see the days priced after
+    the prices in force at their start."""
     lake = Lake(tmp_path / "lake")
     steps.build_lake(SOURCE, lake, SOURCE.days())
     built = _tables(lake)[2]
@@ -103,7 +107,7 @@ def test_a_re_ingested_day_is_priced_again_from_it(tmp_path: Path) -> None:
     )
     assert steps.build_oracle_prices(lake, 1).priced_from is None
     assert _tables(lake)[2].equals(built) and built.height > 500
-    assert again.prices.sort("market_id", "block_number", "log_index").equals(built)
+    assert again.prices.is_empty()  # the rows priced: none
     day = SOURCE.days()[2]
     rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, 1, [day])
     first = pl.int_range(pl.len()) == rounds["in_force"].arg_max()  # its first round in force
@@ -114,6 +118,47 @@ def test_a_re_ingested_day_is_priced_again_from_it(tmp_path: Path) -> None:
     rebuilt = steps.build_oracle_prices(lake, 1)
     assert rebuilt.priced_from == day and rebuilt.days_written[0] == day
     incremental = _tables(lake)[2]
+    # what the checks saw: the rows from the day, after each market's price in force at its start
+    since = pl.col("block_number") >= rebuilt.since_block
+    in_force = incremental.filter(~since).group_by("market_id", maintain_order=True).last()
+    expected = pl.concat([in_force.select(ORACLE_PRICES.names), incremental.filter(since)])
+    assert rebuilt.prices.sort("market_id", "block_number", "log_index").equals(
+        expected.sort("market_id", "block_number", "log_index")
+    )
+    assert in_force.height == incremental["market_id"].n_unique()
     lake.storage.delete_dir("oracle_pricing")  # how the stored prices were built: unknown now
     assert steps.build_oracle_prices(lake, 1).days_written == []  # from scratch: the same rows
     assert _tables(lake)[2].equals(incremental) and not incremental.equals(built)
+
+
+def test_the_blocks_read_for_a_build_from_any_block_give_what_every_block_gives(
+    tmp_path: Path,
+) -> None:
+    """A build from a block reads the blocks of the days from it and of the aggregator switches'
+    days: the prices and stale stretches from any start (each day's first block, just after the
+    switch, whose answer is then in force, past the end) equal those from every block."""
+    lake = Lake(tmp_path / "lake")
+    steps.build_lake(SOURCE, lake, SOURCE.days())
+    rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, 1)
+    feeds = lake.read("feeds", FEEDS, 1)
+    markets = lake.read("markets", MARKETS, 1)
+    rates = lake.read("rate_samples", RATE_SAMPLES, 1)
+    partitions = lake.read("partition_blocks", PARTITION_BLOCKS, 1)
+    every = lake.read("blocks", BLOCK_TIMES, 1)
+    switch = int(feeds.filter(pl.col("phase_id") > 1)["first_block"].min())  # type: ignore[arg-type]
+    end = int(every["block_number"].max())  # type: ignore[arg-type]
+    next_day = int(partitions.filter(pl.col("first_block") > switch)["first_block"].min())  # type: ignore[arg-type]
+    # the switched feed silent from the switch to the next day: the switch is in force at its start
+    feed = feeds.filter(pl.col("phase_id") > 1)["feed"][0]
+    silent = (pl.col("feed") == feed) & pl.col("block_number").is_between(switch, next_day)
+    quiet = rounds.filter(~silent)
+    starts = [*partitions["first_block"].to_list(), switch, switch + 1, end, end + 1]
+    for since, answers in [(s, rounds) for s in starts] + [(next_day, quiet)]:
+        read = steps._timestamped_blocks(lake, 1, partitions, since, feeds)
+        assert read.height < every.height or since == partitions["first_block"].min()
+        assert oracle_prices(answers, markets, feeds, read, rates, since).equals(
+            oracle_prices(answers, markets, feeds, every, rates, since)
+        )
+        assert stale_intervals(answers, feeds, read, 1, since).equals(
+            stale_intervals(answers, feeds, every, 1, since)
+        ), since

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from softliq_core.decode import decode_logs
-from softliq_core.feeds import feed_updates
+from softliq_core.feeds import FeedError, feed_updates, rounds_read_since
 from softliq_core.markets import MarketReferenceError, build_markets
 from softliq_core.oracle_checks import price_in_force, stale_intervals, truth_mismatches
 from softliq_core.oracle_prices import oracle_prices
@@ -186,15 +186,60 @@ def test_prices_since_a_block_are_the_whole_tables_rows_from_it(
     args = (rounds, in_memory.markets, feeds, chain.blocks, in_memory.rate_samples)
     whole = in_memory.prices.filter(pl.col("block_number") >= since)
     assert oracle_prices(*args, since_block=since).equals(whole)
+    read = rounds_read_since(rounds, feeds, since)  # what a build from it reads
+    assert oracle_prices(read, *args[1:], since_block=since).equals(whole)
+    assert read.filter(pl.col("block_number") >= since).equals(
+        rounds.filter(pl.col("block_number") >= since)
+    )
     for feed in feeds["feed"].unique():
         updates = feed_updates(feed, rounds, feeds)
         later = [u for u in updates if u.block_number >= since]
         carried = [u for u in updates if u.block_number < since][-1:]
         assert feed_updates(feed, rounds, feeds, since) == carried + later
+        assert feed_updates(feed, read, feeds, since) == carried + later
     stale = stale_intervals(rounds, feeds, chain.blocks, 0)
-    assert stale_intervals(rounds, feeds, chain.blocks, 0, since).equals(
-        stale.filter(pl.col("until_block") >= since)
+    for answers in (rounds, read):
+        assert stale_intervals(answers, feeds, chain.blocks, 0, since).equals(
+            stale.filter(pl.col("until_block") >= since)
+        )
+
+
+def _updates_or_error(feed: str, rounds: pl.DataFrame, feeds: pl.DataFrame, since: int) -> object:
+    try:
+        return feed_updates(feed, rounds, feeds, since)
+    except FeedError as error:
+        return str(error)
+
+
+def test_the_rounds_a_build_reads_give_every_feeds_updates_at_the_switchs_edges(
+    chain: SyntheticChain, in_memory: InMemory
+) -> None:
+    """From each block where a round's being in force changes (around the aggregator switch: the
+    new aggregator's first rounds, the old one's last, reporting after the switch) and the block
+    after it, the rounds a build reads give what every round gives: the same updates, or the same
+    error when the new aggregator's rounds before the switch are missing."""
+    feeds = chain.feeds_table()
+    _, new, switch = (
+        feeds.filter(pl.col("phase_id") == 2).select("feed", "aggregator", "first_block").row(0)
     )
+    whole = in_memory.decoded.oracle_rounds
+    missing = whole.filter((pl.col("aggregator") != new) | (pl.col("block_number") >= switch))
+    ordered = whole.sort("feed", "block_number", "log_index")
+    flips = ordered.filter(
+        pl.col("in_force") != pl.col("in_force").shift(1).over("feed").fill_null(False)
+    )["block_number"].to_list()
+    later_old = ordered.filter((pl.col("block_number") >= switch) & ~pl.col("in_force"))
+    edges = {*flips, switch, *later_old["block_number"].head(3).to_list()}
+    assert later_old.height and len(flips) >= 3  # the old aggregator reports after the switch
+    errors = 0
+    for rounds in (whole, missing):
+        for since in sorted({b + d for b in edges for d in (0, 1)}):
+            read = rounds_read_since(rounds, feeds, since)
+            for feed in feeds["feed"].unique():
+                expected = _updates_or_error(feed, rounds, feeds, since)
+                assert _updates_or_error(feed, read, feeds, since) == expected, (feed, since)
+                errors += isinstance(expected, str)
+    assert errors  # the missing rounds are an error from some start
 
 
 def test_the_since_property_sees_the_switch_and_the_rates(chain: SyntheticChain) -> None:
