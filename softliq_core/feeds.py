@@ -176,6 +176,24 @@ def rounds_read_since(
     ).drop("_row")
 
 
+def round_ends(oracle_rounds: pl.DataFrame) -> pl.DataFrame:
+    """Of rounds with their ``date``, each day's rounds that a build from a later day may carry in
+    (``rounds_read_since``): each feed's first and last round in force, and each phase aggregator's
+    last round. They do not depend on the feeds table, so each day's are kept; the day of a switch
+    is read whole (the switch takes its aggregator's last round before it, within the day)."""
+    numbered = oracle_rounds.with_row_index("_row").sort("date", "block_number", "log_index")
+    in_force = numbered.filter(pl.col("in_force")).group_by("date", "feed", maintain_order=True)
+    phase = numbered.group_by("date", "feed", "aggregator", "phase_id", maintain_order=True)
+    kept = pl.concat(
+        [
+            in_force.first().select("_row"),
+            in_force.last().select("_row"),
+            phase.last().select("_row"),
+        ]
+    )["_row"]
+    return numbered.filter(pl.col("_row").is_in(kept.implode())).drop("_row")
+
+
 def changes_since(changes: Sequence[T], since_block: int, block: Callable[[T], int]) -> list[T]:
     """Of changes ordered by block, those from ``since_block`` on after the last one before it (the
     value in force when ``since_block`` starts)."""

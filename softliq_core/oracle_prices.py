@@ -179,18 +179,23 @@ def oracle_prices(
     return pl.DataFrame(rows, schema=pl.Schema(ORACLE_PRICES), orient="row")
 
 
+def round_digests(oracle_rounds: pl.DataFrame) -> pl.DataFrame:
+    """(date, rounds): a digest of each day's rounds (``oracle_rounds`` with their ``date``)."""
+    return _per_day(oracle_rounds, "rounds")
+
+
 def input_digests(
     markets: pl.DataFrame,
     feeds: pl.DataFrame,
-    oracle_rounds: pl.DataFrame,
+    rounds: pl.DataFrame,
     rate_samples: pl.DataFrame,
     partitions: pl.DataFrame,
 ) -> pl.DataFrame:
     """(date, inputs): for each day partition (``partitions``: the ``partition_blocks`` rows), a
     digest of what its prices depend on besides the days before it. Shared by every day: the
     markets, each feed's first phase (which inputs are proxies), ``PRICING_VERSION`` and polars'
-    version (whose row hash it uses). The day's own: its rounds (``oracle_rounds`` with their
-    ``date``), the rate samples and aggregator switches in force from one of its blocks (a switch
+    version (whose row hash it uses). The day's own: its rounds (``rounds``: ``round_digests``),
+    the rate samples and aggregator switches in force from one of its blocks (a switch
     discovered after the lake's last block is not in force: no day's), and its blocks' record (a
     re-ingested day has other hashes). Two builds whose digests agree up to a day priced those days
     alike (``steps.build_oracle_prices``)."""
@@ -207,14 +212,13 @@ def input_digests(
     parts = [
         _per_day(frame, name)
         for name, frame in (
-            ("rounds", oracle_rounds),
             ("rates", _in_force_on(days, rate_samples, pl.col("block_number") + 1)),
             ("switches", _in_force_on(days, switches, pl.col("first_block"))),
             ("blocks", partitions),
         )
     ]
     digests = partitions.select("date").unique()
-    for part in parts:
+    for part in [rounds, *parts]:
         digests = digests.join(part, on="date", how="left")
     return digests.sort("date").select(
         "date",

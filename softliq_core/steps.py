@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from softliq_core.decode import decode_logs
-from softliq_core.feeds import FeedError, check_phases, rounds_read_since
+from softliq_core.feeds import FeedError, check_phases, round_ends, rounds_read_since
 from softliq_core.markets import build_markets
 from softliq_core.oracle_checks import (
     DEFAULT_JUMP_THRESHOLD,
@@ -24,7 +24,7 @@ from softliq_core.oracle_checks import (
     recipe_problems,
     stale_intervals,
 )
-from softliq_core.oracle_prices import input_digests, oracle_prices, recipe_of
+from softliq_core.oracle_prices import input_digests, oracle_prices, recipe_of, round_digests
 from softliq_core.protocols.morpho.oracle import OracleError
 from softliq_core.rate_samples import (
     DEFAULT_CADENCE,
@@ -64,12 +64,16 @@ from softliq_core.tables import (
     BLOCK_TIMES,
     BLOCKS,
     FEEDS,
+    MARKET_CREATIONS,
     MARKETS,
     MORPHO_EVENTS,
     ORACLE_PRICES,
     ORACLE_PRICING,
+    ORACLE_ROUND_DIGESTS,
+    ORACLE_ROUND_ENDS,
     ORACLE_ROUNDS,
     PARTITION_BLOCKS,
+    PARTITION_INDEX,
     RATE_SAMPLES,
     RATE_SAMPLING,
     RAW_LOGS,
@@ -212,10 +216,14 @@ def _with_date(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def build_reference(source: ChainSource, lake: Lake) -> pl.DataFrame:
-    """The ``markets`` table from every CreateMarket in the lake and the source's descriptions."""
-    created = pl.col("event") == "CreateMarket"  # a year's events need not be read for them
-    events = lake.read("morpho_events", MORPHO_EVENTS, source.chain_id, where=created)
-    markets = build_markets(events, source.tokens(), source.oracles())
+    """The ``markets`` table from every CreateMarket in the lake (kept in ``market_creations``,
+    read again from the days whose events changed) and the source's descriptions."""
+    creations = lake.fold_days(
+        "morpho_events", with_date(MORPHO_EVENTS), source.chain_id, "market_creations",
+        MARKET_CREATIONS,
+        lambda rows: rows.filter(pl.col("event") == "CreateMarket").rename({"date": "day"}),
+    )  # fmt: skip
+    markets = build_markets(creations.drop("day"), source.tokens(), source.oracles())
     lake.write("markets", markets, source.chain_id, None)
     return markets
 
@@ -324,15 +332,20 @@ def build_oracle_prices(
     table instead and named in ``unpriced`` (the Dagster check fails on it and blocks the replay).
     """
     markets = lake.read("markets", MARKETS, chain_id)
-    rounds = lake.read("oracle_rounds", with_date(ORACLE_ROUNDS), chain_id)
     lake_end = (block_span(lake, chain_id) or (0, 0))[1]
     all_feeds = lake.read("feeds", FEEDS, chain_id)
     # Phases that begin after the lake's last block are not in force within it (a backfill day by
     # day knows switches from feed discovery at the head, before their aggregators' rounds).
     feeds = all_feeds.filter(pl.col("first_block") <= lake_end)
     rates = lake.read("rate_samples", RATE_SAMPLES, chain_id)
-    partitions = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)
-    digests = input_digests(markets, all_feeds, rounds, rates, partitions)
+    partitions = partition_records(lake, chain_id)
+    rounds_by_day = lake.fold_days(
+        "oracle_rounds", with_date(ORACLE_ROUNDS), chain_id, "oracle_round_digests",
+        ORACLE_ROUND_DIGESTS, lambda rows: round_digests(rows).rename({"date": "day"}),
+    )  # fmt: skip
+    digests = input_digests(
+        markets, all_feeds, rounds_by_day.rename({"day": "date"}), rates, partitions
+    )
     stored = lake.read("oracle_pricing", ORACLE_PRICING, chain_id).select(
         pl.col("day").alias("date"), "inputs"
     )
@@ -343,7 +356,7 @@ def build_oracle_prices(
     # from that day's first block; when nothing changed, past the lake's end: no price to compute
     starts = partitions.filter(pl.col("date") >= since_day) if since_day else partitions.clear()
     since_block = min((int(b) for b in starts["first_block"].drop_nulls()), default=lake_end + 1)
-    rounds = rounds_read_since(rounds, feeds, since_block)  # the days priced, what they carry in
+    rounds = _rounds_read(lake, chain_id, partitions, since_block, feeds)
     unpriced = recipe_problems(markets, rounds, feeds, rates, since_block)
     if unpriced and strict:
         raise OracleError("; ".join(unpriced.values()))
@@ -370,20 +383,51 @@ def build_oracle_prices(
     )
 
 
-def _timestamped_blocks(
-    lake: Lake, chain_id: int, partitions: pl.DataFrame, since_block: int, feeds: pl.DataFrame
-) -> pl.DataFrame:
-    """The blocks whose timestamps a build from ``since_block`` may look up: those of the days
-    from it on (the last day's when it is past the end), and of the days in which a phase switch
-    takes effect (a switch before ``since_block`` can be the answer in force at its start)."""
+def partition_records(lake: Lake, chain_id: int) -> pl.DataFrame:
+    """Every day's ``partition_blocks`` record, from ``partition_index`` (one file, brought up to
+    date from the days whose record changed: ``Lake.fold_days``)."""
+    return lake.fold_days(
+        "partition_blocks", PARTITION_BLOCKS, chain_id, "partition_index", PARTITION_INDEX,
+        lambda rows: rows.rename({"date": "day"}),
+    ).rename({"day": "date"})  # fmt: skip
+
+
+def _days_from(partitions: pl.DataFrame, since_block: int, feeds: pl.DataFrame) -> list[date]:
+    """The days a build from ``since_block`` reads whole: those from it on, the last (the lake's
+    end, which the checks read), and those in which a phase switch takes effect (a switch before
+    ``since_block`` can be the answer in force at its start, from a block of its day and its
+    aggregator's last round before it)."""
     days = partitions.filter(pl.col("last_block").is_not_null()).sort("first_block")
     holding = pl.lit(False)
     switches = feeds.filter(pl.col("phase_id") > pl.col("phase_id").min().over("feed"))
     for block in [since_block, *switches["first_block"].to_list()]:
         holding = holding | (pl.col("first_block").le(block) & pl.col("last_block").ge(block))
-    last_day = pl.col("date") == pl.col("date").last()  # the lake's end, which the checks read
+    last_day = pl.col("date") == pl.col("date").last()
     wanted = days.filter(holding | (pl.col("first_block") >= since_block) | last_day)
-    return lake.read("blocks", BLOCK_TIMES, chain_id, wanted["date"].to_list())
+    return list(wanted["date"])
+
+
+def _timestamped_blocks(
+    lake: Lake, chain_id: int, partitions: pl.DataFrame, since_block: int, feeds: pl.DataFrame
+) -> pl.DataFrame:
+    """The blocks whose timestamps a build from ``since_block`` may look up (``_days_from``)."""
+    return lake.read("blocks", BLOCK_TIMES, chain_id, _days_from(partitions, since_block, feeds))
+
+
+def _rounds_read(
+    lake: Lake, chain_id: int, partitions: pl.DataFrame, since_block: int, feeds: pl.DataFrame
+) -> pl.DataFrame:
+    """The rounds a build from ``since_block`` reads (``rounds_read_since``): those of the days it
+    reads whole (``_days_from``), and of each earlier day the rounds kept in ``oracle_round_ends``
+    (``feeds.round_ends``), which hold every earlier round it carries in."""
+    whole = _days_from(partitions, since_block, feeds)
+    ends = lake.fold_days(
+        "oracle_rounds", with_date(ORACLE_ROUNDS), chain_id, "oracle_round_ends",
+        ORACLE_ROUND_ENDS, lambda rows: round_ends(rows).rename({"date": "day"}),
+    )  # fmt: skip
+    earlier = ends.filter(~pl.col("day").is_in(whole)).drop("day")
+    read = pl.concat([earlier, lake.read("oracle_rounds", ORACLE_ROUNDS, chain_id, whole)])
+    return rounds_read_since(read, feeds, since_block)
 
 
 def _last_prices_before(

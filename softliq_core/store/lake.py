@@ -8,7 +8,7 @@ directory or an object-store URL (``s3://bucket/prefix``): the same layout eithe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +18,9 @@ import pyarrow as pa
 from softliq_core.store.storage import Storage
 
 PARTITION_COLUMNS = ("chain_id", "date")
+# the size and modification time of each day's file a summary was computed from (Lake.fold_days)
+DAY_FILES = pa.schema([("day", pa.date32()), ("size", pa.uint64()), ("mtime_ns", pa.int64())])
+SETTLE_SECONDS = 2
 PART = "part-0.parquet"
 
 
@@ -118,6 +121,54 @@ class Lake:
             for name in self.storage.children(*_partition(table, chain_id, None))
             if name.startswith("date=")
         )
+
+    def day_stamps(self, table: str, chain_id: int) -> pl.DataFrame:
+        """(day, size, mtime_ns) of each day partition's file of a table, from one listing."""
+        stamps = self.storage.stamps(*_partition(table, chain_id, None))
+        rows = [(_day(parts), *stamp) for parts, stamp in stamps.items() if parts[-1] == PART]
+        return pl.DataFrame(rows, schema=pl.Schema(DAY_FILES), orient="row")
+
+    def fold_days(
+        self,
+        table: str,
+        schema: pa.Schema,
+        chain_id: int,
+        record: str,
+        summary: pa.Schema,
+        summarize: Callable[[pl.DataFrame], pl.DataFrame],
+    ) -> pl.DataFrame:
+        """Each day partition of ``table`` (read as ``schema``, which has its ``date``) summarised
+        by ``summarize`` into rows of ``summary`` (whose ``day`` column names the day; a day may
+        have none), kept in the table ``record``, with the size and modification time of each
+        day's file in ``<record>_files``: only the days whose file is new or changed since are
+        read and summarised again, so a daily run reads its new day, not the year. A day whose
+        partition is gone is dropped.
+
+        As make and rsync, a file of the same size and time is taken as unchanged; as git does
+        for its index, a file modified less than ``SETTLE_SECONDS`` before the record was written
+        is read again (a rewrite within its clock's tick, or an object store's second, keeps its
+        time)."""
+        current = self.day_stamps(table, chain_id)
+        files = self.read(f"{record}_files", DAY_FILES, chain_id)
+        written = self.storage.stamps(*_partition(f"{record}_files", chain_id, None))
+        settled = max((t for _, t in written.values()), default=0) - SETTLE_SECONDS * 10**9
+        unchanged = (
+            files.join(current, on=["day", "size", "mtime_ns"], how="semi")
+            .filter(pl.col("mtime_ns") < settled)["day"]
+            .implode()
+        )
+        stored = self.read(record, summary, chain_id).filter(pl.col("day").is_in(unchanged))
+        changed = current.filter(~pl.col("day").is_in(unchanged))["day"].to_list()
+        if not changed and files.height == current.height:
+            return stored
+        # every day (a first fold): one scan of the table is faster than a read of each file
+        every = len(changed) == current.height
+        rows = self.read(table, schema, chain_id, None if every else changed)
+        fresh = summarize(rows).select(summary.names).cast(pl.Schema(summary))
+        folded = pl.concat([stored, fresh]).sort("day", maintain_order=True)
+        self.write(record, folded, chain_id, None)  # before the stamps: a crash recomputes
+        self.write(f"{record}_files", current.sort("day"), chain_id, None)
+        return folded
 
     def exists(self, table: str) -> bool:
         return bool(self.storage.files(table, suffix=".parquet"))

@@ -49,6 +49,17 @@ class Storage:
             if info.type == pafs.FileType.File and info.base_name.endswith(suffix)
         ]
 
+    def stamps(self, *parts: str) -> dict[tuple[str, ...], tuple[int, int]]:
+        """Every file under a location (recursively), by its parts relative to the root, with its
+        size and modification time in ns (an object store's are to the second), from one
+        listing."""
+        selector = pafs.FileSelector(self._path(*parts), allow_not_found=True, recursive=True)
+        return {
+            self.relative(info.path): (int(info.size or 0), int(info.mtime_ns or 0))
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File
+        }
+
     def children(self, *parts: str) -> list[str]:
         """The names of the directories (an object store's common prefixes) right under a location."""
         selector = pafs.FileSelector(self._path(*parts), allow_not_found=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from softliq_core import steps
+from softliq_core.feeds import rounds_read_since
 from softliq_core.oracle_checks import stale_intervals
 from softliq_core.oracle_prices import oracle_prices
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
@@ -134,9 +135,10 @@ def test_a_re_ingested_day_is_priced_again_from_it(tmp_path: Path) -> None:
 def test_the_blocks_read_for_a_build_from_any_block_give_what_every_block_gives(
     tmp_path: Path,
 ) -> None:
-    """A build from a block reads the blocks of the days from it and of the aggregator switches'
-    days: the prices and stale stretches from any start (each day's first block, just after the
-    switch, whose answer is then in force, past the end) equal those from every block."""
+    """A build from a block reads the blocks and rounds of the days from it and of the aggregator
+    switches' days, and each earlier day's round ends: the rounds it reads, the prices and stale
+    stretches from any start (each day's first block, just after the switch, whose answer is then
+    in force, past the end) equal those from every block and round."""
     lake = Lake(tmp_path / "lake")
     steps.build_lake(SOURCE, lake, SOURCE.days())
     rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, 1)
@@ -153,6 +155,13 @@ def test_the_blocks_read_for_a_build_from_any_block_give_what_every_block_gives(
     silent = (pl.col("feed") == feed) & pl.col("block_number").is_between(switch, next_day)
     quiet = rounds.filter(~silent)
     starts = [*partitions["first_block"].to_list(), switch, switch + 1, end, end + 1]
+    order = ["feed", "block_number", "log_index"]
+    for since in starts:  # the days read whole and the earlier days' ends: what every round gives
+        assert (
+            steps._rounds_read(lake, 1, partitions, since, feeds)
+            .sort(order)
+            .equals(rounds_read_since(rounds, feeds, since).sort(order))
+        )
     for since, answers in [(s, rounds) for s in starts] + [(next_day, quiet)]:
         read = steps._timestamped_blocks(lake, 1, partitions, since, feeds)
         assert read.height < every.height or since == partitions["first_block"].min()
@@ -161,4 +170,26 @@ def test_the_blocks_read_for_a_build_from_any_block_give_what_every_block_gives(
         )
         assert stale_intervals(answers, feeds, read, 1, since).equals(
             stale_intervals(answers, feeds, every, 1, since)
+        ), since
+
+
+def test_a_switch_a_day_after_its_aggregators_first_rounds_is_carried_in(tmp_path: Path) -> None:
+    """The new aggregator's rounds before its switch (not in force) a day or more before it: the
+    rounds a build reads from any day still hold the last of them, which the switch takes."""
+    lake = Lake(tmp_path / "lake")
+    steps.build_lake(SOURCE, lake, SOURCE.days())
+    feeds = lake.read("feeds", FEEDS, 1)
+    later = pl.when(pl.col("phase_id") > 1).then(pl.col("first_block") + 7200 + 100)
+    moved = feeds.with_columns(later.otherwise("first_block").alias("first_block"))
+    lake.write("feeds", moved, 1, None)
+    for day in SOURCE.days():
+        steps.decode_day(lake, 1, day)
+    rounds = lake.read("oracle_rounds", ORACLE_ROUNDS, 1)
+    partitions = lake.read("partition_blocks", PARTITION_BLOCKS, 1)
+    order = ["feed", "block_number", "log_index"]
+    for since in partitions["first_block"].to_list():
+        assert (
+            steps._rounds_read(lake, 1, partitions, since, moved)
+            .sort(order)
+            .equals(rounds_read_since(rounds, moved, since).sort(order))
         ), since

@@ -4,13 +4,14 @@ before a column was added (the declared schema fills it with nulls)."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from softliq_core.store.lake import Lake
+from softliq_core.store.lake import Lake, with_date
 
 SCHEMA = pa.schema(
     [("chain_id", pa.uint64()), ("block_number", pa.uint32()), ("amount", pa.string()),
@@ -85,3 +86,52 @@ def test_writing_by_day_rewrites_only_the_days_that_changed(tmp_path: Path) -> N
 
 def _part(root: Path, day: date) -> Path:
     return root / "lake" / "t" / "chain_id=1" / f"date={day}" / "part-0.parquet"
+
+
+def test_folding_days_summarises_again_only_the_days_whose_file_changed(tmp_path: Path) -> None:
+    """A day's summary is computed again when its file is new or rewritten (even with the same
+    rows: its time changed) or was written too shortly before the last fold to tell a rewrite in
+    the same clock tick, kept otherwise, and dropped with its partition; the summaries always
+    equal summarising every day (days without a summary row are remembered too)."""
+    lake = Lake(tmp_path / "lake")
+    summary = pa.schema([("day", pa.date32()), ("block_number", pa.uint32())])
+    seen: list[list[date]] = []
+
+    def summarize(rows: pl.DataFrame) -> pl.DataFrame:  # the odd blocks of each day
+        seen.append(sorted(set(rows["date"].to_list())))
+        return rows.filter(pl.col("block_number") % 2 == 1).rename({"date": "day"})
+
+    def fold() -> pl.DataFrame:
+        folded = lake.fold_days("t", with_date(SCHEMA), 1, "odd", summary, summarize)
+        expected = summarize(lake.read("t", with_date(SCHEMA), 1)).select(summary.names)
+        seen.pop()
+        assert folded.sort("day", "block_number").equals(expected.sort("day", "block_number"))
+        return folded
+
+    def write(i: int, blocks: list[int]) -> None:
+        rows = pl.DataFrame({"block_number": blocks, "amount": ["1"] * len(blocks)})
+        lake.write("t", rows, 1, DAYS[i])
+
+    def age() -> None:  # the table's files as if written a minute ago
+        for path in (tmp_path / "lake" / "t").rglob("*.parquet"):
+            os.utime(path, ns=(path.stat().st_mtime_ns - 60 * 10**9,) * 2)
+
+    for i in range(4):
+        write(i, [10 * i, 10 * i + 1] if i != 2 else [20])  # day 2: no odd block
+    age()
+    fold()
+    assert seen == [DAYS[:4]]
+    fold()
+    assert len(seen) == 1  # nothing changed: nothing read
+    write(4, [41])
+    write(1, [11])  # rewritten: the even block gone
+    write(3, [30, 31])  # rewritten with the same rows
+    lake.storage.delete_dir("t", "chain_id=1", f"date={DAYS[0].isoformat()}")
+    assert fold()["block_number"].to_list() == [11, 31, 41]
+    assert seen[-1] == [DAYS[1], DAYS[3], DAYS[4]]
+    fold()  # written just before the last fold: read again, as a rewrite in its tick would be
+    assert seen[-1] == [DAYS[1], DAYS[3], DAYS[4]] and len(seen) == 3
+    age()
+    fold()
+    fold()
+    assert len(seen) == 4  # settled once folded after their time had passed
