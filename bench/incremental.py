@@ -153,7 +153,7 @@ def main() -> None:
         equal = rows(daily_db) == rows(full_db)
         # every day sampled, folded and priced again
         folds = ("partition_index", "oracle_round_digests", "oracle_round_ends", "market_creations")
-        for record in ("rate_sampling", "oracle_pricing", *folds, *(f"{f}_files" for f in folds)):
+        for record in ("rate_sampling", "oracle_pricing", *folds):
             lake.storage.delete_dir(record)
         _, sampled_all, _ = timed(
             f"reference tables from scratch: {len(days)} days",

@@ -142,7 +142,7 @@ def repair_reorgs(source: ChainSource, lake: Lake, days: Sequence[date]) -> Reor
         return block["block_hash"][0], block["parent_hash"][0]
 
     chain_id = source.chain_id
-    records = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)
+    records = partition_records(lake, chain_id)
     suspects: set[date] = set(days) | set(records.sort("date")["date"].tail(1))
     checked: set[date] = set()
     found: list[tuple[date, date]] = []
@@ -159,7 +159,7 @@ def repair_reorgs(source: ChainSource, lake: Lake, days: Sequence[date]) -> Reor
             ingest_day(source, lake, day)
             decode_day(lake, chain_id, day)
             reingested.append(day)
-        records = lake.read("partition_blocks", PARTITION_BLOCKS, chain_id)
+        records = partition_records(lake, chain_id)
     return ReorgRepair(found, sorted(reingested), links)
 
 

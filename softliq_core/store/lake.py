@@ -8,6 +8,7 @@ directory or an object-store URL (``s3://bucket/prefix``): the same layout eithe
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -18,7 +19,7 @@ import pyarrow as pa
 from softliq_core.store.storage import Storage
 
 PARTITION_COLUMNS = ("chain_id", "date")
-# the size and modification time of each day's file a summary was computed from (Lake.fold_days)
+# the size and modification time of a day's file (Lake.fold_days: what its summary was computed from)
 DAY_FILES = pa.schema([("day", pa.date32()), ("size", pa.uint64()), ("mtime_ns", pa.int64())])
 SETTLE_SECONDS = 2
 PART = "part-0.parquet"
@@ -46,6 +47,18 @@ def _keys(parts: tuple[str, ...]) -> list[pl.Expr]:
     return [pl.lit(int(chain), pl.UInt64).alias("chain_id")] + (
         [] if day is None else [pl.lit(day, pl.Date).alias("date")]
     )
+
+
+def _folded(summary: pa.Schema) -> pa.Schema:
+    """A fold's record: a day, its file's size and time, and its summary rows."""
+    rows = pa.struct([f for f in summary if f.name != "day"])
+    return DAY_FILES.append(pa.field("rows", pa.list_(rows)))
+
+
+def _unfolded(folded: pl.DataFrame, summary: pa.Schema) -> pl.DataFrame:
+    """The summary rows of a fold's record, by day in order."""
+    rows = folded.select("day", "rows").explode("rows").filter(pl.col("rows").is_not_null())
+    return rows.unnest("rows").select(summary.names).cast(pl.Schema(summary))
 
 
 class Lake:
@@ -139,36 +152,64 @@ class Lake:
     ) -> pl.DataFrame:
         """Each day partition of ``table`` (read as ``schema``, which has its ``date``) summarised
         by ``summarize`` into rows of ``summary`` (whose ``day`` column names the day; a day may
-        have none), kept in the table ``record``, with the size and modification time of each
-        day's file in ``<record>_files``: only the days whose file is new or changed since are
-        read and summarised again, so a daily run reads its new day, not the year. A day whose
-        partition is gone is dropped.
+        have none). The table ``record`` keeps one row per day: the size and modification time of
+        the file its summary rows were computed from, and those rows. Only the days whose file is
+        new or changed since are read and summarised again, so a daily run reads its new day, not
+        the year; a day whose partition is gone is dropped. The record is one file, written whole:
+        folds running at once leave one of theirs, which a later fold checks as any.
 
         As make and rsync, a file of the same size and time is taken as unchanged; as git does
         for its index, a file modified less than ``SETTLE_SECONDS`` before the record was written
         is read again (a rewrite within its clock's tick, or an object store's second, keeps its
         time)."""
         current = self.day_stamps(table, chain_id)
-        files = self.read(f"{record}_files", DAY_FILES, chain_id)
-        written = self.storage.stamps(*_partition(f"{record}_files", chain_id, None))
+        kept = _folded(summary)
+        written = self.storage.stamps(*_partition(record, chain_id, None))
         settled = max((t for _, t in written.values()), default=0) - SETTLE_SECONDS * 10**9
-        unchanged = (
-            files.join(current, on=["day", "size", "mtime_ns"], how="semi")
-            .filter(pl.col("mtime_ns") < settled)["day"]
-            .implode()
+        stored = self._read_whole(record, kept, chain_id)
+        unchanged = stored.join(current, on=["day", "size", "mtime_ns"], how="semi").filter(
+            pl.col("mtime_ns") < settled
         )
-        stored = self.read(record, summary, chain_id).filter(pl.col("day").is_in(unchanged))
-        changed = current.filter(~pl.col("day").is_in(unchanged))["day"].to_list()
-        if not changed and files.height == current.height:
-            return stored
-        # every day (a first fold): one scan of the table is faster than a read of each file
-        every = len(changed) == current.height
-        rows = self.read(table, schema, chain_id, None if every else changed)
+        changed = current.join(unchanged, on="day", how="anti")
+        if changed.is_empty() and stored.height == current.height:
+            return _unfolded(unchanged, summary)
+        # every day (a first fold): one scan of the table, much faster than a read of each file,
+        # but like any scan of the lake not to be run while one of its days is being rewritten
+        every = changed.height == current.height
+        rows = (
+            self.read(table, schema, chain_id)
+            if every
+            else pl.concat(
+                [pl.DataFrame(schema=pl.Schema(schema))]
+                + [self._read_whole(table, schema, chain_id, day) for day in changed["day"]]
+            )
+        )
         fresh = summarize(rows).select(summary.names).cast(pl.Schema(summary))
-        folded = pl.concat([stored, fresh]).sort("day", maintain_order=True)
-        self.write(record, folded, chain_id, None)  # before the stamps: a crash recomputes
-        self.write(f"{record}_files", current.sort("day"), chain_id, None)
-        return folded
+        nested = fresh.group_by("day", maintain_order=True).agg(
+            pl.struct(pl.exclude("day")).alias("rows")
+        )
+        folded = pl.concat(
+            [unchanged, changed.join(nested, on="day", how="left").select(kept.names)]
+        ).sort("day")
+        self.write(record, folded, chain_id, None)
+        return _unfolded(folded, summary)
+
+    def _read_whole(
+        self, table: str, schema: pa.Schema, chain_id: int, day: date | None = None
+    ) -> pl.DataFrame:
+        """One partition (a day's, or a table of one file per chain), its file's bytes read in
+        one go: a writer replacing the file meanwhile leaves this read the old file whole (a scan
+        reads the footer and the pages separately, and fails if the file changed in between)."""
+        parts = (*_partition(table, chain_id, day), PART)
+        empty = pl.DataFrame(schema=pl.Schema(schema))
+        if not self.storage.exists(*parts):
+            return empty
+        frame = pl.read_parquet(io.BytesIO(self.storage.read_bytes(*parts)))
+        frame = frame.with_columns(_keys(parts))
+        present = [c for c in schema.names if c in frame.columns]
+        return pl.concat([empty, frame.select(present)], how="diagonal_relaxed").cast(
+            pl.Schema(schema)
+        )
 
     def exists(self, table: str) -> bool:
         return bool(self.storage.files(table, suffix=".parquet"))

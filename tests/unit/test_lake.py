@@ -5,13 +5,15 @@ before a column was added (the declared schema fills it with nulls)."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from softliq_core.store.lake import Lake, with_date
+from softliq_core.store.lake import SETTLE_SECONDS, Lake, with_date
 
 SCHEMA = pa.schema(
     [("chain_id", pa.uint64()), ("block_number", pa.uint32()), ("amount", pa.string()),
@@ -88,6 +90,12 @@ def _part(root: Path, day: date) -> Path:
     return root / "lake" / "t" / "chain_id=1" / f"date={day}" / "part-0.parquet"
 
 
+def age(root: Path) -> None:
+    """The table's files as if written a minute ago."""
+    for path in (root / "t").rglob("*.parquet"):
+        os.utime(path, ns=(path.stat().st_mtime_ns - 60 * 10**9,) * 2)
+
+
 def test_folding_days_summarises_again_only_the_days_whose_file_changed(tmp_path: Path) -> None:
     """A day's summary is computed again when its file is new or rewritten (even with the same
     rows: its time changed) or was written too shortly before the last fold to tell a rewrite in
@@ -112,13 +120,9 @@ def test_folding_days_summarises_again_only_the_days_whose_file_changed(tmp_path
         rows = pl.DataFrame({"block_number": blocks, "amount": ["1"] * len(blocks)})
         lake.write("t", rows, 1, DAYS[i])
 
-    def age() -> None:  # the table's files as if written a minute ago
-        for path in (tmp_path / "lake" / "t").rglob("*.parquet"):
-            os.utime(path, ns=(path.stat().st_mtime_ns - 60 * 10**9,) * 2)
-
     for i in range(4):
         write(i, [10 * i, 10 * i + 1] if i != 2 else [20])  # day 2: no odd block
-    age()
+    age(tmp_path / "lake")
     fold()
     assert seen == [DAYS[:4]]
     fold()
@@ -131,7 +135,55 @@ def test_folding_days_summarises_again_only_the_days_whose_file_changed(tmp_path
     assert seen[-1] == [DAYS[1], DAYS[3], DAYS[4]]
     fold()  # written just before the last fold: read again, as a rewrite in its tick would be
     assert seen[-1] == [DAYS[1], DAYS[3], DAYS[4]] and len(seen) == 3
-    age()
+    age(tmp_path / "lake")
     fold()
     fold()
     assert len(seen) == 4  # settled once folded after their time had passed
+
+
+def test_folds_running_while_days_are_rewritten_leave_a_record_a_later_fold_can_trust(
+    tmp_path: Path,
+) -> None:
+    """Two folds in threads while days are rewritten (different sizes): each reads a day's file in
+    one go (never half of two versions), and whichever record is left, a fold after the writes
+    (their times settled) equals summarising every day."""
+    lake = Lake(tmp_path / "lake")
+    summary = pa.schema([("day", pa.date32()), ("block_number", pa.uint32())])
+
+    def summarize(rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.filter(pl.col("block_number") % 2 == 1).rename({"date": "day"})
+
+    def fold() -> pl.DataFrame:
+        return lake.fold_days("t", with_date(SCHEMA), 1, "odd", summary, summarize)
+
+    def write(i: int, count: int) -> None:
+        blocks = list(range(10 * i, 10 * i + count))
+        lake.write("t", pl.DataFrame({"block_number": blocks, "amount": ["1"] * count}), 1, DAYS[i])
+
+    for i in range(len(DAYS)):
+        write(i, 2)
+    age(tmp_path / "lake")
+    fold()  # the first fold reads the table in one scan, which must not race a rewrite
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def keep_folding() -> None:
+        while not stop.is_set():
+            try:
+                fold()
+            except BaseException as error:  # reported by the test
+                failures.append(error)
+                return
+
+    folders = [threading.Thread(target=keep_folding) for _ in range(2)]
+    for folder in folders:
+        folder.start()
+    for n in range(30):
+        write(n % 3, 1 + n % 7)  # the later days stay as they were
+    stop.set()
+    for folder in folders:
+        folder.join()
+    assert failures == []
+    time.sleep(SETTLE_SECONDS + 0.1)
+    expected = summarize(lake.read("t", with_date(SCHEMA), 1)).select(summary.names)
+    assert fold().sort("day", "block_number").equals(expected.sort("day", "block_number"))
