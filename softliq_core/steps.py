@@ -37,8 +37,9 @@ from softliq_core.reorgs import broken_links, partition_record, stale_partitions
 from softliq_core.replay.aave_history import (
     AaveHistory,
     AavePoolSetup,
+    aave_event_days,
     aave_history,
-    aave_market_ref,
+    aave_pool_market,
 )
 from softliq_core.replay.baseline_validation import baseline_validation
 from softliq_core.replay.daily import replay_day
@@ -59,6 +60,7 @@ from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.snapshots import SnapshotStore
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
+    AAVE_EVENT_DAYS,
     AAVE_EVENTS,
     BLOCK_CLOCK,
     BLOCK_TIMES,
@@ -469,14 +471,23 @@ def aave_setup(source: ChainSource) -> AavePoolSetup | None:
 
 
 def aave_pool_ref(
-    lake: Lake, chain_id: int, setup: AavePoolSetup | None, days: list[date] | None = None
+    lake: Lake, chain_id: int, setup: AavePoolSetup | None, through: date | None = None
 ) -> MarketRef | None:
-    """The Aave pool as scenarios are validated against, from its events (through ``days``);
-    None without a pool configuration or without Aave events."""
+    """The Aave pool as scenarios are validated against, from its events (through the day
+    ``through``; each day's count and highest liquidation threshold kept in ``aave_event_days``,
+    read again from the days whose events changed); None without a pool configuration or without
+    Aave events."""
     if setup is None or not lake.exists("aave_events"):
         return None
-    events = lake.read("aave_events", AAVE_EVENTS, chain_id, days)
-    return None if events.is_empty() else aave_market_ref(setup, events)
+    days = lake.fold_days(
+        "aave_events", with_date(AAVE_EVENTS), chain_id, "aave_event_days", AAVE_EVENT_DAYS,
+        lambda rows: aave_event_days(rows).rename({"date": "day"}),
+    )  # fmt: skip
+    if through is not None:
+        days = days.filter(pl.col("day") <= through)
+    if not days["events"].sum():
+        return None
+    return aave_pool_market(setup, int(days["highest_threshold"].max() or 0))  # type: ignore[arg-type]
 
 
 def load_aave_history(
@@ -589,7 +600,7 @@ def replay_stretch(
     if len(segments) > 1:
         # what a later month's pool would refuse is refused before any work (one segment:
         # replay_day checks before it replays)
-        pool_ref = aave_pool_ref(lake, chain_id, aave, days)
+        pool_ref = aave_pool_ref(lake, chain_id, aave, day)
         validate_scenarios(scenarios, market_refs(markets) + ([pool_ref] if pool_ref else []))
     number = pl.col("block_number").cast(pl.Int64)
     parts: list[Outcomes] = []
@@ -640,7 +651,7 @@ def plan_day_chunks(
     then split it, in ``scenario_id`` order so the file's order does not matter, into chunks whose
     daily replays (``replay_stretch``) run in parallel, each resuming its own snapshots; another
     chunk count or set makes other chunks, which replay from genesis by themselves."""
-    pool = aave_pool_ref(lake, chain_id, aave, _days_through(lake, chain_id, day))
+    pool = aave_pool_ref(lake, chain_id, aave, day)
     markets = market_refs(lake.read("markets", MARKETS, chain_id))
     validate_scenarios(scenarios, markets + ([pool] if pool is not None else []))
     return scenario_chunks(sorted(scenarios, key=lambda s: s.scenario_id), chunks)

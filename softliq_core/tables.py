@@ -222,13 +222,17 @@ ORACLE_PRICING = pa.schema(
 # Summaries of each day partition, kept one file per chain and recomputed only for the days whose
 # file changed (Lake.fold_days), so a daily build reads its new day, not a year of partitions:
 # every day's partition_blocks record; the digest of each day's oracle rounds; each day's rounds a
-# later build carries in (feeds.round_ends); every CreateMarket.
+# later build carries in (feeds.round_ends); every CreateMarket; each day's Aave events counted
+# and the highest liquidation threshold they configured (aave_history.aave_event_days).
 PARTITION_INDEX = pa.schema(
     [("day", pa.date32()), *(f for f in PARTITION_BLOCKS if f.name != "date")]
 )
 ORACLE_ROUND_DIGESTS = pa.schema([("day", pa.date32()), ("rounds", pa.string())])
 ORACLE_ROUND_ENDS = pa.schema([("day", pa.date32()), *ORACLE_ROUNDS])
 MARKET_CREATIONS = pa.schema([("day", pa.date32()), *MORPHO_EVENTS])
+AAVE_EVENT_DAYS = pa.schema(
+    [("day", pa.date32()), ("events", pa.uint32()), ("highest_threshold", pa.uint64())]
+)
 
 ORACLE_PRICES = pa.schema(
     [

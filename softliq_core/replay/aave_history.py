@@ -58,16 +58,33 @@ class AaveHistory:
         return self.setup.assets.get(asset, (asset, 0))[0]
 
 
+AAVE_CONFIGURATIONS = ("CollateralConfigurationChanged", "EModeCategoryAdded")
+
+
 def aave_market_ref(setup: AavePoolSetup, aave_events: pl.DataFrame) -> MarketRef:
     """The pool as the "market" scenarios are validated against: its ``lltv`` is the highest
     liquidation threshold history ever set (a reserve's or an eMode's), as a WAD ratio — what
     bounds preLIF2 (preLIF2 · LT ≤ 1 keeps health from falling)."""
-    configured = aave_events.filter(
-        pl.col("event").is_in(["CollateralConfigurationChanged", "EModeCategoryAdded"])
-    )["liquidation_threshold"]
-    highest = max((int(v) for v in configured.to_list() if v is not None), default=0)
+    highest = aave_event_days(aave_events)["highest_threshold"].to_list()
+    return aave_pool_market(setup, max(highest, default=0))
+
+
+def aave_pool_market(setup: AavePoolSetup, highest_threshold: int) -> MarketRef:
+    """The pool as a market whose ``lltv`` is ``highest_threshold`` (basis points) as a WAD."""
     return MarketRef(
-        setup.pool, "Aave V3 pool", highest * WAD // PERCENTAGE_FACTOR, protocol=AAVE_V3
+        setup.pool, "Aave V3 pool", highest_threshold * WAD // PERCENTAGE_FACTOR, protocol=AAVE_V3
+    )
+
+
+def aave_event_days(aave_events: pl.DataFrame) -> pl.DataFrame:
+    """(date, events, highest_threshold) of ``aave_events`` with their ``date``, or of them as one
+    day (null ``date``) without: each day's events counted and the highest liquidation threshold
+    its configurations set (0 without one), what the pool's market reference needs of a day."""
+    dated = aave_events if "date" in aave_events.columns else aave_events.with_columns(date=None)
+    configured = pl.col("event").is_in(AAVE_CONFIGURATIONS)
+    threshold = pl.col("liquidation_threshold").cast(pl.UInt64).filter(configured)
+    return dated.group_by("date", maintain_order=True).agg(
+        pl.len().alias("events"), threshold.max().fill_null(0).alias("highest_threshold")
     )
 
 

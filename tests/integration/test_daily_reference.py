@@ -5,6 +5,7 @@ the new day's partition."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -13,9 +14,11 @@ from softliq_core import steps
 from softliq_core.feeds import rounds_read_since
 from softliq_core.oracle_checks import stale_intervals
 from softliq_core.oracle_prices import oracle_prices
+from softliq_core.replay.aave_history import aave_market_ref
 from softliq_core.sources.synthetic import SyntheticChainConfig, SyntheticSource
 from softliq_core.store.lake import Lake
 from softliq_core.tables import (
+    AAVE_EVENTS,
     BLOCK_TIMES,
     FEEDS,
     MARKETS,
@@ -193,3 +196,34 @@ def test_a_switch_a_day_after_its_aggregators_first_rounds_is_carried_in(tmp_pat
             .sort(order)
             .equals(rounds_read_since(rounds, moved, since).sort(order))
         ), since
+
+
+def test_the_aave_pool_reference_through_each_day_equals_one_from_its_events(
+    tmp_path: Path,
+) -> None:
+    """The pool's reference through a day (its events counted and the highest threshold set, per
+    day, from their fold) equals the reference computed from every event through that day, as the
+    days arrive one by one."""
+    setup = steps.aave_setup(SOURCE)
+    assert setup is not None
+    lake = Lake(tmp_path / "lake")
+    steps.build_feeds(SOURCE, lake)
+    days = SOURCE.days()
+    for day in days:
+        steps.ingest_day(SOURCE, lake, day)
+        steps.decode_day(lake, 1, day)
+        for through in days[: days.index(day) + 1]:
+            events = lake.read("aave_events", AAVE_EVENTS, 1, days[: days.index(through) + 1])
+            expected = None if events.is_empty() else aave_market_ref(setup, events)
+            assert steps.aave_pool_ref(lake, 1, setup, through) == expected
+    assert expected is not None and expected.lltv > 0
+    assert steps.aave_pool_ref(lake, 1, setup) == expected
+    # the last day raises a threshold (a configuration, as governance might): from it on only
+    last = lake.read("aave_events", AAVE_EVENTS, 1, days[-1:])
+    configured = lake.read("aave_events", AAVE_EVENTS, 1).filter(
+        pl.col("event") == "CollateralConfigurationChanged"
+    )
+    raised = configured.head(1).with_columns(liquidation_threshold=pl.lit("9700"))
+    lake.write("aave_events", pl.concat([last, raised]), 1, days[-1])
+    assert steps.aave_pool_ref(lake, 1, setup, days[-2]) == expected
+    assert steps.aave_pool_ref(lake, 1, setup, days[-1]) == replace(expected, lltv=97 * 10**16)
