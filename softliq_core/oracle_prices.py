@@ -31,7 +31,7 @@ from softliq_core.tables import ORACLE_PRICES
 
 _FEEDS = ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2")
 # Raise it when a change moves the prices computed from the same inputs: every day is priced again.
-PRICING_VERSION = 1
+PRICING_VERSION = 2  # 2: a market's prices start at its creation
 _HASH_SEED = 20_261_127
 
 
@@ -128,14 +128,15 @@ def oracle_prices(
             )
         except OracleError as error:
             raise OracleError(f"market {market['market_id']}: {error}") from None
-    # Only the blocks whose start a change takes effect at: a year has millions of blocks.
+    # Only the blocks whose start a change takes effect at, or a market is created at: a year has
+    # millions of blocks.
     starts = {
         c.block_number
         for *_, per_input in inputs
         for cs in per_input.values()
         for c in cs
         if c.timestamp is None
-    }
+    } | {int(market["created_block"]) for market, *_ in inputs}
     timestamps = dict(
         blocks.filter(pl.col("block_number").is_in(starts))
         .select("block_number", "timestamp")
@@ -144,17 +145,27 @@ def oracle_prices(
     last_block = int(blocks["block_number"].max()) if blocks.height else -1  # type: ignore[arg-type]
     rows: list[tuple[object, ...]] = []
     for market, recipe, per_input in inputs:
+        # A market's prices start at its creation: the price in force at its block's start (a
+        # change at that start replaces it), then each change.
+        created = int(market["created_block"])
+        opened = (
+            [_Change(recipe.oracle, created, START_OF_BLOCK, None, 0, None, "created")]
+            if created >= since_block
+            else []
+        )
         changes = sorted(
-            (c for cs in per_input.values() for c in cs),
+            [*opened, *(c for cs in per_input.values() for c in cs)],
             key=lambda c: (c.block_number, c.log_index, c.timestamp is not None),
         )
         # Human price: loan tokens per collateral token.
         to_float = 10 ** (int(market["collateral_decimals"]) - int(market["loan_decimals"]))
         values: dict[str, int] = {}
         market_rows: dict[tuple[int, int], tuple[object, ...]] = {}
+        start = max(since_block, created)
         for c in changes:
-            values[c.key] = c.value
-            if len(values) < len(per_input) or c.block_number < since_block:
+            if c.cause != "created":
+                values[c.key] = c.value
+            if len(values) < len(per_input) or c.block_number < start:
                 continue
             timestamp = c.timestamp if c.timestamp is not None else timestamps.get(c.block_number)
             if timestamp is None:
@@ -192,17 +203,18 @@ def input_digests(
     partitions: pl.DataFrame,
 ) -> pl.DataFrame:
     """(date, inputs): for each day partition (``partitions``: the ``partition_blocks`` rows), a
-    digest of what its prices depend on besides the days before it. Shared by every day: the
-    markets, each feed's first phase (which inputs are proxies), ``PRICING_VERSION`` and polars'
-    version (whose row hash it uses). The day's own: its rounds (``rounds``: ``round_digests``),
-    the rate samples and aggregator switches in force from one of its blocks (a switch
+    digest of what its prices depend on besides the days before it. Shared by every day: each
+    feed's first phase (which inputs are proxies), ``PRICING_VERSION`` and polars' version (whose
+    row hash it uses). The day's own: the markets created in it (a market's prices start at its
+    creation, so a new market prices from its day on), its rounds (``rounds``:
+    ``round_digests``), the rate samples and aggregator switches in force from one of its blocks (a switch
     discovered after the lake's last block is not in force: no day's), and its blocks' record (a
     re-ingested day has other hashes). Two builds whose digests agree up to a day priced those days
     alike (``steps.build_oracle_prices``)."""
     first_phase = pl.col("phase_id") == pl.col("phase_id").min().over("feed")
     shared = hashlib.sha256(
         "|".join(
-            [str(PRICING_VERSION), pl.__version__, markets.sort("market_id").write_csv(),
+            [str(PRICING_VERSION), pl.__version__,
              feeds.filter(first_phase).sort("feed").write_csv()]
         ).encode()
     ).hexdigest()[:16]  # fmt: skip
@@ -212,6 +224,7 @@ def input_digests(
     parts = [
         _per_day(frame, name)
         for name, frame in (
+            ("markets", _in_force_on(days, markets, pl.col("created_block"))),
             ("rates", _in_force_on(days, rate_samples, pl.col("block_number") + 1)),
             ("switches", _in_force_on(days, switches, pl.col("first_block"))),
             ("blocks", partitions),

@@ -323,8 +323,8 @@ def build_oracle_prices(
 
     Incremental: ``oracle_pricing`` keeps a digest of each day's inputs (``input_digests``), and
     only the days from the first one whose digest differs (a new day, a re-ingested one, the day of
-    an added aggregator switch; every day when a market, a feed's first phase or
-    ``PRICING_VERSION`` changed) are priced again, from each input's value in force when that day
+    an added aggregator switch, a market's creation day when it is added or changed; every day
+    when a feed's first phase or ``PRICING_VERSION`` changed) are priced again, from each input's value in force when that day
     starts; the table equals a build from scratch. Blocks and stored prices are read for those days
     only (and the days of aggregator switches, whose blocks' timestamps a price may take); the
     checks (stale answers, jumps) look at those days, ``prices`` being their rows.

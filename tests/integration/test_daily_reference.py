@@ -227,3 +227,37 @@ def test_the_aave_pool_reference_through_each_day_equals_one_from_its_events(
     lake.write("aave_events", pl.concat([last, raised]), 1, days[-1])
     assert steps.aave_pool_ref(lake, 1, setup, days[-2]) == expected
     assert steps.aave_pool_ref(lake, 1, setup, days[-1]) == replace(expected, lltv=97 * 10**16)
+
+
+def test_a_market_created_later_is_priced_from_its_creation_day_only(tmp_path: Path) -> None:
+    """A market's prices start at its creation block (the price in force at its start, then each
+    change), and its creation is in the digest of its day only: a market added on the fourth day
+    prices from that day on, the earlier days are left as written, the table equals a build from
+    scratch, and the new market's rows are those of the market with the same oracle from there."""
+    lake = Lake(tmp_path / "lake")
+    steps.build_lake(SOURCE, lake, SOURCE.days())
+    markets = lake.read("markets", MARKETS, 1)
+    day = SOURCE.days()[3]
+    partitions = lake.read("partition_blocks", PARTITION_BLOCKS, 1)
+    created = int(partitions.filter(pl.col("date") == day)["first_block"][0]) + 1234  # type: ignore[arg-type]
+    original = markets.row(0, named=True)
+    copy = markets.head(1).with_columns(
+        market_id=pl.lit("0x" + "ab" * 32), created_block=pl.lit(created, pl.UInt32)
+    )
+    lake.write("markets", pl.concat([markets, copy]), 1, None)
+    built = steps.build_oracle_prices(lake, 1)
+    assert built.priced_from == day and built.days_written == SOURCE.days()[3:]
+    table = _tables(lake)[2]
+    lake.storage.delete_dir("oracle_pricing")
+    assert steps.build_oracle_prices(lake, 1).days_written == []  # from scratch: the same rows
+    new = table.filter(pl.col("market_id") == copy["market_id"][0])
+    assert new["block_number"].min() == created and new["cause"][0] == "created"
+    same = table.filter(
+        (pl.col("market_id") == original["market_id"]) & (pl.col("block_number") > created)
+    )
+    columns = ["block_number", "log_index", "price", "feed", "cause"]
+    assert new.tail(-1).select(columns).equals(same.select(columns))
+    in_force = table.filter(
+        (pl.col("market_id") == original["market_id"]) & (pl.col("block_number") < created)
+    ).tail(1)
+    assert new["price"][0] == in_force["price"][0]
