@@ -36,6 +36,7 @@ from softliq_core.decode import decode_logs
 from softliq_core.markets import build_markets
 from softliq_core.oracle_prices import oracle_prices
 from softliq_core.replay.engine import replay_market
+from softliq_core.replay.float_sweep import COUNTS, float_sweep
 from softliq_core.replay.inputs import MarketHistory, market_histories
 from softliq_core.replay.run import HISTORY, run_scenarios
 from softliq_core.replay.scenario import Scenario, load_scenarios, scenario_chunks
@@ -80,6 +81,39 @@ def _replay_chunk(histories_file: str, chunk: Sequence[Scenario]) -> tuple[float
     return seconds, peak_kib / 1024
 
 
+def agreement(exact: Any, floats: pl.DataFrame) -> None:
+    """The float sweep against the exact replay of the sample: positions whose counts differ, and
+    each sampled scenario's totals both ways."""
+    keys = ["scenario_id", "market_id", "borrower"]
+    names = [*COUNTS, "first_action_block"]
+    both = exact.position_outcomes.select(*keys, *names).join(
+        floats.select(*keys, *names), on=keys, how="inner", suffix="_float"
+    )
+    parted = both.filter(
+        pl.any_horizontal(~pl.col(n).eq_missing(pl.col(f"{n}_float")) for n in names)
+    )
+    print(f"float sweep vs exact: {parted.height} of {both.height} simulated positions part")
+    repaid = exact.liquidation_actions.group_by("scenario_id").agg(
+        pl.col("repaid_assets").cast(pl.Float64).sum().alias("debt_repaid")
+    )
+    totals = (
+        both.group_by("scenario_id")
+        .agg(*(pl.col(n).sum() for n in COUNTS), *(pl.col(f"{n}_float").sum() for n in COUNTS))
+        .join(repaid, "scenario_id", how="left")
+        .join(
+            floats.group_by("scenario_id").agg(pl.col("debt_repaid").sum().alias("float_repaid")),
+            "scenario_id",
+        )
+        .join(exact.scenarios.select("scenario_id", "name"), "scenario_id")
+    )
+    for row in totals.iter_rows(named=True):
+        pairs = ", ".join(f"{n} {row[n]:,}/{row[n + '_float']:,}" for n in COUNTS)
+        repaid_gap = abs(row["float_repaid"] - (row["debt_repaid"] or 0)) / max(
+            row["debt_repaid"] or 0, 1
+        )
+        print(f"  {row['name']} (exact/float): {pairs}; debt repaid differs by {repaid_gap:.2e}")
+
+
 def in_processes(
     histories: list[MarketHistory], scenarios: Sequence[Scenario], processes: int
 ) -> tuple[float, float]:
@@ -108,6 +142,9 @@ def main() -> None:
     )
     parser.add_argument("--full-sample", type=int, default=2, help="scenarios replayed in full")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument(
+        "--no-float", action="store_true", help="skip the float sweep of the whole grid"
+    )
     args = parser.parse_args()
     config = SyntheticChainConfig(
         days=args.days,
@@ -190,6 +227,13 @@ def main() -> None:
         lambda: run_scenarios(histories, full, divergence_driven=False),
         lambda s: extrapolated(s, len(full)),
     )
+    if not args.no_float:
+        # the whole grid, not a sample: compiled once, then every scenario of a market at once
+        float_sweep(histories[:1], scenarios[:1])  # (numba's cache: compiled on a first run)
+        floats = timed(
+            f"float sweep, all {total} scenarios (numba threads)",
+            lambda: float_sweep(histories, scenarios),
+        )
     parallel, worker_mib = in_processes(histories, sample, args.processes)
     rows.append(
         (
@@ -220,6 +264,8 @@ def main() -> None:
             f"  {row['name']}: {row['actions']:,} actions, {row['declined']:,} declined calls, "
             f"{row['positions']:,} positions"
         )
+    if not args.no_float:
+        agreement(per_sample, floats.positions)
     print(f"{'stage':48} {'seconds':>9}  rate")
     for label, seconds, rate in rows:
         print(f"{label:48} {seconds:9.2f}  {rate}")

@@ -1,0 +1,692 @@
+"""One position under one Morpho liquidation or pre-liquidation scenario, in compiled float code.
+
+The exact engine (engine.py) is the reference; this kernel follows its rules step for step for the
+scenarios a governance sweep runs (history's interest, no market impact, no stateful mechanism):
+the checks at each round and at the position's own events (the LTV record, the soft-zone spell, the
+liquidator scheduled ``latency`` blocks later), the calls at the top of a block on totals accrued to
+it (up to ``max_calls`` greedy pre-liquidations, a hard liquidation seizing what the contract
+allows, each only if it pays), and history's actions applied as intents, clipped as the engine
+clips them.
+
+Numbers are float64, rounded where the contracts round (``np.floor``/``np.ceil`` at every mulDiv),
+so amounts below 2**53 base units (9e15: a USDC amount up to 9 billion dollars, a WBTC amount in
+satoshis) are computed as the contracts compute them; larger ones (wei of ETH, borrow shares) carry
+16 significant digits. A decision taken at the very boundary of a rounded comparison can then differ
+from the exact engine's (a position clipped to exactly its LLTV, a call that pays to the unit), and
+the position's path with it: README, "The float sweep", gives how often and by how much.
+
+Compiled with numba (cached next to this file); every function here is numba code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, cast
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from softliq_core.replay.market_tape import (
+    BORROW,
+    NOT_AN_INTENT,
+    REPAY,
+    SUPPLY_COLLATERAL,
+    MarketTape,
+)
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def kernel(function: F) -> F:
+    """Compile with numba, cached on disk (the first call of a new build compiles: seconds)."""
+    return cast(F, numba.njit(cache=True)(function))
+
+
+# AdaptiveCurveIRM's constants as the contract truncates them (WAD integers), per second
+ADJUSTMENT_SPEED: Final = 1585489599188 / 1e18
+INITIAL_RATE_AT_TARGET: Final = 1268391679 / 1e18
+MIN_RATE_AT_TARGET: Final = 31709791 / 1e18
+MAX_RATE_AT_TARGET: Final = 63419583967 / 1e18
+LN_2: Final = 0.693147180559945309
+LN_WEI: Final = -41.446531673892822312
+WEXP_UPPER_BOUND: Final = 93.859467695000404319
+WEXP_UPPER_VALUE: Final = 57716089161558943949701069502944508345128422502756744429568 / 1e18
+VIRTUAL_SHARES: Final = 1e6
+ORACLE_PRICE_SCALE: Final = 1e36
+TRIGGER_MARGIN: Final = 1e-9  # engine.TRIGGER_MARGIN, in LTV
+
+# A scenario's parameters, one float64 row (float_sweep.scenario_row)
+LLTV, PRE_LLTV, PRE_LCF1, PRE_LCF2, PRE_LIF1, PRE_LIF2, LIF, HAS_PRE = range(8)
+GAS_LIQUIDATION, GAS_PRE_LIQUIDATION, PRIORITY_FEE, MIN_PROFIT = range(8, 12)
+SLIPPAGE_FEE, SLIPPAGE_DEPTH, MAX_CALLS, GREEDY, LATENCY = range(12, 17)
+N_PARAMS: Final = 17
+
+# What a simulation leaves, one float64 row per (scenario, position)
+PRE_LIQUIDATIONS, LIQUIDATIONS, CLIPPED, FIRST_ACTION_BLOCK, UNPROFITABLE = range(5)
+SOFT_ZONE_BLOCKS, MAX_LTV, BORROW_SHARES, COLLATERAL = range(5, 9)
+REPAID_ASSETS, SEIZED_ASSETS, SEIZED_VALUE, SLIPPAGE_COST, GAS_COST = range(9, 14)
+LIQUIDATOR_PROFIT, BAD_DEBT_ASSETS = range(14, 16)
+N_OUTCOMES: Final = 16
+
+NO_CALL: Final = -1
+PRE_LIQUIDATION: Final = 0
+LIQUIDATION: Final = 1
+
+
+# -- Morpho's rounded math ------------------------------------------------------------------------
+
+
+@kernel
+def w_exp(x: float) -> float:
+    """ExpLib.wExp's approximation, 2^q (1 + r + r^2/2) with r in [-ln2/2, ln2/2] (not exp)."""
+    if x < LN_WEI:
+        return 0.0
+    if x >= WEXP_UPPER_BOUND:
+        return WEXP_UPPER_VALUE
+    q = np.trunc((x + (-LN_2 / 2 if x < 0 else LN_2 / 2)) / LN_2)
+    r = x - q * LN_2
+    return float((1.0 + r + r * r / 2) * 2.0**q)
+
+
+@kernel
+def _bounded_rate(rate: float) -> float:
+    return min(max(rate, MIN_RATE_AT_TARGET), MAX_RATE_AT_TARGET)
+
+
+@kernel
+def accrued_borrow_assets(tape: MarketTape, segment: int, now: int) -> float:
+    """Total borrow assets a call at ``now`` sees (Ledger.accrued_market): the AdaptiveCurveIRM's
+    average rate since the segment's last update, compounded as wTaylorCompounded, floored."""
+    assets = float(tape.total_borrow_assets[segment])
+    elapsed = now - tape.last_update[segment]
+    if not tape.accrues or elapsed <= 0:
+        return assets
+    supplied = tape.total_supply_assets[segment]
+    utilization = assets / supplied if supplied > 0 else 0.0
+    err = (utilization - 0.9) / (0.1 if utilization > 0.9 else 0.9)
+    start = tape.rate_at_target[segment] / 1e18
+    if start == 0.0:
+        average = INITIAL_RATE_AT_TARGET
+    else:
+        adaptation = ADJUSTMENT_SPEED * err * elapsed
+        if adaptation == 0.0:
+            average = start
+        else:
+            end = _bounded_rate(start * w_exp(adaptation))
+            middle = _bounded_rate(start * w_exp(adaptation / 2))
+            average = (start + end + 2 * middle) / 4
+    rate = ((0.75 if err < 0 else 3.0) * err + 1.0) * average
+    x = rate * elapsed
+    return float(assets + np.floor(assets * (x + x * x / 2 + x * x * x / 6)))
+
+
+@kernel
+def assets_up(shares: float, total_assets: float, total_shares: float) -> float:
+    return float(np.ceil(shares * ((total_assets + 1.0) / (total_shares + VIRTUAL_SHARES))))
+
+
+@kernel
+def assets_down(shares: float, total_assets: float, total_shares: float) -> float:
+    return float(np.floor(shares * ((total_assets + 1.0) / (total_shares + VIRTUAL_SHARES))))
+
+
+@kernel
+def shares_up(assets: float, total_assets: float, total_shares: float) -> float:
+    return float(np.ceil(assets * ((total_shares + VIRTUAL_SHARES) / (total_assets + 1.0))))
+
+
+@kernel
+def collateral_value(collateral: float, price: float) -> float:
+    return float(np.floor(collateral * price / ORACLE_PRICE_SCALE))
+
+
+@kernel
+def seized_for_shares(
+    repaid_shares: float, price: float, factor: float, total_assets: float, total_shares: float
+) -> float:
+    repaid = assets_down(repaid_shares, total_assets, total_shares)
+    return float(np.floor(np.floor(repaid * factor) * ORACLE_PRICE_SCALE / price))
+
+
+@kernel
+def shares_for_seized(
+    seized: float, price: float, factor: float, total_assets: float, total_shares: float
+) -> float:
+    quoted = np.ceil(seized * price / ORACLE_PRICE_SCALE)
+    return shares_up(float(np.ceil(quoted / factor)), total_assets, total_shares)
+
+
+@kernel
+def healthy(
+    shares: float,
+    collateral: float,
+    price: float,
+    lltv: float,
+    total_assets: float,
+    total_shares: float,
+) -> bool:
+    if shares == 0.0:
+        return True
+    borrowed = assets_up(shares, total_assets, total_shares)
+    return bool(borrowed <= np.floor(collateral_value(collateral, price) * lltv))
+
+
+@kernel
+def largest_borrow(
+    assets: float,
+    shares: float,
+    collateral: float,
+    price: float,
+    lltv: float,
+    total_assets: float,
+    total_shares: float,
+) -> float:
+    """The largest borrow up to ``assets`` after which the position is healthy (the engine
+    bisects): the closed form, stepped to the boundary of the rounded check."""
+    room = np.floor(collateral_value(collateral, price) * lltv)
+    room -= assets_up(shares, total_assets, total_shares)
+    amount = float(min(max(np.floor(room), 0.0), assets))
+    step = max(1.0, float(np.spacing(amount)))
+    for _ in range(8):
+        added = shares_up(amount, total_assets, total_shares)
+        after = (shares + added, collateral, price, lltv, total_assets + amount)
+        if amount <= 0.0 or healthy(*after, total_shares + added):
+            break
+        amount = max(amount - step, 0.0)
+    for _ in range(8):
+        more = amount + step
+        if more > assets:
+            break
+        added = shares_up(more, total_assets, total_shares)
+        if not healthy(
+            shares + added, collateral, price, lltv, total_assets + more, total_shares + added
+        ):
+            break
+        amount = more
+    return amount
+
+
+@kernel
+def largest_withdrawal(
+    held: float,
+    shares: float,
+    collateral: float,
+    price: float,
+    lltv: float,
+    total_assets: float,
+    total_shares: float,
+) -> float:
+    """The largest withdrawal up to ``held`` after which the position is healthy."""
+    least_value = np.ceil(assets_up(shares, total_assets, total_shares) / lltv)
+    least = np.ceil(least_value * ORACLE_PRICE_SCALE / price)
+    amount = float(min(max(collateral - least, 0.0), held))
+    step = max(1.0, float(np.spacing(collateral)))
+    for _ in range(8):
+        if amount <= 0.0 or healthy(
+            shares, collateral - amount, price, lltv, total_assets, total_shares
+        ):
+            break
+        amount = max(amount - step, 0.0)
+    for _ in range(8):
+        more = amount + step
+        if more > held or not healthy(
+            shares, collateral - more, price, lltv, total_assets, total_shares
+        ):
+            break
+        amount = more
+    return amount
+
+
+# -- the liquidator --------------------------------------------------------------------------------
+
+
+@kernel
+def propose(
+    p: Floats,
+    opted_in: bool,
+    shares: float,
+    collateral: float,
+    price: float,
+    total_assets: float,
+    total_shares: float,
+) -> tuple[int, float, float, float, float]:
+    """The mechanism's next call (MorphoPreLiquidation/MorphoLiquidation.act): its kind
+    (``NO_CALL`` when none), repaid shares, seized collateral, bad-debt shares and gas."""
+    lltv, pre_lltv = p[LLTV], p[PRE_LLTV]
+    borrowed = assets_up(shares, total_assets, total_shares)
+    quoted = collateral_value(collateral, price)
+    if borrowed > np.floor(quoted * lltv):
+        seized_all = seized_for_shares(shares, price, p[LIF], total_assets, total_shares)
+        if seized_all <= collateral:
+            return LIQUIDATION, shares, seized_all, 0.0, p[GAS_LIQUIDATION]
+        repaid = min(
+            shares_for_seized(collateral, price, p[LIF], total_assets, total_shares), shares
+        )
+        return LIQUIDATION, repaid, collateral, shares - repaid, p[GAS_LIQUIDATION]
+    if p[HAS_PRE] > 0 and opted_in and borrowed > np.floor(quoted * pre_lltv):
+        quotient = (borrowed / quoted - pre_lltv) / (lltv - pre_lltv)
+        factor = quotient * (p[PRE_LIF2] - p[PRE_LIF1]) + p[PRE_LIF1]
+        close_factor = quotient * (p[PRE_LCF2] - p[PRE_LCF1]) + p[PRE_LCF1]
+        repaid = float(np.floor(shares * close_factor))
+        if repaid == 0.0:
+            return NO_CALL, 0.0, 0.0, 0.0, 0.0
+        seized = seized_for_shares(repaid, price, factor, total_assets, total_shares)
+        if seized == 0.0 or seized > collateral:
+            return NO_CALL, 0.0, 0.0, 0.0, 0.0
+        # Morpho's repay, then the withdrawal's health check on the market after it
+        repaid_assets = assets_up(repaid, total_assets, total_shares)
+        assets_after = max(total_assets - repaid_assets, 0.0)
+        after = (shares - repaid, collateral - seized, price, lltv, assets_after)
+        if not healthy(*after, total_shares - repaid):
+            return NO_CALL, 0.0, 0.0, 0.0, 0.0
+        return PRE_LIQUIDATION, repaid, seized, 0.0, p[GAS_PRE_LIQUIDATION]
+    return NO_CALL, 0.0, 0.0, 0.0, 0.0
+
+
+@kernel
+def economics(
+    p: Floats, seized: float, price: float, base_fee: float, native_price: float, gas_used: float
+) -> tuple[float, float, float]:
+    """(seized value, slippage cost, gas cost), rounded as LiquidatorModel.economics."""
+    seized_value = collateral_value(seized, price)
+    impact = p[SLIPPAGE_FEE]
+    if p[SLIPPAGE_DEPTH] > 0:
+        impact += seized * 0.01 / p[SLIPPAGE_DEPTH]
+    slippage = float(np.ceil(seized_value * min(impact, 0.5)))
+    gas_cost = np.ceil(gas_used * (base_fee + p[PRIORITY_FEE]) * native_price / ORACLE_PRICE_SCALE)
+    return seized_value, slippage, float(gas_cost)
+
+
+@kernel
+def _native_price_before(tape: MarketTape, block: int) -> float:
+    i = np.searchsorted(tape.native_block, block)
+    return float(tape.native_price[i - 1]) if i > 0 else 0.0
+
+
+@kernel
+def round_call_terms(tape: MarketTape, latency: int) -> tuple[Floats, Floats, Floats, Floats]:
+    """For each round, what a call ``latency`` blocks later sees: the accrued total borrow assets
+    and shares, the ETH price in the loan asset and the base fee. Shared by every position and
+    scenario with that latency."""
+    n = len(tape.round_block)
+    assets, shares = np.empty(n), np.empty(n)
+    native, base_fee = np.empty(n), np.empty(n)
+    last_block = tape.first_block + len(tape.timestamps) - 1
+    for j in range(n):
+        block = min(tape.round_block[j] + latency, last_block)
+        segment = np.searchsorted(tape.segment_block, block) - 1
+        shares[j] = tape.total_borrow_shares[segment]
+        assets[j] = accrued_borrow_assets(tape, segment, tape.timestamps[block - tape.first_block])
+        native[j] = _native_price_before(tape, block)
+        base_fee[j] = tape.base_fees[block - tape.first_block]
+    return assets, shares, native, base_fee
+
+
+def ratio_tree(tape: MarketTape) -> tuple[Floats, int]:
+    """Each round's borrow share price over its price, in a max segment tree: a position's LTV
+    at a round is its shares over its collateral times this ratio, so the first round its LTV can
+    reach a level is one query (the engine's LTV watch, replay/ltv_watch.py)."""
+    segment = tape.round_segment
+    share_price = (tape.total_borrow_assets[segment] + 1.0) / (
+        tape.total_borrow_shares[segment] + VIRTUAL_SHARES
+    )
+    ratio = share_price / tape.round_price * ORACLE_PRICE_SCALE
+    size = 1 << max(len(ratio) - 1, 0).bit_length()
+    tree = np.full(2 * size, -np.inf)
+    tree[size : size + len(ratio)] = ratio
+    for node in range(size - 1, 0, -1):
+        tree[node] = max(tree[2 * node], tree[2 * node + 1])
+    return tree, size
+
+
+@kernel
+def first_at_least(tree: Floats, size: int, start: int, n: int, level: float) -> int:
+    """The first round at or after ``start`` whose ratio reaches ``level`` (``n`` if none)."""
+    if start >= n:
+        return n
+    node = size + start
+    if tree[node] >= level:
+        return start
+    while node > 1:
+        if node & 1 == 0 and tree[node + 1] >= level:
+            node += 1
+            while node < size:
+                node = 2 * node if tree[2 * node] >= level else 2 * node + 1
+            return min(node - size, n)
+        node >>= 1
+    return n
+
+
+@kernel
+def _schedule(dues: Ints, n_dues: int, block: int) -> int:
+    """Add ``block`` to the sorted calls due (once); the new count."""
+    at = 0
+    while at < n_dues and dues[at] < block:
+        at += 1
+    if at < n_dues and dues[at] == block:
+        return n_dues
+    for q in range(n_dues, at, -1):
+        dues[q] = dues[q - 1]
+    dues[at] = block
+    return n_dues + 1
+
+
+# -- one position ----------------------------------------------------------------------------------
+
+
+@kernel
+def simulate(
+    p: Floats,
+    opted_in: bool,
+    tape: MarketTape,
+    first_event: int,
+    end_event: int,
+    tree: Floats,
+    size: int,
+    call_assets: Floats,
+    call_shares: Floats,
+    call_native: Floats,
+    call_base_fee: Floats,
+    out: Floats,
+) -> None:
+    """Simulate the position from its event ``first_event`` (where it adopts history's position)
+    to the end of the history, as engine._MarketReplay does with ``shortcuts``; write its row of
+    ``out`` (the ``N_OUTCOMES`` columns above)."""
+    lltv, pre_lltv = p[LLTV], p[PRE_LLTV]
+    window = p[HAS_PRE] > 0 and opted_in  # calls in the pre-liquidation window
+    trigger = pre_lltv if p[HAS_PRE] > 0 else lltv
+    latency = int(p[LATENCY])
+    charges_gas = p[GAS_LIQUIDATION] > 0 or p[GAS_PRE_LIQUIDATION] > 0 or p[MIN_PROFIT] > 0
+    first_block = tape.first_block
+    last_block = first_block + len(tape.timestamps) - 1
+    n_rounds = len(tape.round_block)
+    shares = tape.shares_before[first_event]
+    collateral = tape.collateral_before[first_event]
+    synced = True  # still history's position: take its exact balances after each event
+    out[:] = 0.0
+    out[FIRST_ACTION_BLOCK] = -1.0
+    max_ltv = 0.0
+    spell_since = -1
+    dues = np.empty(16, np.int64)
+    n_dues = 0
+    k, j = first_event, tape.event_round[first_event]
+    event_block = event_log = 0
+    price = 0.0
+    while True:
+        has_event = k < end_event
+        if has_event:
+            event_block, event_log = tape.event_block[k], tape.event_log[k]
+        next_event_round = tape.event_round[k] if has_event else n_rounds
+
+        # Parked: in the window or under water, the liquidator's calls declining round after
+        # round. One tight loop, left at the first round where anything else would happen (the
+        # engine's decline screen, replay/declines.py).
+        in_window = spell_since >= 0
+        if n_dues == 0 and shares > 0.0 and (window or not in_window):
+            pending = -1
+            while j < next_event_round:
+                segment = tape.round_segment[j]
+                price = tape.round_price[j]
+                borrowed = assets_up(
+                    shares, tape.total_borrow_assets[segment], tape.total_borrow_shares[segment]
+                )
+                quoted = collateral_value(collateral, price)
+                limit = np.floor(quoted * lltv)
+                if in_window and not np.floor(quoted * pre_lltv) < borrowed <= limit:
+                    break
+                if not in_window and not borrowed > limit:
+                    break
+                due = tape.round_block[j] + latency
+                if j + 1 < next_event_round:
+                    following = tape.round_block[j + 1]
+                else:
+                    following = event_block if has_event else last_block + 1
+                same_block = j + 1 < next_event_round and following == tape.round_block[j]
+                declines = False
+                if following >= due and due <= last_block:
+                    kind, repaid_shares, seized, _, gas_used = propose(
+                        p, opted_in, shares, collateral, price, call_assets[j], call_shares[j]
+                    )
+                    expected = PRE_LIQUIDATION if in_window else LIQUIDATION
+                    if kind == expected and (call_native[j] > 0 or not charges_gas):
+                        repaid = assets_up(repaid_shares, call_assets[j], call_shares[j])
+                        value, slippage, gas_cost = economics(
+                            p, seized, price, call_base_fee[j], call_native[j], gas_used
+                        )
+                        least = np.ceil(p[MIN_PROFIT] * call_native[j] / ORACLE_PRICE_SCALE)
+                        declines = not value - slippage - repaid - gas_cost > least
+                if quoted > 0:  # the round's check, committed: the record
+                    max_ltv = max(max_ltv, borrowed / quoted)
+                j += 1
+                if declines:  # the call saw the position in the same regime: spell as it was
+                    out[UNPROFITABLE] += 1
+                    pending = -1
+                    continue
+                pending = due
+                if not (following < due and same_block):
+                    break  # (else the call waits for the block's later rounds)
+            if pending >= 0:
+                dues[0] = pending
+                n_dues = 1
+
+        # Rounds that cannot matter: no call due, no spell open, the LTV below its record and the
+        # trigger (rounded LTVs exceed the ratio's by up to a unit of debt and of value).
+        if n_dues == 0 and spell_since < 0 and j < n_rounds:
+            if shares == 0.0:
+                j = next_event_round
+            else:
+                segment = tape.round_segment[j]
+                debt = shares * (tape.total_borrow_assets[segment] + 1.0)
+                debt /= tape.total_borrow_shares[segment] + VIRTUAL_SHARES
+                if debt > 1e4:
+                    level = min(max_ltv, trigger - TRIGGER_MARGIN) * (1 - 1e-9 - 4.0 / debt)
+                    reached = first_at_least(tree, size, j, n_rounds, level * collateral / shares)
+                    j = min(reached, next_event_round)
+
+        has_round = j < n_rounds
+        at_end = not has_event and not has_round
+        is_round = False
+        if at_end:
+            block = last_block + 1
+        elif has_round and (
+            not has_event or (tape.round_block[j], tape.round_log[j]) < (event_block, event_log)
+        ):
+            block = tape.round_block[j]
+            is_round = True
+        else:
+            block = event_block
+
+        # The liquidator's calls due before this item, at the top of their block.
+        while n_dues > 0 and dues[0] <= block:
+            due = dues[0]
+            n_dues -= 1
+            dues[:n_dues] = dues[1 : n_dues + 1]
+            if due > last_block:
+                n_dues = 0
+                break
+            price = tape.round_price[j - 1]  # the last round before the call's block
+            if tape.round_block[j - 1] + latency == due:
+                assets, total_shares = call_assets[j - 1], call_shares[j - 1]
+                native, base_fee = call_native[j - 1], call_base_fee[j - 1]
+            else:
+                segment = np.searchsorted(tape.segment_block, due) - 1
+                total_shares = tape.total_borrow_shares[segment]
+                assets = accrued_borrow_assets(tape, segment, tape.timestamps[due - first_block])
+                native = _native_price_before(tape, due)
+                base_fee = tape.base_fees[due - first_block]
+            least = np.ceil(p[MIN_PROFIT] * native / ORACLE_PRICE_SCALE)
+            declined = False
+            for _ in range(int(p[MAX_CALLS])):
+                if shares == 0.0:
+                    break
+                kind, repaid_shares, seized, bad_shares, gas_used = propose(
+                    p, opted_in, shares, collateral, price, assets, total_shares
+                )
+                if kind == NO_CALL:
+                    break
+                if native == 0.0 and charges_gas:
+                    out[:] = np.nan  # no ETH price to convert gas: the engine raises
+                    return
+                repaid = assets_up(repaid_shares, assets, total_shares)
+                value, slippage, gas_cost = economics(p, seized, price, base_fee, native, gas_used)
+                profit = value - slippage - repaid - gas_cost
+                if not profit > least:
+                    out[UNPROFITABLE] += 1
+                    declined = True
+                    break
+                shares -= repaid_shares + bad_shares
+                collateral -= seized
+                synced = False
+                if out[FIRST_ACTION_BLOCK] < 0:
+                    out[FIRST_ACTION_BLOCK] = due
+                out[PRE_LIQUIDATIONS if kind == PRE_LIQUIDATION else LIQUIDATIONS] += 1
+                out[REPAID_ASSETS] += repaid
+                out[SEIZED_ASSETS] += seized
+                out[SEIZED_VALUE] += value
+                out[SLIPPAGE_COST] += slippage
+                out[GAS_COST] += gas_cost
+                out[LIQUIDATOR_PROFIT] += profit
+                if bad_shares > 0:
+                    out[BAD_DEBT_ASSETS] += min(assets, assets_up(bad_shares, assets, total_shares))
+                if kind != PRE_LIQUIDATION or p[GREEDY] == 0:
+                    break
+            # the spell at the accrued totals, then the next block if still triggered
+            borrowed = assets_up(shares, assets, total_shares)
+            quoted = collateral_value(collateral, price)
+            unhealthy = borrowed > np.floor(quoted * lltv)
+            above = borrowed > np.floor(quoted * pre_lltv)
+            inside = p[HAS_PRE] > 0 and shares > 0 and above and not unhealthy
+            if inside and spell_since < 0:
+                spell_since = due
+            elif not inside and spell_since >= 0:
+                out[SOFT_ZONE_BLOCKS] += due - spell_since
+                spell_since = -1
+            if not declined and shares > 0 and (unhealthy or (window and above)):
+                n_dues = _schedule(dues, n_dues, due + 1)
+        if at_end:
+            break
+
+        # The item: a round, or one of the position's own events applied as an intent.
+        if is_round:
+            price = tape.round_price[j]
+            segment = tape.round_segment[j]
+            j += 1
+        else:
+            before = tape.event_segment_before[k]
+            assets, total_shares = (
+                tape.total_borrow_assets[before],
+                tape.total_borrow_shares[before],
+            )
+            kind = tape.event_kind[k]
+            price = tape.event_price[k]
+            amount = tape.event_assets[k]
+            clipped = False
+            if kind == NOT_AN_INTENT:
+                synced = False  # history's liquidation: not the scenario's (rule 2)
+            elif kind == SUPPLY_COLLATERAL:
+                collateral += amount
+            elif kind == REPAY:
+                repaid_shares = tape.event_shares[k]
+                if repaid_shares > shares * (1 + 1e-12):
+                    clipped = True  # repays more than the position owes
+                    shares = 0.0
+                else:
+                    shares = max(shares - repaid_shares, 0.0)
+                    if shares <= repaid_shares * 1e-12:
+                        shares = 0.0
+            elif kind == BORROW:
+                added = shares_up(amount, assets, total_shares)
+                if healthy(
+                    shares + added, collateral, price, lltv, assets + amount, total_shares + added
+                ):
+                    shares += added
+                else:
+                    clipped = True
+                    allowed = largest_borrow(
+                        amount, shares, collateral, price, lltv, assets, total_shares
+                    )
+                    if allowed > 0:
+                        shares += shares_up(allowed, assets, total_shares)
+            else:  # WITHDRAW_COLLATERAL
+                held = collateral if amount > collateral * (1 + 1e-12) else amount
+                if healthy(shares, collateral - held, price, lltv, assets, total_shares):
+                    allowed = held
+                else:
+                    allowed = largest_withdrawal(
+                        held, shares, collateral, price, lltv, assets, total_shares
+                    )
+                clipped = allowed < amount * (1 - 1e-12)
+                collateral = max(collateral - allowed, 0.0)
+                if collateral <= amount * 1e-12:
+                    collateral = 0.0
+            if clipped:
+                out[CLIPPED] += 1
+                synced = False
+            elif synced:
+                shares, collateral = tape.shares_after[k], tape.collateral_after[k]
+            segment = tape.event_segment_after[k]
+            k += 1
+
+        # The check: the LTV record, the spell, the liquidator scheduled.
+        if price == 0.0 or shares == 0.0:
+            if spell_since >= 0:
+                out[SOFT_ZONE_BLOCKS] += block - spell_since
+                spell_since = -1
+            continue
+        borrowed = assets_up(
+            shares, tape.total_borrow_assets[segment], tape.total_borrow_shares[segment]
+        )
+        quoted = collateral_value(collateral, price)
+        ltv = borrowed / quoted if quoted > 0 else np.inf
+        if quoted > 0:  # collateral worth nothing has no LTV, and leaves the record as it is
+            max_ltv = max(max_ltv, ltv)
+        possible = ltv >= trigger - TRIGGER_MARGIN
+        unhealthy = borrowed > np.floor(quoted * lltv)
+        above = borrowed > np.floor(quoted * pre_lltv)
+        inside = possible and p[HAS_PRE] > 0 and above and not unhealthy
+        if inside and spell_since < 0:
+            spell_since = block
+        elif not inside and spell_since >= 0:
+            out[SOFT_ZONE_BLOCKS] += block - spell_since
+            spell_since = -1
+        if possible and (unhealthy or (window and above)):
+            n_dues = _schedule(dues, n_dues, block + latency)
+    if spell_since >= 0:
+        out[SOFT_ZONE_BLOCKS] += last_block + 1 - spell_since
+    out[MAX_LTV] = max_ltv
+    out[BORROW_SHARES] = shares
+    out[COLLATERAL] = collateral
+
+
+@numba.njit(cache=True, parallel=True)
+def simulate_all(
+    scenarios: Floats,
+    opted_in: Flags,
+    tape: MarketTape,
+    starts: Ints,
+    start_group: Ints,
+    tree: Floats,
+    size: int,
+    call_assets: Floats,
+    call_shares: Floats,
+    call_native: Floats,
+    call_base_fee: Floats,
+    out: Floats,
+) -> None:  # pragma: no cover - numba code (covered through float_sweep)
+    """Every scenario (row of ``scenarios``) x every position it simulates: ``starts[g, b]``, the
+    first event of borrower ``b`` under the scenarios of start group ``g`` (-1: not simulated),
+    in parallel over scenarios (numba threads)."""
+    for s in numba.prange(scenarios.shape[0]):
+        group = start_group[s]
+        for b in range(starts.shape[1]):
+            first_event = starts[group, b]
+            if first_event >= 0:
+                simulate(
+                    scenarios[s], opted_in[s, b], tape, first_event,
+                    tape.borrower_events[b, 1], tree, size,
+                    call_assets, call_shares, call_native, call_base_fee, out[s, b],
+                )  # fmt: skip
