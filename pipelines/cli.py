@@ -169,11 +169,7 @@ def write_governance_report(settings: Settings, scenarios: str, out: str | None)
     from softliq_core.report.governance import ReportError
     from softliq_core.store.lake import Lake
 
-    path = Path(scenarios)
-    if not path.exists():
-        path = PROJECT_ROOT / "data" / "scenarios" / f"{scenarios}.toml"
-    if not path.exists():
-        sys.exit(f"no scenario file {scenarios!r} (nor {path})")
+    path = _scenario_file(scenarios)
     out_dir = Path(out) if out else Path(settings.duckdb_path).parent / "reports" / path.stem
     lake = Lake(settings.lake_root)
     chains = lake.chain_ids()
@@ -186,6 +182,48 @@ def write_governance_report(settings: Settings, scenarios: str, out: str | None)
     except (ReportError, ScenarioError) as error:
         sys.exit(str(error))
     print(f"Report written: {written} (charts beside it)")
+
+
+def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None:
+    """Sweep a scenario grid over the lake's Morpho markets in the float kernel; write its
+    per-position and per-(scenario, market) tables as Parquet."""
+    import time
+
+    from softliq_core import steps
+    from softliq_core.replay.float_sweep import float_sweep
+    from softliq_core.replay.ledger import ReplayError
+    from softliq_core.replay.scenario import ScenarioError, load_scenarios
+    from softliq_core.store.lake import Lake
+
+    path = _scenario_file(scenarios)
+    out_dir = Path(out) if out else Path(settings.duckdb_path).parent / "sweeps" / path.stem
+    lake = Lake(settings.lake_root)
+    chains = lake.chain_ids()
+    if len(chains) != 1:
+        sys.exit(f"the lake {settings.lake_root} holds chains {chains}: run the pipeline first")
+    started = time.perf_counter()
+    try:
+        sweep = float_sweep(steps.load_histories(lake, chains[0]), load_scenarios(path))
+    except (ScenarioError, ReplayError, ValueError) as error:
+        sys.exit(str(error))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sweep.positions.write_parquet(out_dir / "positions.parquet")
+    sweep.summary.write_parquet(out_dir / "summary.parquet")
+    print(
+        f"Float sweep of {sweep.summary['scenario_id'].n_unique()} scenarios in "
+        f"{time.perf_counter() - started:.1f} s: {out_dir / 'summary.parquet'} (per scenario and "
+        f"market), {out_dir / 'positions.parquet'} (per simulated position)"
+    )
+
+
+def _scenario_file(scenarios: str) -> Path:
+    """A scenario file, or NAME for data/scenarios/NAME.toml."""
+    path = Path(scenarios)
+    if not path.exists():
+        path = PROJECT_ROOT / "data" / "scenarios" / f"{scenarios}.toml"
+    if not path.exists():
+        sys.exit(f"no scenario file {scenarios!r} (nor {path})")
+    return path
 
 
 def run_sql(settings: Settings, query: str, params: list[str]) -> None:
@@ -239,6 +277,14 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument(
         "--out", help="directory (default data/reports/NAME next to the DuckDB file)"
     )
+    sweep = sub.add_parser(
+        "sweep",
+        help="sweep a scenario grid in the float kernel (Morpho pre-liquidation and liquidation)",
+    )
+    sweep.add_argument(
+        "--scenarios", required=True, help="a scenario file, or NAME for data/scenarios/NAME.toml"
+    )
+    sweep.add_argument("--out", help="directory (default data/sweeps/NAME next to the DuckDB file)")
     sql = sub.add_parser(
         "sql", help="run a library query by NAME (`softliq sql list`) or any read-only SQL"
     )
@@ -271,6 +317,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.command == "report":
         write_governance_report(settings, args.scenarios, args.out)
+        return
+    if args.command == "sweep":
+        run_float_sweep(settings, args.scenarios, args.out)
         return
     if args.command == "sql":
         run_sql(settings, args.query, args.param)

@@ -302,6 +302,54 @@ def economics(
 
 
 @kernel
+def surely_declines(
+    p: Floats,
+    in_window: bool,
+    shares: float,
+    collateral: float,
+    debt: float,
+    value: float,
+    ltv: float,
+    inverse_scale: float,
+    bar: float,
+) -> bool:
+    """The call on a parked position, screened without the rounding: True only when the call is
+    surely the regime's (a pre-liquidation in the window, a liquidation under water) and surely
+    does not pay (value - slippage - repaid <= gas + least profit, ``bar``), with room for every
+    rounding the exact path would do; False when unsure (then that path decides). ``debt``,
+    ``value`` and ``ltv``: the position's at the call, unrounded."""
+    lltv, pre_lltv = p[LLTV], p[PRE_LLTV]
+    if in_window:
+        if not (pre_lltv * value + 4 < debt < lltv * value * (1 - 1e-12) - 4):
+            return False
+        quotient = (ltv - pre_lltv) / (lltv - pre_lltv)
+        factor = quotient * (p[PRE_LIF2] - p[PRE_LIF1]) + p[PRE_LIF1]
+        close_factor = quotient * (p[PRE_LCF2] - p[PRE_LCF1]) + p[PRE_LCF1]
+        repaid = debt * close_factor
+        seized_value = repaid * factor
+        seized = seized_value * inverse_scale
+        if shares * close_factor < 4 or seized < 4 or seized > collateral * (1 - 1e-9):
+            return False
+        if not debt - repaid < lltv * (value - seized_value) * (1 - 1e-12) - 4:
+            return False  # the withdrawal's health check might refuse the call
+    else:
+        if not debt > lltv * value * (1 + 1e-12) + 4:
+            return False
+        seized_all = debt * p[LIF] * inverse_scale
+        if seized_all < collateral * (1 - 1e-9):
+            repaid, seized, seized_value = debt, seized_all, debt * p[LIF]
+        elif seized_all > collateral * (1 + 1e-9):
+            repaid, seized, seized_value = value / p[LIF], collateral, value
+        else:
+            return False
+    impact = p[SLIPPAGE_FEE]
+    if p[SLIPPAGE_DEPTH] > 0:
+        impact += seized * 0.01 / p[SLIPPAGE_DEPTH]
+    gain = seized_value * (1 - min(impact, 0.5)) - repaid
+    return bool(gain + 8 + 1e-9 * (seized_value + repaid) < bar)
+
+
+@kernel
 def _native_price_before(tape: MarketTape, block: int) -> float:
     i = np.searchsorted(tape.native_block, block)
     return float(tape.native_price[i - 1]) if i > 0 else 0.0
@@ -362,6 +410,23 @@ def first_at_least(tree: Floats, size: int, start: int, n: int, level: float) ->
 
 
 @kernel
+def range_max(tree: Floats, size: int, start: int, end: int) -> float:
+    """The highest ratio of rounds ``start`` to ``end`` (exclusive)."""
+    highest = -np.inf
+    low, high = start + size, end + size
+    while low < high:
+        if low & 1:
+            highest = max(highest, tree[low])
+            low += 1
+        if high & 1:
+            high -= 1
+            highest = max(highest, tree[high])
+        low >>= 1
+        high >>= 1
+    return float(highest)
+
+
+@kernel
 def _schedule(dues: Ints, n_dues: int, block: int) -> int:
     """Add ``block`` to the sorted calls due (once); the new count."""
     at = 0
@@ -391,6 +456,11 @@ def simulate(
     call_shares: Floats,
     call_native: Floats,
     call_base_fee: Floats,
+    call_ratio: Floats,
+    round_ratio: Floats,
+    round_scale: Floats,
+    bar_pre: Floats,
+    bar_liquidation: Floats,
     out: Floats,
 ) -> None:
     """Simulate the position from its event ``first_event`` (where it adopts history's position)
@@ -426,20 +496,67 @@ def simulate(
         # round. One tight loop, left at the first round where anything else would happen (the
         # engine's decline screen, replay/declines.py).
         in_window = spell_since >= 0
+        expected = PRE_LIQUIDATION if in_window else LIQUIDATION
+        if n_dues == 1 and j > 0 and shares > 0.0 and (window or not in_window):
+            # the call the last round scheduled, if nothing comes before it: a plain decline?
+            due = dues[0]
+            following = tape.round_block[j] if j < next_event_round else last_block + 1
+            if has_event and j == next_event_round:
+                following = event_block
+            if due == tape.round_block[j - 1] + latency and following >= due <= last_block:
+                price = tape.round_price[j - 1]
+                bar = bar_pre[j - 1] if in_window else bar_liquidation[j - 1]
+                priced = call_native[j - 1] > 0 or not charges_gas
+                debt, value = shares * call_ratio[j - 1], collateral * round_scale[j - 1]
+                screened = (debt, value, debt / value, 1 / round_scale[j - 1], bar)
+                if priced and surely_declines(p, in_window, shares, collateral, *screened):
+                    out[UNPROFITABLE] += 1
+                    n_dues = 0
+                    kind = NO_CALL
+                else:
+                    kind, repaid_shares, seized, _, gas_used = propose(
+                        p,
+                        opted_in,
+                        shares,
+                        collateral,
+                        price,
+                        call_assets[j - 1],
+                        call_shares[j - 1],
+                    )
+                if kind == expected and priced:
+                    repaid = assets_up(repaid_shares, call_assets[j - 1], call_shares[j - 1])
+                    value, slippage, gas_cost = economics(
+                        p, seized, price, call_base_fee[j - 1], call_native[j - 1], gas_used
+                    )
+                    least = np.ceil(p[MIN_PROFIT] * call_native[j - 1] / ORACLE_PRICE_SCALE)
+                    if not value - slippage - repaid - gas_cost > least:
+                        out[UNPROFITABLE] += 1
+                        n_dues = 0
         if n_dues == 0 and shares > 0.0 and (window or not in_window):
             pending = -1
+            per_value = shares / collateral if collateral > 0 else np.inf
+            # rounding moves an LTV by up to a unit of debt or value: a relative slack
+            slack = 1e-12 + 4.0 / (shares * round_ratio[j]) if j < n_rounds else 1.0
             while j < next_event_round:
-                segment = tape.round_segment[j]
-                price = tape.round_price[j]
-                borrowed = assets_up(
-                    shares, tape.total_borrow_assets[segment], tape.total_borrow_shares[segment]
-                )
-                quoted = collateral_value(collateral, price)
-                limit = np.floor(quoted * lltv)
-                if in_window and not np.floor(quoted * pre_lltv) < borrowed <= limit:
-                    break
-                if not in_window and not borrowed > limit:
-                    break
+                ltv = per_value * round_ratio[j] / round_scale[j]
+                if in_window:
+                    surely = pre_lltv * (1 + slack) < ltv < lltv * (1 - slack)
+                else:
+                    surely = ltv > lltv * (1 + slack)
+                if not surely or ltv * (1 + slack) > max_ltv:  # the exact check decides
+                    segment = tape.round_segment[j]
+                    price = tape.round_price[j]
+                    borrowed = assets_up(
+                        shares, tape.total_borrow_assets[segment], tape.total_borrow_shares[segment]
+                    )
+                    quoted = collateral_value(collateral, price)
+                    limit = np.floor(quoted * lltv)
+                    if in_window and not np.floor(quoted * pre_lltv) < borrowed <= limit:
+                        break
+                    if not in_window and not borrowed > limit:
+                        break
+                    if quoted > 0:  # the round's check, committed: the record
+                        max_ltv = max(max_ltv, borrowed / quoted)
                 due = tape.round_block[j] + latency
                 if j + 1 < next_event_round:
                     following = tape.round_block[j + 1]
@@ -448,19 +565,26 @@ def simulate(
                 same_block = j + 1 < next_event_round and following == tape.round_block[j]
                 declines = False
                 if following >= due and due <= last_block:
-                    kind, repaid_shares, seized, _, gas_used = propose(
-                        p, opted_in, shares, collateral, price, call_assets[j], call_shares[j]
+                    bar = bar_pre[j] if in_window else bar_liquidation[j]
+                    priced = call_native[j] > 0 or not charges_gas
+                    debt, value = shares * call_ratio[j], collateral * round_scale[j]
+                    at_call = (debt, value, ltv * call_ratio[j] / round_ratio[j])
+                    declines = priced and surely_declines(
+                        p, in_window, shares, collateral, *at_call, 1 / round_scale[j], bar
                     )
-                    expected = PRE_LIQUIDATION if in_window else LIQUIDATION
-                    if kind == expected and (call_native[j] > 0 or not charges_gas):
+                    kind = NO_CALL
+                    if not declines:
+                        price = tape.round_price[j]
+                        kind, repaid_shares, seized, _, gas_used = propose(
+                            p, opted_in, shares, collateral, price, call_assets[j], call_shares[j]
+                        )
+                    if kind == expected and priced:
                         repaid = assets_up(repaid_shares, call_assets[j], call_shares[j])
                         value, slippage, gas_cost = economics(
                             p, seized, price, call_base_fee[j], call_native[j], gas_used
                         )
                         least = np.ceil(p[MIN_PROFIT] * call_native[j] / ORACLE_PRICE_SCALE)
                         declines = not value - slippage - repaid - gas_cost > least
-                if quoted > 0:  # the round's check, committed: the record
-                    max_ltv = max(max_ltv, borrowed / quoted)
                 j += 1
                 if declines:  # the call saw the position in the same regime: spell as it was
                     out[UNPROFITABLE] += 1
@@ -473,8 +597,9 @@ def simulate(
                 dues[0] = pending
                 n_dues = 1
 
-        # Rounds that cannot matter: no call due, no spell open, the LTV below its record and the
-        # trigger (rounded LTVs exceed the ratio's by up to a unit of debt and of value).
+        # Rounds that cannot matter: no call due, no spell open, the LTV below the trigger (rounded
+        # LTVs exceed the ratio's by up to a unit of debt and of value). Skipped at once, their
+        # highest LTV taken into the record from the tree (the engine checks each round above it).
         if n_dues == 0 and spell_since < 0 and j < n_rounds:
             if shares == 0.0:
                 j = next_event_round
@@ -482,10 +607,24 @@ def simulate(
                 segment = tape.round_segment[j]
                 debt = shares * (tape.total_borrow_assets[segment] + 1.0)
                 debt /= tape.total_borrow_shares[segment] + VIRTUAL_SHARES
-                if debt > 1e4:
-                    level = min(max_ltv, trigger - TRIGGER_MARGIN) * (1 - 1e-9 - 4.0 / debt)
-                    reached = first_at_least(tree, size, j, n_rounds, level * collateral / shares)
-                    j = min(reached, next_event_round)
+                slack = 1e-9 + 4.0 / debt if debt > 0 else 1.0
+                if slack < 0.5 and collateral > 0:  # (dust: every round is checked)
+                    level = (trigger - TRIGGER_MARGIN) * (1 - slack) * collateral / shares
+                    reached = min(first_at_least(tree, size, j, n_rounds, level), next_event_round)
+                    if reached > j:
+                        highest = range_max(tree, size, j, reached)
+                        if highest * shares / collateral * (1 + slack) > max_ltv:
+                            at = first_at_least(tree, size, j, n_rounds, highest)
+                            segment = tape.round_segment[at]
+                            borrowed = assets_up(
+                                shares,
+                                tape.total_borrow_assets[segment],
+                                tape.total_borrow_shares[segment],
+                            )
+                            quoted = collateral_value(collateral, tape.round_price[at])
+                            if quoted > 0:
+                                max_ltv = max(max_ltv, borrowed / quoted)
+                        j = reached
 
         has_round = j < n_rounds
         at_end = not has_event and not has_round
@@ -680,7 +819,20 @@ def simulate_all(
     """Every scenario (row of ``scenarios``) x every position it simulates: ``starts[g, b]``, the
     first event of borrower ``b`` under the scenarios of start group ``g`` (-1: not simulated),
     in parallel over scenarios (numba threads)."""
+    call_ratio = (call_assets + 1.0) / (call_shares + VIRTUAL_SHARES)
+    segment = tape.round_segment
+    round_ratio = (tape.total_borrow_assets[segment] + 1.0) / (
+        tape.total_borrow_shares[segment] + VIRTUAL_SHARES
+    )
+    round_scale = tape.round_price / ORACLE_PRICE_SCALE
     for s in numba.prange(scenarios.shape[0]):
+        p = scenarios[s]
+        # what a call must beat at each round: gas of each kind and the least profit, rounded up
+        least = np.ceil(p[MIN_PROFIT] * call_native / ORACLE_PRICE_SCALE)
+        wei = call_base_fee + p[PRIORITY_FEE]
+        gas_pre = np.ceil(p[GAS_PRE_LIQUIDATION] * wei * call_native / ORACLE_PRICE_SCALE)
+        gas_liquidation = np.ceil(p[GAS_LIQUIDATION] * wei * call_native / ORACLE_PRICE_SCALE)
+        bar_pre, bar_liquidation = least + gas_pre, least + gas_liquidation
         group = start_group[s]
         for b in range(starts.shape[1]):
             first_event = starts[group, b]
@@ -688,5 +840,6 @@ def simulate_all(
                 simulate(
                     scenarios[s], opted_in[s, b], tape, first_event,
                     tape.borrower_events[b, 1], tree, size,
-                    call_assets, call_shares, call_native, call_base_fee, out[s, b],
+                    call_assets, call_shares, call_native, call_base_fee, call_ratio,
+                    round_ratio, round_scale, bar_pre, bar_liquidation, out[s, b],
                 )  # fmt: skip

@@ -134,3 +134,25 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
         {"id": scenarios["history"]},
     ).fetchone()  # type: ignore[misc]
     assert recorded_again == recorded
+
+    # the float sweep of a grid over the demo's lake: Parquet any tool reads, a row per scenario
+    # and 86 % market, every grid point's positions
+    swept = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "sweep", "--scenarios", "sweep_86",
+         "--out", str(tmp_path / "sweep")],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert swept.returncode == 0, swept.stderr[-3000:]
+    assert "Float sweep of 25 scenarios" in swept.stdout  # baseline and 24 grid points
+    con = duckdb.connect()
+    summary = tmp_path / "sweep" / "summary.parquet"
+    markets, rows, acted = con.execute(
+        f"SELECT count(DISTINCT market_id), count(*), sum(pre_liquidations) FROM '{summary}'"
+    ).fetchone()  # type: ignore[misc]
+    assert markets > 0 and rows == 25 * markets and acted > 0
+    positions = tmp_path / "sweep" / "positions.parquet"
+    assert con.execute(
+        f"SELECT count(*) FROM (SELECT scenario_id, market_id, count(*) AS n FROM '{positions}' "
+        f"GROUP BY ALL) p JOIN '{summary}' s USING (scenario_id, market_id) "
+        "WHERE p.n <> s.positions_simulated"
+    ).fetchone() == (0,)
