@@ -4,6 +4,8 @@
 prints the summary; runs are recorded in ``data/dagster_home`` so ``make ui`` shows them.
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import sys
@@ -11,10 +13,14 @@ import time
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from pipelines.settings import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from softliq_core.store.lake import Lake
 
 SUMMARY_QUERY = """
 SELECT scenario_name AS scenario, market, pre_liquidations AS "pre-liq", liquidations AS liq,
@@ -167,18 +173,12 @@ def write_governance_report(settings: Settings, scenarios: str, out: str | None)
     from softliq_core import steps
     from softliq_core.replay.scenario import ScenarioError
     from softliq_core.report.governance import ReportError
-    from softliq_core.store.lake import Lake
 
     path = _scenario_file(scenarios)
     out_dir = Path(out) if out else Path(settings.duckdb_path).parent / "reports" / path.stem
-    lake = Lake(settings.lake_root)
-    chains = lake.chain_ids()
-    if len(chains) != 1:
-        sys.exit(f"the lake {settings.lake_root} holds chains {chains}: run the pipeline first")
+    lake, chain_id = _lake_chain(settings)
     try:
-        written = steps.write_governance_report(
-            lake, chains[0], settings.duckdb_path, path, out_dir
-        )
+        written = steps.write_governance_report(lake, chain_id, settings.duckdb_path, path, out_dir)
     except (ReportError, ScenarioError) as error:
         sys.exit(str(error))
     print(f"Report written: {written} (charts beside it)")
@@ -187,23 +187,17 @@ def write_governance_report(settings: Settings, scenarios: str, out: str | None)
 def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None:
     """Sweep a scenario grid over the lake's Morpho markets in the float kernel; write its
     per-position and per-(scenario, market) tables as Parquet."""
-    import time
-
     from softliq_core import steps
     from softliq_core.replay.float_sweep import float_sweep
     from softliq_core.replay.ledger import ReplayError
     from softliq_core.replay.scenario import ScenarioError, load_scenarios
-    from softliq_core.store.lake import Lake
 
     path = _scenario_file(scenarios)
     out_dir = Path(out) if out else Path(settings.duckdb_path).parent / "sweeps" / path.stem
-    lake = Lake(settings.lake_root)
-    chains = lake.chain_ids()
-    if len(chains) != 1:
-        sys.exit(f"the lake {settings.lake_root} holds chains {chains}: run the pipeline first")
+    lake, chain_id = _lake_chain(settings)
     started = time.perf_counter()
     try:
-        sweep = float_sweep(steps.load_histories(lake, chains[0]), load_scenarios(path))
+        sweep = float_sweep(steps.load_histories(lake, chain_id), load_scenarios(path))
     except (ScenarioError, ReplayError, ValueError) as error:
         sys.exit(str(error))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -214,6 +208,17 @@ def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None
         f"{time.perf_counter() - started:.1f} s: {out_dir / 'summary.parquet'} (per scenario and "
         f"market), {out_dir / 'positions.parquet'} (per simulated position)"
     )
+
+
+def _lake_chain(settings: Settings) -> tuple[Lake, int]:
+    """The lake and the one chain it holds (the pipeline has run)."""
+    from softliq_core.store.lake import Lake
+
+    lake = Lake(settings.lake_root)
+    chains = lake.chain_ids()
+    if len(chains) != 1:
+        sys.exit(f"the lake {settings.lake_root} holds chains {chains}: run the pipeline first")
+    return lake, chains[0]
 
 
 def _scenario_file(scenarios: str) -> Path:

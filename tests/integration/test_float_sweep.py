@@ -12,36 +12,15 @@ from softliq_core.replay.float_sweep import AMOUNTS, COUNTS, float_sweep
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.run import HISTORY
 from softliq_core.replay.scenario import Scenario, ScenarioError, parse_scenarios
+from tests.integration.test_divergence import SCENARIOS as DIVERGENCE_SCENARIOS
 
-SCENARIOS = parse_scenarios(
+# The divergence test's scenarios the float sweep runs (latency 2, blue-sdk presets without gas,
+# an opt-in fraction), and a grid with single calls and a least profit.
+SCENARIOS = [
+    s for s in DIVERGENCE_SCENARIOS if s.name in ("history", "baseline", "sdk", "wide_half")
+] + parse_scenarios(
     tomllib.loads(
         """
-[[scenario]]
-name = "history"
-mechanism = "history"
-
-[[scenario]]
-name = "baseline"
-mechanism = "morpho_liquidation"
-liquidator = { latency_blocks = 2 }
-
-[[scenario]]
-name = "sdk"
-mechanism = "morpho_pre_liquidation"
-preset = "blue-sdk-default"
-liquidator = { gas_pre_liquidation = 0 }
-
-[[scenario]]
-name = "wide_half"
-mechanism = "morpho_pre_liquidation"
-scope = { lltv = "0.86" }
-pre_lltv = "0.75"
-pre_lcf1 = "0.02"
-pre_lcf2 = "0.4"
-pre_lif1 = "1.01"
-pre_lif2 = "1.05"
-opt_in = { mode = "fraction", fraction = 0.5, seed = 3 }
-
 [[grid]]
 name = "grid"
 mechanism = "morpho_pre_liquidation"
