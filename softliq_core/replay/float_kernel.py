@@ -13,7 +13,8 @@ so amounts below 2**53 base units (9e15: a USDC amount up to 9 billion dollars, 
 satoshis) are computed as the contracts compute them; larger ones (wei of ETH, borrow shares) carry
 16 significant digits. A decision taken at the very boundary of a rounded comparison can then differ
 from the exact engine's (a position clipped to exactly its LLTV, a call that pays to the unit), and
-the position's path with it: README, "The float sweep", gives how often and by how much.
+the position's path with it: README, "Sweeping a grid: the float sweep", gives how often and by
+how much.
 
 Compiled with numba (cached next to this file); every function here is numba code.
 """

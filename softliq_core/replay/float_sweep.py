@@ -6,7 +6,7 @@ each scenario can move (DESIGN §4 rule 4, ``diverging_borrowers``), every scena
 one compiled pass over numba threads, and gives one row per (scenario, market, simulated
 position) and their sum per (scenario, market). Amounts are floats in base units; counts and
 blocks are whole numbers. What it approximates, and by how much against the exact engine, is in
-the README ("The float sweep"): pick the scenarios with it, then replay those exactly
+the README ("Sweeping a grid"): pick the scenarios with it, then replay those exactly
 (``run_scenarios``) for the tables and the report.
 
 Scenarios it runs: ``morpho_liquidation`` and ``morpho_pre_liquidation`` with history's interest
