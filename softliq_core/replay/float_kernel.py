@@ -177,43 +177,28 @@ def healthy(
 
 
 @kernel
-def largest_borrow(
-    assets: float,
+def healthy_after(
+    borrow: bool,
+    amount: float,
     shares: float,
     collateral: float,
     price: float,
     lltv: float,
     total_assets: float,
     total_shares: float,
-) -> float:
-    """The largest borrow up to ``assets`` after which the position is healthy (the engine
-    bisects): the closed form, stepped to the boundary of the rounded check."""
-    room = np.floor(collateral_value(collateral, price) * lltv)
-    room -= assets_up(shares, total_assets, total_shares)
-    amount = float(min(max(np.floor(room), 0.0), assets))
-    step = max(1.0, float(np.spacing(amount)))
-    for _ in range(8):
-        added = shares_up(amount, total_assets, total_shares)
-        after = (shares + added, collateral, price, lltv, total_assets + amount)
-        if amount <= 0.0 or healthy(*after, total_shares + added):
-            break
-        amount = max(amount - step, 0.0)
-    for _ in range(8):
-        more = amount + step
-        if more > assets:
-            break
-        added = shares_up(more, total_assets, total_shares)
-        if not healthy(
-            shares + added, collateral, price, lltv, total_assets + more, total_shares + added
-        ):
-            break
-        amount = more
-    return amount
+) -> bool:
+    """Healthy after borrowing ``amount`` (``borrow``), or after withdrawing that collateral."""
+    if not borrow:
+        return healthy(shares, collateral - amount, price, lltv, total_assets, total_shares)
+    added = shares_up(amount, total_assets, total_shares)
+    after = (shares + added, collateral, price, lltv, total_assets + amount)
+    return healthy(*after, total_shares + added)
 
 
 @kernel
-def largest_withdrawal(
-    held: float,
+def largest_healthy(
+    borrow: bool,
+    limit: float,
     shares: float,
     collateral: float,
     price: float,
@@ -221,22 +206,25 @@ def largest_withdrawal(
     total_assets: float,
     total_shares: float,
 ) -> float:
-    """The largest withdrawal up to ``held`` after which the position is healthy."""
-    least_value = np.ceil(assets_up(shares, total_assets, total_shares) / lltv)
-    least = np.ceil(least_value * ORACLE_PRICE_SCALE / price)
-    amount = float(min(max(collateral - least, 0.0), held))
-    step = max(1.0, float(np.spacing(collateral)))
+    """The largest borrow (``borrow``) or withdrawal up to ``limit`` after which the position is
+    healthy (the engine bisects, health being monotone): the closed form, stepped to the boundary
+    of the rounded check."""
+    debt = assets_up(shares, total_assets, total_shares)
+    if borrow:
+        closed_form = np.floor(collateral_value(collateral, price) * lltv) - debt
+    else:
+        least = np.ceil(np.ceil(debt / lltv) * ORACLE_PRICE_SCALE / price)
+        closed_form = collateral - least
+    amount = float(min(max(np.floor(closed_form), 0.0), limit))
+    step = max(1.0, float(np.spacing(amount if borrow else collateral)))
+    position = (shares, collateral, price, lltv, total_assets, total_shares)
     for _ in range(8):
-        if amount <= 0.0 or healthy(
-            shares, collateral - amount, price, lltv, total_assets, total_shares
-        ):
+        if amount <= 0.0 or healthy_after(borrow, amount, *position):
             break
         amount = max(amount - step, 0.0)
     for _ in range(8):
         more = amount + step
-        if more > held or not healthy(
-            shares, collateral - more, price, lltv, total_assets, total_shares
-        ):
+        if more > limit or not healthy_after(borrow, more, *position):
             break
         amount = more
     return amount
@@ -739,26 +727,21 @@ def simulate(
                     if shares <= repaid_shares * 1e-12:
                         shares = 0.0
             elif kind == BORROW:
-                added = shares_up(amount, assets, total_shares)
-                if healthy(
-                    shares + added, collateral, price, lltv, assets + amount, total_shares + added
-                ):
-                    shares += added
+                position = (shares, collateral, price, lltv, assets, total_shares)
+                if healthy_after(True, amount, *position):
+                    shares += shares_up(amount, assets, total_shares)
                 else:
                     clipped = True
-                    allowed = largest_borrow(
-                        amount, shares, collateral, price, lltv, assets, total_shares
-                    )
+                    allowed = largest_healthy(True, amount, *position)
                     if allowed > 0:
                         shares += shares_up(allowed, assets, total_shares)
             else:  # WITHDRAW_COLLATERAL
                 held = collateral if amount > collateral * (1 + 1e-12) else amount
-                if healthy(shares, collateral - held, price, lltv, assets, total_shares):
+                position = (shares, collateral, price, lltv, assets, total_shares)
+                if healthy_after(False, held, *position):
                     allowed = held
                 else:
-                    allowed = largest_withdrawal(
-                        held, shares, collateral, price, lltv, assets, total_shares
-                    )
+                    allowed = largest_healthy(False, held, *position)
                 clipped = allowed < amount * (1 - 1e-12)
                 collateral = max(collateral - allowed, 0.0)
                 if collateral <= amount * 1e-12:
