@@ -8,8 +8,10 @@ pre-liquidation sweep, divergence-driven against full replays, serial and in pro
 Only a sample of the 1,000 scenarios is replayed (``--sample``, evenly spaced over the grid) and
 the time is extrapolated: a sweep (each process of it) replays the history of the markets in its
 scenarios' scope once, then each scenario, and scenarios are independent, so a sweep costs that
-history replay (timed on its own) plus the sum of its scenarios. Prints one table and the peak memory of the
-process and of its largest worker.
+history replay (timed on its own) plus the sum of its scenarios. The float sweep
+(replay/float_sweep.py) runs the whole grid, timed, not extrapolated, and is compared with the
+exact sample position by position (``--no-float`` skips it). Prints one table and the peak memory
+of the process and of its largest worker.
 """
 
 from __future__ import annotations
