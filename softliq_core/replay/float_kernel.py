@@ -234,6 +234,15 @@ def largest_healthy(
 
 
 @kernel
+def pre_liquidation_terms(p: Floats, ltv: float) -> tuple[float, float]:
+    """The incentive factor and close factor at this LTV in the window: each interpolated
+    linearly from preLLTV to LLTV, so both rise with the LTV."""
+    quotient = (ltv - p[PRE_LLTV]) / (p[LLTV] - p[PRE_LLTV])
+    factor = quotient * (p[PRE_LIF2] - p[PRE_LIF1]) + p[PRE_LIF1]
+    return factor, quotient * (p[PRE_LCF2] - p[PRE_LCF1]) + p[PRE_LCF1]
+
+
+@kernel
 def propose(
     p: Floats,
     opted_in: bool,
@@ -257,9 +266,7 @@ def propose(
         )
         return LIQUIDATION, repaid, collateral, shares - repaid, p[GAS_LIQUIDATION]
     if p[HAS_PRE] > 0 and opted_in and borrowed > np.floor(quoted * pre_lltv):
-        quotient = (borrowed / quoted - pre_lltv) / (lltv - pre_lltv)
-        factor = quotient * (p[PRE_LIF2] - p[PRE_LIF1]) + p[PRE_LIF1]
-        close_factor = quotient * (p[PRE_LCF2] - p[PRE_LCF1]) + p[PRE_LCF1]
+        factor, close_factor = pre_liquidation_terms(p, borrowed / quoted)
         repaid = float(np.floor(shares * close_factor))
         if repaid == 0.0:
             return NO_CALL, 0.0, 0.0, 0.0, 0.0
@@ -277,6 +284,19 @@ def propose(
 
 
 @kernel
+def gas_cost(p: Floats, gas_used: float, base_fee: float, native_price: float) -> float:
+    """The call's gas at the block's base fee and the priority fee, in the loan asset, rounded up."""
+    wei = gas_used * (base_fee + p[PRIORITY_FEE])
+    return float(np.ceil(wei * native_price / ORACLE_PRICE_SCALE))
+
+
+@kernel
+def least_profit(p: Floats, native_price: float) -> float:
+    """The liquidator's minimum profit, in the loan asset, rounded up."""
+    return float(np.ceil(p[MIN_PROFIT] * native_price / ORACLE_PRICE_SCALE))
+
+
+@kernel
 def economics(
     p: Floats, seized: float, price: float, base_fee: float, native_price: float, gas_used: float
 ) -> tuple[float, float, float]:
@@ -286,8 +306,7 @@ def economics(
     if p[SLIPPAGE_DEPTH] > 0:
         impact += seized * 0.01 / p[SLIPPAGE_DEPTH]
     slippage = float(np.ceil(seized_value * min(impact, 0.5)))
-    gas_cost = np.ceil(gas_used * (base_fee + p[PRIORITY_FEE]) * native_price / ORACLE_PRICE_SCALE)
-    return seized_value, slippage, float(gas_cost)
+    return seized_value, slippage, gas_cost(p, gas_used, base_fee, native_price)
 
 
 @kernel
@@ -311,9 +330,7 @@ def surely_declines(
     if in_window:
         if not (pre_lltv * value + 4 < debt < lltv * value * (1 - 1e-12) - 4):
             return False
-        quotient = (ltv - pre_lltv) / (lltv - pre_lltv)
-        factor = quotient * (p[PRE_LIF2] - p[PRE_LIF1]) + p[PRE_LIF1]
-        close_factor = quotient * (p[PRE_LCF2] - p[PRE_LCF1]) + p[PRE_LCF1]
+        factor, close_factor = pre_liquidation_terms(p, ltv)
         repaid = debt * close_factor
         seized_value = repaid * factor
         seized = seized_value * inverse_scale
@@ -336,6 +353,48 @@ def surely_declines(
         impact += seized * 0.01 / p[SLIPPAGE_DEPTH]
     gain = seized_value * (1 - min(impact, 0.5)) - repaid
     return bool(gain + 8 + 1e-9 * (seized_value + repaid) < bar)
+
+
+@kernel
+def too_small_until(
+    p: Floats,
+    tape: MarketTape,
+    shares: float,
+    collateral: float,
+    price: float,
+    due: int,
+    block: int,
+) -> int:
+    """The next block a call must be made at, after the call at ``due`` found the position in the
+    window and proposed nothing, ``block`` being the next round's or event's: ``due + 1`` as the
+    engine does, or ``block`` when every call between surely proposes nothing too. Between them
+    only interest accrues (same price, same totals segment), raising the debt, the LTV and with it
+    the close factor and incentive, so what a pre-liquidation would repay and seize only grows:
+    when the call at ``block - 1`` still repays or seizes nothing and finds the position still in
+    the window, so does each call before it. (Small positions of few-decimal collateral, WBTC in
+    satoshis, sit there for days, one empty call per block.)"""
+    last = block - 1
+    segment = int(np.searchsorted(tape.segment_block, last)) - 1
+    if tape.segment_block[segment] > due:  # (a call at b sees the segments begun before b)
+        return due + 1  # an event moved the totals between two of the calls
+    assets = accrued_borrow_assets(tape, segment, int(tape.timestamps[last - tape.first_block]))
+    total_shares = tape.total_borrow_shares[segment]
+    borrowed = assets_up(shares, assets, total_shares)
+    quoted = collateral_value(collateral, price)
+    if borrowed > np.floor(quoted * p[LLTV]):
+        return due + 1  # it may go under water before
+    factor, close_factor = pre_liquidation_terms(p, borrowed / quoted)
+    repaid = float(np.floor(shares * close_factor))
+    if repaid == 0.0 or seized_for_shares(repaid, price, factor, assets, total_shares) == 0.0:
+        return block
+    return due + 1
+
+
+@kernel
+def call_bar(p: Floats, pre_liquidation: bool, native_price: float, base_fee: float) -> float:
+    """What a call must beat to pay: its gas and the least profit (surely_declines' ``bar``)."""
+    gas_used = p[GAS_PRE_LIQUIDATION] if pre_liquidation else p[GAS_LIQUIDATION]
+    return least_profit(p, native_price) + gas_cost(p, gas_used, base_fee, native_price)
 
 
 @kernel
@@ -448,8 +507,6 @@ def simulate(
     call_ratio: Floats,
     round_ratio: Floats,
     round_scale: Floats,
-    bar_pre: Floats,
-    bar_liquidation: Floats,
     out: Floats,
 ) -> None:
     """Simulate the position from its event ``first_event`` (where it adopts history's position)
@@ -475,6 +532,7 @@ def simulate(
     k, j = first_event, tape.event_round[first_event]
     event_block = event_log = 0
     price = 0.0
+    parked = False  # the last call declined: the tight loop below may run
     while True:
         has_event = k < end_event
         if has_event:
@@ -494,13 +552,14 @@ def simulate(
                 following = event_block
             if due == tape.round_block[j - 1] + latency and following >= due <= last_block:
                 price = tape.round_price[j - 1]
-                bar = bar_pre[j - 1] if in_window else bar_liquidation[j - 1]
+                bar = call_bar(p, in_window, call_native[j - 1], call_base_fee[j - 1])
                 priced = call_native[j - 1] > 0 or not charges_gas
                 debt, value = shares * call_ratio[j - 1], collateral * round_scale[j - 1]
                 screened = (debt, value, debt / value, 1 / round_scale[j - 1], bar)
                 if priced and surely_declines(p, in_window, shares, collateral, *screened):
                     out[UNPROFITABLE] += 1
                     n_dues = 0
+                    parked = True
                     kind = NO_CALL
                 else:
                     kind, repaid_shares, seized, _, gas_used = propose(
@@ -517,11 +576,12 @@ def simulate(
                     value, slippage, gas_cost = economics(
                         p, seized, price, call_base_fee[j - 1], call_native[j - 1], gas_used
                     )
-                    least = np.ceil(p[MIN_PROFIT] * call_native[j - 1] / ORACLE_PRICE_SCALE)
+                    least = least_profit(p, call_native[j - 1])
                     if not value - slippage - repaid - gas_cost > least:
                         out[UNPROFITABLE] += 1
                         n_dues = 0
-        if n_dues == 0 and shares > 0.0 and (window or not in_window):
+                        parked = True
+        if parked and n_dues == 0 and shares > 0.0 and (window or not in_window):
             pending = -1
             per_value = shares / collateral if collateral > 0 else np.inf
             # rounding moves an LTV by up to a unit of debt or value: a relative slack
@@ -541,8 +601,10 @@ def simulate(
                     quoted = collateral_value(collateral, price)
                     limit = np.floor(quoted * lltv)
                     if in_window and not np.floor(quoted * pre_lltv) < borrowed <= limit:
+                        parked = False
                         break
                     if not in_window and not borrowed > limit:
+                        parked = False
                         break
                     if quoted > 0:  # the round's check, committed: the record
                         max_ltv = max(max_ltv, borrowed / quoted)
@@ -554,7 +616,7 @@ def simulate(
                 same_block = j + 1 < next_event_round and following == tape.round_block[j]
                 declines = False
                 if following >= due and due <= last_block:
-                    bar = bar_pre[j] if in_window else bar_liquidation[j]
+                    bar = call_bar(p, in_window, call_native[j], call_base_fee[j])
                     priced = call_native[j] > 0 or not charges_gas
                     debt, value = shares * call_ratio[j], collateral * round_scale[j]
                     at_call = (debt, value, ltv * call_ratio[j] / round_ratio[j])
@@ -572,7 +634,7 @@ def simulate(
                         value, slippage, gas_cost = economics(
                             p, seized, price, call_base_fee[j], call_native[j], gas_used
                         )
-                        least = np.ceil(p[MIN_PROFIT] * call_native[j] / ORACLE_PRICE_SCALE)
+                        least = least_profit(p, call_native[j])
                         declines = not value - slippage - repaid - gas_cost > least
                 j += 1
                 if declines:  # the call saw the position in the same regime: spell as it was
@@ -646,8 +708,8 @@ def simulate(
                 assets = accrued_borrow_assets(tape, segment, tape.timestamps[due - first_block])
                 native = _native_price_before(tape, due)
                 base_fee = tape.base_fees[due - first_block]
-            least = np.ceil(p[MIN_PROFIT] * native / ORACLE_PRICE_SCALE)
-            declined = False
+            least = least_profit(p, native)
+            declined = acted = False
             for _ in range(int(p[MAX_CALLS])):
                 if shares == 0.0:
                     break
@@ -656,6 +718,7 @@ def simulate(
                 )
                 if kind == NO_CALL:
                     break
+                acted = True
                 if native == 0.0 and charges_gas:
                     out[:] = np.nan  # no ETH price to convert gas: the engine raises
                     return
@@ -664,7 +727,7 @@ def simulate(
                 profit = value - slippage - repaid - gas_cost
                 if not profit > least:
                     out[UNPROFITABLE] += 1
-                    declined = True
+                    declined = parked = True
                     break
                 shares -= repaid_shares + bad_shares
                 collateral -= seized
@@ -694,7 +757,10 @@ def simulate(
                 out[SOFT_ZONE_BLOCKS] += due - spell_since
                 spell_since = -1
             if not declined and shares > 0 and (unhealthy or (window and above)):
-                n_dues = _schedule(dues, n_dues, due + 1)
+                following = due + 1
+                if inside and not acted and following < block:
+                    following = too_small_until(p, tape, shares, collateral, price, due, block)
+                n_dues = _schedule(dues, n_dues, following)
         if at_end:
             break
 
@@ -802,28 +868,21 @@ def simulate_all(
 ) -> None:  # pragma: no cover - numba code (covered through float_sweep)
     """Every scenario (row of ``scenarios``) x every position it simulates: ``starts[g, b]``, the
     first event of borrower ``b`` under the scenarios of start group ``g`` (-1: not simulated),
-    in parallel over scenarios (numba threads)."""
+    in parallel over borrowers (numba threads)."""
     call_ratio = (call_assets + 1.0) / (call_shares + VIRTUAL_SHARES)
     segment = tape.round_segment
     round_ratio = (tape.total_borrow_assets[segment] + 1.0) / (
         tape.total_borrow_shares[segment] + VIRTUAL_SHARES
     )
     round_scale = tape.round_price / ORACLE_PRICE_SCALE
-    for s in numba.prange(scenarios.shape[0]):
-        p = scenarios[s]
-        # what a call must beat at each round: gas of each kind and the least profit, rounded up
-        least = np.ceil(p[MIN_PROFIT] * call_native / ORACLE_PRICE_SCALE)
-        wei = call_base_fee + p[PRIORITY_FEE]
-        gas_pre = np.ceil(p[GAS_PRE_LIQUIDATION] * wei * call_native / ORACLE_PRICE_SCALE)
-        gas_liquidation = np.ceil(p[GAS_LIQUIDATION] * wei * call_native / ORACLE_PRICE_SCALE)
-        bar_pre, bar_liquidation = least + gas_pre, least + gas_liquidation
-        group = start_group[s]
-        for b in range(starts.shape[1]):
-            first_event = starts[group, b]
+    # borrower by borrower, every scenario in turn: the borrower's stretch of the tape stays in cache
+    for b in numba.prange(starts.shape[1]):
+        for s in range(scenarios.shape[0]):
+            first_event = starts[start_group[s], b]
             if first_event >= 0:
                 simulate(
                     scenarios[s], opted_in[s, b], tape, first_event,
                     tape.borrower_events[b, 1], tree, size,
                     call_assets, call_shares, call_native, call_base_fee, call_ratio,
-                    round_ratio, round_scale, bar_pre, bar_liquidation, out[s, b],
+                    round_ratio, round_scale, out[s, b],
                 )  # fmt: skip
