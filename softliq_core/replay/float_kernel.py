@@ -73,6 +73,8 @@ REPAID_ASSETS, SEIZED_ASSETS, SEIZED_VALUE, SLIPPAGE_COST, GAS_COST = range(9, 1
 LIQUIDATOR_PROFIT, BAD_DEBT_ASSETS = range(14, 16)
 N_OUTCOMES: Final = 16
 
+SCENARIO_BLOCK: Final = 32  # scenarios simulated in turn on one borrower, per thread task
+
 NO_CALL: Final = -1
 PRE_LIQUIDATION: Final = 0
 LIQUIDATION: Final = 1
@@ -356,6 +358,34 @@ def surely_declines(
 
 
 @kernel
+def _empty_in_window(
+    p: Floats,
+    tape: MarketTape,
+    segment: int,
+    at: int,
+    last: int,
+    position: tuple[float, float, float],
+) -> bool:
+    """The calls at blocks ``at`` to ``last``, all on the totals ``segment`` accrued, find the
+    position in the window (above its preLLTV at ``at``, the least accrued; not under water at
+    ``last``, the most) and a pre-liquidation there repays or seizes nothing (at ``last``: what
+    it would repay and seize only grows with the debt)."""
+    shares, collateral, price = position
+    quoted = collateral_value(collateral, price)
+    total_shares = tape.total_borrow_shares[segment]
+    earliest = accrued_borrow_assets(tape, segment, int(tape.timestamps[at - tape.first_block]))
+    if not assets_up(shares, earliest, total_shares) > np.floor(quoted * p[PRE_LLTV]):
+        return False
+    assets = accrued_borrow_assets(tape, segment, int(tape.timestamps[last - tape.first_block]))
+    borrowed = assets_up(shares, assets, total_shares)
+    if borrowed > np.floor(quoted * p[LLTV]):
+        return False
+    factor, close_factor = pre_liquidation_terms(p, borrowed / quoted)
+    repaid = float(np.floor(shares * close_factor))
+    return repaid == 0.0 or seized_for_shares(repaid, price, factor, assets, total_shares) == 0.0
+
+
+@kernel
 def too_small_until(
     p: Floats,
     tape: MarketTape,
@@ -366,28 +396,24 @@ def too_small_until(
     block: int,
 ) -> int:
     """The next block a call must be made at, after the call at ``due`` found the position in the
-    window and proposed nothing, ``block`` being the next round's or event's: ``due + 1`` as the
-    engine does, or ``block`` when every call between surely proposes nothing too. Between them
-    only interest accrues (same price, same totals segment), raising the debt, the LTV and with it
-    the close factor and incentive, so what a pre-liquidation would repay and seize only grows:
-    when the call at ``block - 1`` still repays or seizes nothing and finds the position still in
-    the window, so does each call before it. (Small positions of few-decimal collateral, WBTC in
-    satoshis, sit there for days, one empty call per block.)"""
-    last = block - 1
-    segment = int(np.searchsorted(tape.segment_block, last)) - 1
-    if tape.segment_block[segment] > due:  # (a call at b sees the segments begun before b)
-        return due + 1  # an event moved the totals between two of the calls
-    assets = accrued_borrow_assets(tape, segment, int(tape.timestamps[last - tape.first_block]))
-    total_shares = tape.total_borrow_shares[segment]
-    borrowed = assets_up(shares, assets, total_shares)
-    quoted = collateral_value(collateral, price)
-    if borrowed > np.floor(quoted * p[LLTV]):
-        return due + 1  # it may go under water before
-    factor, close_factor = pre_liquidation_terms(p, borrowed / quoted)
-    repaid = float(np.floor(shares * close_factor))
-    if repaid == 0.0 or seized_for_shares(repaid, price, factor, assets, total_shares) == 0.0:
-        return block
-    return due + 1
+    window and proposed nothing, ``block`` being the next round's or event's: past every block
+    before ``block`` whose call surely proposes nothing too (``due + 1`` if none, as the engine
+    does). Between rounds the price stands, and between other positions' events the totals only
+    accrue interest, raising the debt, the LTV and with them what a pre-liquidation would repay
+    and seize: so, stretch by stretch of one totals segment, the call at the stretch's last block
+    settles every call of it. (Small positions of few-decimal collateral, WBTC in satoshis, sit
+    in the window for days, one empty call per block.)"""
+    position = (shares, collateral, price)
+    at = due + 1
+    while at < block:
+        segment = int(np.searchsorted(tape.segment_block, at)) - 1  # begun before ``at``
+        last = block - 1
+        if segment + 1 < len(tape.segment_block):  # (the next one holds from the block after)
+            last = min(last, int(tape.segment_block[segment + 1]))
+        if not _empty_in_window(p, tape, segment, at, last, position):
+            return at
+        at = last + 1
+    return block
 
 
 @kernel
@@ -694,7 +720,8 @@ def simulate(
         while n_dues > 0 and dues[0] <= block:
             due = dues[0]
             n_dues -= 1
-            dues[:n_dues] = dues[1 : n_dues + 1]
+            for q in range(n_dues):  # (in place: a slice copy would allocate)
+                dues[q] = dues[q + 1]
             if due > last_block:
                 n_dues = 0
                 break
@@ -875,9 +902,13 @@ def simulate_all(
         tape.total_borrow_shares[segment] + VIRTUAL_SHARES
     )
     round_scale = tape.round_price / ORACLE_PRICE_SCALE
-    # borrower by borrower, every scenario in turn: the borrower's stretch of the tape stays in cache
-    for b in numba.prange(starts.shape[1]):
-        for s in range(scenarios.shape[0]):
+    # borrower by borrower, a block of scenarios in turn (the borrower's stretch of the tape stays
+    # in cache); blocks, not all scenarios, so that a borrower busier than the rest is shared out
+    n_scenarios = scenarios.shape[0]
+    n_blocks = (n_scenarios + SCENARIO_BLOCK - 1) // SCENARIO_BLOCK
+    for task in numba.prange(starts.shape[1] * n_blocks):
+        b, first = task // n_blocks, task % n_blocks * SCENARIO_BLOCK
+        for s in range(first, min(first + SCENARIO_BLOCK, n_scenarios)):
             first_event = starts[start_group[s], b]
             if first_event >= 0:
                 simulate(

@@ -1,7 +1,6 @@
 """The float kernel's shortcut over empty pre-liquidation calls (float_kernel.too_small_until):
-wherever it moves the next call from ``due + 1`` to the next round, every call in between, made
-block by block as the engine makes them, must find the position in the window and propose
-nothing."""
+wherever it moves the next call past ``due + 1``, every call it passes over, made block by block as
+the engine makes them, must find the position in the window and propose nothing."""
 
 from __future__ import annotations
 
@@ -75,12 +74,12 @@ def test_calls_skipped_after_an_empty_pre_liquidation_are_empty_too(
     skipped = kept = 0
     for tape, p, position, due, block in _empty_calls(histories):
         following = fk.too_small_until(p, tape, *position, due, block)
-        assert following in (due + 1, block)
+        assert due + 1 <= following <= block
         if following == due + 1:
             kept += 1
             continue
         skipped += 1
-        for between in range(due + 1, block):
+        for between in range(due + 1, following):
             assert _in_window_and_empty(p, tape, *position, between), (position, due, between)
     # both ways taken: the shortcut is exercised, and refused where calls could propose something
     assert skipped > 0 and kept > 0, (skipped, kept)
@@ -92,35 +91,37 @@ SEGMENT_COLUMNS = (
 )  # fmt: skip
 
 
-def _with_events_between(tape: MarketTape, due: int) -> MarketTape:
-    """The tape with two events of other positions after the call at ``due``: one in its block
-    that triples the borrow share price, one in the next block that puts it back."""
-    before = int(np.searchsorted(tape.segment_block, due)) - 1
+def _with_events_at(tape: MarketTape, block: int) -> MarketTape:
+    """The tape with two events of other positions: one in ``block`` that triples the borrow
+    share price (for the call at the top of the next block), one in the next block that puts it
+    back."""
+    before = int(np.searchsorted(tape.segment_block, block + 1)) - 1
     at = before + 1
     columns = {}
     for name in SEGMENT_COLUMNS:
         column = getattr(tape, name)
         raised, restored = column[before], column[before]
         if name == "segment_block":
-            raised, restored = due, due + 1
+            raised, restored = block, block + 1
         elif name == "total_borrow_assets":
             raised = 3 * (column[before] + 1)  # (the share price's virtual asset)
         columns[name] = np.insert(column, [at, at], [raised, restored])
     return tape._replace(**columns)
 
 
-def test_no_shortcut_past_an_event(histories: list[MarketHistory]) -> None:
+def test_the_shortcut_stops_at_an_event(histories: list[MarketHistory]) -> None:
     """Another position's events between the calls can move what a call would do, even when the
-    call before the next round is empty again: the shortcut is not taken across them."""
+    call before the next round is empty again: the shortcut stops at the first call they move."""
     cases = 0
     for tape, p, position, due, block in _empty_calls(histories):
-        if block - due < 3 or fk.too_small_until(p, tape, *position, due, block) != block:
+        if block - due < 4 or fk.too_small_until(p, tape, *position, due, block) != block:
             continue
-        moved = _with_events_between(tape, due)
+        middle = (due + block) // 2
+        moved = _with_events_at(tape, middle)
         if not _in_window_and_empty(p, moved, *position, block - 1):
             continue
-        assert not _in_window_and_empty(p, moved, *position, due + 1)  # on the raised totals
-        assert fk.too_small_until(p, moved, *position, due, block) == due + 1
+        assert not _in_window_and_empty(p, moved, *position, middle + 1)  # on the raised totals
+        assert fk.too_small_until(p, moved, *position, due, block) == middle + 1
         cases += 1
     assert cases > 0
 
