@@ -73,8 +73,6 @@ REPAID_ASSETS, SEIZED_ASSETS, SEIZED_VALUE, SLIPPAGE_COST, GAS_COST = range(9, 1
 LIQUIDATOR_PROFIT, BAD_DEBT_ASSETS = range(14, 16)
 N_OUTCOMES: Final = 16
 
-SCENARIO_BLOCK: Final = 32  # scenarios simulated in turn on one borrower, per thread task
-
 NO_CALL: Final = -1
 PRE_LIQUIDATION: Final = 0
 LIQUIDATION: Final = 1
@@ -902,13 +900,14 @@ def simulate_all(
         tape.total_borrow_shares[segment] + VIRTUAL_SHARES
     )
     round_scale = tape.round_price / ORACLE_PRICE_SCALE
-    # borrower by borrower, a block of scenarios in turn (the borrower's stretch of the tape stays
-    # in cache); blocks, not all scenarios, so that a borrower busier than the rest is shared out
-    n_scenarios = scenarios.shape[0]
-    n_blocks = (n_scenarios + SCENARIO_BLOCK - 1) // SCENARIO_BLOCK
-    for task in numba.prange(starts.shape[1] * n_blocks):
-        b, first = task // n_blocks, task % n_blocks * SCENARIO_BLOCK
-        for s in range(first, min(first + SCENARIO_BLOCK, n_scenarios)):
+    # Borrower by borrower, every scenario in turn (the borrower's stretch of the tape stays in
+    # cache). Threads take equal runs of borrowers, so borrowers are dealt in a scattered order (a
+    # multiplicative hash, a permutation: the factor is a prime), each run a fair sample: in their
+    # own order, one thread's run cost a third more.
+    n_borrowers = starts.shape[1]
+    for rank in numba.prange(n_borrowers):
+        b = rank * 2654435761 % n_borrowers
+        for s in range(scenarios.shape[0]):
             first_event = starts[start_group[s], b]
             if first_event >= 0:
                 simulate(
