@@ -734,7 +734,7 @@ def simulate(
                 native = _native_price_before(tape, due)
                 base_fee = tape.base_fees[due - first_block]
             least = least_profit(p, native)
-            declined = acted = False
+            declined = proposed = False
             for _ in range(int(p[MAX_CALLS])):
                 if shares == 0.0:
                     break
@@ -743,7 +743,7 @@ def simulate(
                 )
                 if kind == NO_CALL:
                     break
-                acted = True
+                proposed = True
                 if native == 0.0 and charges_gas:
                     out[:] = np.nan  # no ETH price to convert gas: the engine raises
                     return
@@ -783,7 +783,7 @@ def simulate(
                 spell_since = -1
             if not declined and shares > 0 and (unhealthy or (window and above)):
                 following = due + 1
-                if inside and not acted and following < block:
+                if inside and not proposed and following < block:
                     following = too_small_until(p, tape, shares, collateral, price, due, block)
                 n_dues = _schedule(dues, n_dues, following)
         if at_end:
