@@ -635,6 +635,13 @@ def simulate(
                     limit = np.floor(quoted * lltv)
                     if in_window and not np.floor(quoted * pre_lltv) < borrowed <= limit:
                         parked = False
+                        if pending < 0 and quoted > 0 and borrowed <= limit:
+                            # below the window: this round's check, as the item's check below
+                            # makes it (the record; the spell closes; no call), saves a pass
+                            max_ltv = max(max_ltv, borrowed / quoted)
+                            out[SOFT_ZONE_BLOCKS] += tape.round_block[j] - spell_since
+                            spell_since = -1
+                            j += 1
                         break
                     if not in_window and not borrowed > limit:
                         parked = False
