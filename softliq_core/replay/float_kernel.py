@@ -27,6 +27,7 @@ from typing import Any, Final, TypeVar, cast
 import numba
 import numpy as np
 import numpy.typing as npt
+from numba.np.unsafe.ndarray import to_fixed_tuple as _to_fixed_tuple
 
 from softliq_core.replay.market_tape import (
     BORROW,
@@ -39,7 +40,11 @@ from softliq_core.replay.market_tape import (
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
+# A scenario's row (N_PARAMS) as the kernel takes it: a tuple, not an array, which numba would
+# reference-count at every call that passes it (a quarter of the kernel's time)
+Params = tuple[float, ...]
 F = TypeVar("F", bound=Callable[..., Any])
+to_fixed_tuple = cast(Callable[[Floats, int], Params], _to_fixed_tuple)
 
 
 def kernel(function: F) -> F:
@@ -241,7 +246,7 @@ def largest_healthy(
 
 
 @kernel
-def pre_liquidation_terms(p: Floats, ltv: float) -> tuple[float, float]:
+def pre_liquidation_terms(p: Params, ltv: float) -> tuple[float, float]:
     """The incentive factor and close factor at this LTV in the window: each interpolated
     linearly from preLLTV to LLTV, so both rise with the LTV."""
     quotient = (ltv - p[PRE_LLTV]) / (p[LLTV] - p[PRE_LLTV])
@@ -251,7 +256,7 @@ def pre_liquidation_terms(p: Floats, ltv: float) -> tuple[float, float]:
 
 @inlined
 def propose(
-    p: Floats,
+    p: Params,
     opted_in: bool,
     shares: float,
     collateral: float,
@@ -291,21 +296,21 @@ def propose(
 
 
 @kernel
-def gas_cost(p: Floats, gas_used: float, base_fee: float, native_price: float) -> float:
+def gas_cost(p: Params, gas_used: float, base_fee: float, native_price: float) -> float:
     """The call's gas at the block's base fee and the priority fee, in the loan asset, rounded up."""
     wei = gas_used * (base_fee + p[PRIORITY_FEE])
     return float(np.ceil(wei * native_price / ORACLE_PRICE_SCALE))
 
 
 @kernel
-def least_profit(p: Floats, native_price: float) -> float:
+def least_profit(p: Params, native_price: float) -> float:
     """The liquidator's minimum profit, in the loan asset, rounded up."""
     return float(np.ceil(p[MIN_PROFIT] * native_price / ORACLE_PRICE_SCALE))
 
 
 @kernel
 def economics(
-    p: Floats, seized: float, price: float, base_fee: float, native_price: float, gas_used: float
+    p: Params, seized: float, price: float, base_fee: float, native_price: float, gas_used: float
 ) -> tuple[float, float, float]:
     """(seized value, slippage cost, gas cost), rounded as LiquidatorModel.economics."""
     seized_value = collateral_value(seized, price)
@@ -318,7 +323,7 @@ def economics(
 
 @inlined
 def surely_declines(
-    p: Floats,
+    p: Params,
     in_window: bool,
     shares: float,
     collateral: float,
@@ -364,7 +369,7 @@ def surely_declines(
 
 @kernel
 def _empty_in_window(
-    p: Floats,
+    p: Params,
     tape: MarketTape,
     segment: int,
     at: int,
@@ -392,7 +397,7 @@ def _empty_in_window(
 
 @kernel
 def too_small_until(
-    p: Floats,
+    p: Params,
     tape: MarketTape,
     shares: float,
     collateral: float,
@@ -422,7 +427,7 @@ def too_small_until(
 
 
 @kernel
-def call_bar(p: Floats, pre_liquidation: bool, native_price: float, base_fee: float) -> float:
+def call_bar(p: Params, pre_liquidation: bool, native_price: float, base_fee: float) -> float:
     """What a call must beat to pay: its gas and the least profit (surely_declines' ``bar``)."""
     gas_used = p[GAS_PRE_LIQUIDATION] if pre_liquidation else p[GAS_LIQUIDATION]
     return least_profit(p, native_price) + gas_cost(p, gas_used, base_fee, native_price)
@@ -524,7 +529,7 @@ def _schedule(dues: Ints, n_dues: int, block: int) -> int:
 
 @kernel
 def simulate(
-    p: Floats,
+    p: Params,
     opted_in: bool,
     tape: MarketTape,
     first_event: int,
@@ -928,7 +933,7 @@ def simulate_all(
             first_event = starts[start_group[s], b]
             if first_event >= 0:
                 simulate(
-                    scenarios[s], opted_in[s, b], tape, first_event,
+                    to_fixed_tuple(scenarios[s], N_PARAMS), opted_in[s, b], tape, first_event,
                     tape.borrower_events[b, 1], tree, size,
                     call_assets, call_shares, call_native, call_base_fee, call_ratio,
                     round_ratio, round_scale, out[s, b],

@@ -16,12 +16,12 @@ from softliq_core.replay.market_tape import MarketTape, market_tape
 TERMS = [(0.78, 0.05, 0.8, 1.01, 1.05), (0.83, 0.02, 0.2, 1.005, 1.02)]
 
 
-def _params(history: MarketHistory, terms: tuple[float, ...]) -> np.ndarray:
+def _params(history: MarketHistory, terms: tuple[float, ...]) -> fk.Params:
     p = np.zeros(fk.N_PARAMS)
     p[fk.LLTV] = history.market.lltv / 10**18
     p[fk.PRE_LLTV], p[fk.PRE_LCF1], p[fk.PRE_LCF2], p[fk.PRE_LIF1], p[fk.PRE_LIF2] = terms
     p[fk.HAS_PRE] = 1.0
-    return p
+    return tuple(p.tolist())  # as simulate_all passes a scenario's row
 
 
 def _call(tape: MarketTape, block: int) -> tuple[float, float]:
