@@ -511,6 +511,20 @@ def range_max(tree: Floats, size: int, start: int, end: int) -> float:
 
 
 @kernel
+def highest_after_events(tape: MarketTape, tree: Floats, size: int) -> Floats:
+    """For each event, the highest ratio (``ratio_tree``) of the rounds from it to the borrower's
+    next event (to the end after the last): most of a position's rounds are skipped a whole gap
+    at a time, and this bounds them with one look-up."""
+    highest = np.empty(len(tape.event_round))
+    n_rounds = len(tape.round_block)
+    for first, end in tape.borrower_events:
+        for k in range(first, end):
+            following = tape.event_round[k + 1] if k + 1 < end else n_rounds
+            highest[k] = range_max(tree, size, tape.event_round[k], following)
+    return highest
+
+
+@kernel
 def _schedule(dues: Ints, n_dues: int, block: int) -> int:
     """Add ``block`` to the sorted calls due (once); the new count."""
     at = 0
@@ -536,6 +550,7 @@ def simulate(
     end_event: int,
     tree: Floats,
     size: int,
+    gap_highest: Floats,
     call_assets: Floats,
     call_shares: Floats,
     call_native: Floats,
@@ -697,7 +712,7 @@ def simulate(
         # Rounds that cannot matter: no call due, no spell open, the LTV below the trigger (rounded
         # LTVs exceed the ratio's by up to a unit of debt and of value). Skipped at once, their
         # highest LTV taken into the record from the tree (the engine checks each round above it).
-        if n_dues == 0 and spell_since < 0 and j < n_rounds:
+        if n_dues == 0 and spell_since < 0 and j < next_event_round:
             if shares == 0.0:
                 j = next_event_round
             else:
@@ -707,8 +722,11 @@ def simulate(
                 slack = 1e-9 + 4.0 / debt if debt > 0 else 1.0
                 if slack < 0.5 and collateral > 0:  # (dust: every round is checked)
                     level = (trigger - TRIGGER_MARGIN) * (1 - slack) * collateral / shares
-                    reached = min(first_at_least(tree, size, j, n_rounds, level), next_event_round)
-                    if reached > j:
+                    gap = gap_highest[k - 1]  # (the rounds to the next own event: one look-up)
+                    reached = next_event_round
+                    if not gap < level:
+                        reached = min(first_at_least(tree, size, j, n_rounds, level), reached)
+                    if reached > j and gap * shares / collateral * (1 + slack) > max_ltv:
                         highest = range_max(tree, size, j, reached)
                         if highest * shares / collateral * (1 + slack) > max_ltv:
                             at = first_at_least(tree, size, j, n_rounds, highest)
@@ -721,7 +739,7 @@ def simulate(
                             quoted = collateral_value(collateral, tape.round_price[at])
                             if quoted > 0:
                                 max_ltv = max(max_ltv, borrowed / quoted)
-                        j = reached
+                    j = reached
 
         has_round = j < n_rounds
         at_end = not has_event and not has_round
@@ -922,6 +940,7 @@ def simulate_all(
         tape.total_borrow_shares[segment] + VIRTUAL_SHARES
     )
     round_scale = tape.round_price / ORACLE_PRICE_SCALE
+    gap_highest = highest_after_events(tape, tree, size)
     # Borrower by borrower, every scenario in turn (the borrower's stretch of the tape stays in
     # cache). Threads take equal runs of borrowers, so borrowers are dealt in a scattered order (a
     # multiplicative hash, a permutation: the factor is a prime), each run a fair sample: in their
@@ -934,7 +953,7 @@ def simulate_all(
             if first_event >= 0:
                 simulate(
                     to_fixed_tuple(scenarios[s], N_PARAMS), opted_in[s, b], tape, first_event,
-                    tape.borrower_events[b, 1], tree, size,
+                    tape.borrower_events[b, 1], tree, size, gap_highest,
                     call_assets, call_shares, call_native, call_base_fee, call_ratio,
                     round_ratio, round_scale, out[s, b],
                 )  # fmt: skip
