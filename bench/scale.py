@@ -131,13 +131,28 @@ def in_processes(
             return max(s for s, _ in results), max(peak for _, peak in results)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def chain_arguments(parser: argparse.ArgumentParser) -> None:
+    """The synthetic chain's size, the issue's by default (also bench/kernel.py's)."""
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--market-copies", type=int, default=5, help="x 4 markets")
     parser.add_argument("--borrowers-per-market", type=int, default=500)
     parser.add_argument("--attentive-actions-per-day", type=float, default=0.12)
     parser.add_argument("--casual-actions-per-day", type=float, default=0.02)
+
+
+def chain_config(args: argparse.Namespace) -> SyntheticChainConfig:
+    return SyntheticChainConfig(
+        days=args.days,
+        market_copies=args.market_copies,
+        borrowers_per_market=args.borrowers_per_market,
+        attentive_actions_per_day=args.attentive_actions_per_day,
+        casual_actions_per_day=args.casual_actions_per_day,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    chain_arguments(parser)
     parser.add_argument("--scenarios", default=str(SCENARIOS))
     parser.add_argument(
         "--sample", type=int, default=20, help="scenarios replayed, divergence-driven"
@@ -148,13 +163,7 @@ def main() -> None:
         "--no-float", action="store_true", help="skip the float sweep of the whole grid"
     )
     args = parser.parse_args()
-    config = SyntheticChainConfig(
-        days=args.days,
-        market_copies=args.market_copies,
-        borrowers_per_market=args.borrowers_per_market,
-        attentive_actions_per_day=args.attentive_actions_per_day,
-        casual_actions_per_day=args.casual_actions_per_day,
-    )
+    config = chain_config(args)
     rows: list[tuple[str, float, str]] = []
 
     def timed(

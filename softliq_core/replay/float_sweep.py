@@ -136,14 +136,26 @@ def _opted_in(scenarios: Sequence[Scenario], borrowers: tuple[str, ...]) -> np.n
     return np.stack(rows) if rows else np.zeros((0, len(borrowers)), dtype=np.bool_)
 
 
-def _simulate_market(
-    history: MarketHistory, scenarios: list[Scenario]
-) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    """The borrowers, which each scenario simulates (scenarios x borrowers) and the outcomes
-    (scenarios x borrowers x float_kernel.N_OUTCOMES)."""
+@dataclass(frozen=True)
+class PreparedMarket:
+    """One market's kernel inputs, prepared from its history: the tape, its borrowers, each
+    trigger group's first simulated events (``starts``, -1: not simulated), each scenario's group,
+    parameter row, opt-ins and liquidator latency."""
+
+    tape: MarketTape
+    borrowers: tuple[str, ...]
+    starts: np.ndarray
+    group: np.ndarray
+    rows: np.ndarray
+    opted_in: np.ndarray
+    latency: np.ndarray
+
+
+def prepare_market(history: MarketHistory, scenarios: list[Scenario]) -> PreparedMarket:
+    """History's exact replay (which positions each trigger makes diverge, and from where) and the
+    tape: Python, on one core."""
     past = replay_market(history, HISTORY, None)
     tape, borrowers = market_tape(history)
-    tree, size = fk.ratio_tree(tape)
     mechanisms: list[Mechanism] = []
     for scenario in scenarios:
         mechanism = scenario.mechanism_for(history.market)
@@ -160,18 +172,30 @@ def _simulate_market(
             for t in triggers
         ]
     )
-    group = np.array([triggers.index(m.lowest_trigger_ltv) for m in mechanisms], np.int64)
-    rows = np.stack(
-        [scenario_row(s, m, history) for s, m in zip(scenarios, mechanisms, strict=True)]
+    return PreparedMarket(
+        tape,
+        borrowers,
+        starts,
+        group=np.array([triggers.index(m.lowest_trigger_ltv) for m in mechanisms], np.int64),
+        rows=np.stack(
+            [scenario_row(s, m, history) for s, m in zip(scenarios, mechanisms, strict=True)]
+        ),
+        opted_in=_opted_in(scenarios, borrowers),
+        latency=np.array([s.liquidator.latency_blocks for s in scenarios], np.int64),
     )
-    opted_in = _opted_in(scenarios, borrowers)
-    out = np.zeros((len(scenarios), len(borrowers), fk.N_OUTCOMES))
-    for latency in sorted({s.liquidator.latency_blocks for s in scenarios}):
-        chosen = np.array([s.liquidator.latency_blocks == latency for s in scenarios])
-        part = np.zeros((int(chosen.sum()), len(borrowers), fk.N_OUTCOMES))
+
+
+def simulate_market(history: MarketHistory, market: PreparedMarket) -> np.ndarray:
+    """The kernel over every scenario x borrower: the outcomes (float_kernel.N_OUTCOMES each)."""
+    tape = market.tape
+    tree, size = fk.ratio_tree(tape)
+    out = np.zeros((len(market.rows), len(market.borrowers), fk.N_OUTCOMES))
+    for latency in np.unique(market.latency):
+        chosen = market.latency == latency
+        part = np.zeros((int(chosen.sum()), len(market.borrowers), fk.N_OUTCOMES))
         fk.simulate_all(
-            rows[chosen], opted_in[chosen], tape, starts, group[chosen], tree, size,
-            *fk.round_call_terms(tape, latency), part,
+            market.rows[chosen], market.opted_in[chosen], tape, market.starts,
+            market.group[chosen], tree, size, *fk.round_call_terms(tape, int(latency)), part,
         )  # fmt: skip
         out[chosen] = part
     if np.isnan(out).any():
@@ -179,7 +203,7 @@ def _simulate_market(
             f"market {history.market.label}: no ETH price in the loan asset before a liquidator "
             f"call, to convert gas ({history.native_price.source or 'no WETH market with this loan token'})"
         )
-    return borrowers, starts[group] >= 0, out
+    return out
 
 
 def float_sweep(histories: Sequence[MarketHistory], scenarios: Sequence[Scenario]) -> FloatSweep:
@@ -200,8 +224,10 @@ def float_sweep(histories: Sequence[MarketHistory], scenarios: Sequence[Scenario
         ]
         if not in_scope:
             continue
-        borrowers, simulated, out = _simulate_market(history, in_scope)
-        scenario_index, borrower_index = np.nonzero(simulated)
+        market = prepare_market(history, in_scope)
+        out = simulate_market(history, market)
+        borrowers = market.borrowers
+        scenario_index, borrower_index = np.nonzero(market.starts[market.group] >= 0)
         rows = out[scenario_index, borrower_index]
         parts.append(
             pl.DataFrame(
