@@ -55,9 +55,12 @@ class ClientSettings:
 class _RateLimiter:
     """Spaces calls ``1/rate`` seconds apart on average (thread-safe reservation of start times)."""
 
-    def __init__(self, rate: float, sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self, rate: float, sleep: Callable[[float], None], clock: Callable[[], float]
+    ) -> None:
         self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._next = time.monotonic()
+        self._clock = clock
+        self._next = clock()
         self._lock = threading.Lock()
         self._sleep = sleep
 
@@ -65,7 +68,7 @@ class _RateLimiter:
         if self._interval == 0.0:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             start = max(now, self._next)
             self._next = start + calls * self._interval
         if start > now:
@@ -96,7 +99,9 @@ class RpcClient:
         url: str,
         settings: ClientSettings | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``sleep`` and ``clock`` pace the calls (a test passes its own: no real waiting)."""
         self.settings = settings or ClientSettings()
         self.redact = Redactor(url)
         self.endpoint = self.redact.shown
@@ -106,7 +111,7 @@ class RpcClient:
 
         self._provider = RedactedProvider(url, self.redact, self.settings.timeout)
         self._sleep = sleep
-        self._limiter = _RateLimiter(self.settings.requests_per_second, sleep)
+        self._limiter = _RateLimiter(self.settings.requests_per_second, sleep, clock)
         self._rng = random.Random(self.settings.jitter_seed)
         self.batch_size = max(1, self.settings.batch_size)
         self.stats: Counter[str] = Counter()
