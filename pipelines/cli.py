@@ -186,7 +186,7 @@ def write_governance_report(settings: Settings, scenarios: str, out: str | None)
 
 def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None:
     """Sweep a scenario grid over the lake's Morpho markets in the float kernel; write its
-    per-position and per-(scenario, market) tables as Parquet."""
+    per-position and per-(scenario, market) tables and its scenarios as Parquet."""
     from softliq_core import steps
     from softliq_core.replay.float_sweep import float_sweep
     from softliq_core.replay.ledger import ReplayError
@@ -203,10 +203,12 @@ def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None
     out_dir.mkdir(parents=True, exist_ok=True)
     sweep.positions.write_parquet(out_dir / "positions.parquet")
     sweep.summary.write_parquet(out_dir / "summary.parquet")
+    sweep.scenarios.write_parquet(out_dir / "scenarios.parquet")
     print(
         f"Float sweep of {sweep.summary['scenario_id'].n_unique()} scenarios in "
         f"{time.perf_counter() - started:.1f} s: {out_dir / 'summary.parquet'} (per scenario and "
-        f"market), {out_dir / 'positions.parquet'} (per simulated position)"
+        f"market), {out_dir / 'positions.parquet'} (per simulated position), "
+        f"{out_dir / 'scenarios.parquet'} (their definitions)"
     )
 
 

@@ -31,7 +31,7 @@ from softliq_core.replay.engine import diverging_borrowers, replay_market
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.ledger import ReplayError
 from softliq_core.replay.market_tape import MarketTape, market_tape
-from softliq_core.replay.run import HISTORY
+from softliq_core.replay.run import HISTORY, scenarios_table
 from softliq_core.replay.scenario import Scenario, ScenarioError, validate_scenarios
 
 WAD: Final = 10**18
@@ -60,10 +60,14 @@ AMOUNTS: Final = {
 class FloatSweep:
     """``positions``: one row per (scenario, market, position the scenario simulates); the other
     positions keep history's path (no action, clip or time in the soft zone). ``summary``: their
-    sums per (scenario, market), with the number of positions simulated."""
+    sums per (scenario, market), with the scenario's name and the number of positions simulated.
+    ``scenarios``: the set's scenarios but history, as the outcome store keeps them
+    (``scenarios_table``: id, name, mechanism, canonical definition), to read the grid's
+    parameters next to the sums."""
 
     positions: pl.DataFrame
     summary: pl.DataFrame
+    scenarios: pl.DataFrame
 
 
 def float_sweep_problems(scenarios: Sequence[Scenario]) -> list[str]:
@@ -232,9 +236,11 @@ def float_sweep(histories: Sequence[MarketHistory], scenarios: Sequence[Scenario
         parts.append(
             pl.DataFrame(
                 {
-                    "scenario_id": np.array([s.scenario_id for s in in_scope])[scenario_index],
+                    "scenario_id": pl.Series([s.scenario_id for s in in_scope]).gather(
+                        scenario_index
+                    ),
                     "market_id": history.market.market_id,
-                    "borrower": np.array(borrowers)[borrower_index],
+                    "borrower": pl.Series(borrowers).gather(borrower_index),
                     **{name: rows[:, c].astype(np.int64) for name, c in COUNTS.items()},
                     "first_action_block": rows[:, fk.FIRST_ACTION_BLOCK].astype(np.int64),
                     "max_ltv": rows[:, fk.MAX_LTV],
@@ -246,15 +252,23 @@ def float_sweep(histories: Sequence[MarketHistory], scenarios: Sequence[Scenario
                 pl.when(pl.col("first_action_block") >= 0).then(pl.col("first_action_block"))
             )
         )
+    swept = [s for s in scenarios if not s.is_history]
+    names = {s.scenario_id: s.name for s in swept}
     positions = pl.concat(parts) if parts else pl.DataFrame()
     summary = (
-        positions.group_by("scenario_id", "market_id", maintain_order=True).agg(
+        positions.group_by("scenario_id", "market_id", maintain_order=True)
+        .agg(
             pl.len().alias("positions_simulated"),
             *(pl.col(name).sum() for name in (*COUNTS, *AMOUNTS)),
             (pl.col("pre_liquidations") > 0).sum().alias("positions_pre_liquidated"),
             (pl.col("liquidations") > 0).sum().alias("positions_liquidated"),
         )
+        .select(
+            "scenario_id",
+            pl.col("scenario_id").replace_strict(names).alias("scenario_name"),
+            pl.exclude("scenario_id"),
+        )
         if parts
         else pl.DataFrame()
     )
-    return FloatSweep(positions, summary)
+    return FloatSweep(positions, summary, scenarios_table(swept))

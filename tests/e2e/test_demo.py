@@ -156,3 +156,15 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
         f"GROUP BY ALL) p JOIN '{summary}' s USING (scenario_id, market_id) "
         "WHERE p.n <> s.positions_simulated"
     ).fetchone() == (0,)
+    # each row names its scenario, and the definitions sit beside them: a grid point's preLLTV
+    # read from its JSON (WAD)
+    defined = tmp_path / "sweep" / "scenarios.parquet"
+    assert con.execute(
+        f"SELECT count(*) FROM '{summary}' s JOIN '{defined}' d USING (scenario_id) "
+        "WHERE s.scenario_name = d.name"
+    ).fetchone() == (rows,)
+    pre_lltvs = con.execute(
+        "SELECT DISTINCT (definition->>'$.pre_liquidation.pre_lltv')::HUGEINT / 10**16 "
+        f"FROM '{defined}' WHERE name LIKE 'pre_86[%' ORDER BY 1"
+    ).fetchall()
+    assert pre_lltvs == [(78,), (80,), (82,), (83,)]  # sweep_86.toml's grid

@@ -121,6 +121,18 @@ def test_float_sweep_agrees_with_the_exact_engine(histories: list[MarketHistory]
             acted += int(calls.sum())
     assert compared > 100 and acted > 50  # not vacuous: positions simulated and acted on
     assert parted <= 0.01 * compared, f"{parted} of {compared} positions part from the engine"
+    # the summary sums each (scenario, market)'s positions under the scenario's name; the
+    # scenarios table holds every scenario swept
+    names = {s.scenario_id: s.name for s in SCENARIOS if not s.is_history}
+    assert dict(zip(sweep.scenarios["scenario_id"], sweep.scenarios["name"], strict=True)) == names
+    sums = sweep.positions.group_by("scenario_id", "market_id").agg(
+        pl.len().alias("simulated"), pl.col("pre_liquidations").sum().alias("pre")
+    )
+    summary = sweep.summary.join(sums, on=["scenario_id", "market_id"], how="full")
+    assert summary.height == sweep.summary.height == sums.height
+    assert summary["scenario_name"].to_list() == [names[i] for i in summary["scenario_id"]]
+    assert (summary["positions_simulated"] == summary["simulated"]).all()
+    assert (summary["pre_liquidations"] == summary["pre"]).all()
 
 
 @pytest.mark.parametrize(
