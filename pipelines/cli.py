@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ import polars as pl
 from pipelines.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
+    from softliq_core.replay.float_sweep import MarketWork
     from softliq_core.store.lake import Lake
 
 SUMMARY_QUERY = """
@@ -196,8 +198,13 @@ def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None
     out_dir = Path(out) if out else Path(settings.duckdb_path).parent / "sweeps" / path.stem
     lake, chain_id = _lake_chain(settings)
     started = time.perf_counter()
+    from tqdm import tqdm
+
+    def progress(markets: list[MarketWork]) -> Iterable[MarketWork]:
+        return tqdm(markets, unit="market", desc="float sweep", dynamic_ncols=True)
+
     try:
-        sweep = float_sweep(steps.load_histories(lake, chain_id), load_scenarios(path))
+        sweep = float_sweep(steps.load_histories(lake, chain_id), load_scenarios(path), progress)
     except (ScenarioError, ReplayError, ValueError) as error:
         sys.exit(str(error))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,9 @@ Any other is refused before work starts, named with the rule it breaks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -140,6 +140,13 @@ def _opted_in(scenarios: Sequence[Scenario], borrowers: tuple[str, ...]) -> np.n
     return np.stack(rows) if rows else np.zeros((0, len(borrowers)), dtype=np.bool_)
 
 
+class MarketWork(NamedTuple):
+    """A market to sweep and the scenarios in its scope."""
+
+    history: MarketHistory
+    scenarios: list[Scenario]
+
+
 @dataclass(frozen=True)
 class PreparedMarket:
     """One market's kernel inputs, prepared from its history: the tape, its borrowers, each
@@ -210,24 +217,33 @@ def simulate_market(history: MarketHistory, market: PreparedMarket) -> np.ndarra
     return out
 
 
-def float_sweep(histories: Sequence[MarketHistory], scenarios: Sequence[Scenario]) -> FloatSweep:
+def float_sweep(
+    histories: Sequence[MarketHistory],
+    scenarios: Sequence[Scenario],
+    progress: Callable[[list[MarketWork]], Iterable[MarketWork]] = iter,
+) -> FloatSweep:
     """Every scenario over every market in its scope; invalid or unsupported scenarios are refused
-    before any work."""
+    before any work. ``progress`` wraps the list of markets to sweep (each with its scenarios) as
+    they are taken in turn: a progress bar, in the CLI."""
     validate_scenarios(scenarios, [h.market for h in histories])
     problems = float_sweep_problems(scenarios)
     if problems:
         raise ScenarioError(problems)
+    work = [
+        MarketWork(history, in_scope)
+        for history in histories
+        if (
+            in_scope := [
+                s
+                for s in scenarios
+                if not s.is_history
+                and s.applies_to(history.market)
+                and s.mechanism_for(history.market) is not None
+            ]
+        )
+    ]
     parts = []
-    for history in histories:
-        in_scope = [
-            s
-            for s in scenarios
-            if not s.is_history
-            and s.applies_to(history.market)
-            and s.mechanism_for(history.market) is not None
-        ]
-        if not in_scope:
-            continue
+    for history, in_scope in progress(work):
         market = prepare_market(history, in_scope)
         out = simulate_market(history, market)
         borrowers = market.borrowers

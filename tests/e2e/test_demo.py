@@ -144,6 +144,7 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     )  # fmt: skip
     assert swept.returncode == 0, swept.stderr[-3000:]
     assert "Float sweep of 25 scenarios" in swept.stdout  # baseline and 24 grid points
+    assert "float sweep: 100%" in swept.stderr  # the progress bar, market by market
     con = duckdb.connect()
     summary = tmp_path / "sweep" / "summary.parquet"
     markets, rows, acted = con.execute(

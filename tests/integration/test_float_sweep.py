@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from softliq_core.replay.engine import MarketOutcome, diverging_borrowers, replay_market
-from softliq_core.replay.float_sweep import AMOUNTS, COUNTS, float_sweep
+from softliq_core.replay.float_sweep import AMOUNTS, COUNTS, MarketWork, float_sweep
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.run import HISTORY
 from softliq_core.replay.scenario import Scenario, ScenarioError, parse_scenarios
@@ -85,7 +85,13 @@ def test_float_sweep_agrees_with_the_exact_engine(histories: list[MarketHistory]
     the other way) or 1e-9. The float kernel cannot tell which way a comparison at the exact
     rounded boundary goes (a borrow clipped to exactly the LLTV, checked on other totals), so a
     few positions may part there; they must stay rare, and the scenario totals close."""
-    sweep = float_sweep(histories, SCENARIOS)
+    swept: list[MarketWork] = []
+
+    def progress(markets: list[MarketWork]) -> list[MarketWork]:
+        swept.extend(markets)
+        return markets
+
+    sweep = float_sweep(histories, SCENARIOS, progress)
     compared = acted = parted = 0
     for history in histories:
         past = replay_market(history, HISTORY, None)
@@ -133,6 +139,15 @@ def test_float_sweep_agrees_with_the_exact_engine(histories: list[MarketHistory]
     assert summary["scenario_name"].to_list() == [names[i] for i in summary["scenario_id"]]
     assert (summary["positions_simulated"] == summary["simulated"]).all()
     assert (summary["pre_liquidations"] == summary["pre"]).all()
+    # the progress hook was handed the markets swept, each with the scenarios in its scope
+    in_scope = [
+        (h.market.market_id, [s.name for s in SCENARIOS[1:] if s.applies_to(h.market)])
+        for h in histories
+    ]
+    assert [(w.history.market.market_id, [s.name for s in w.scenarios]) for w in swept] == [
+        (market, names) for market, names in in_scope if names
+    ]
+    assert set(sweep.summary["market_id"]) == {w.history.market.market_id for w in swept}
 
 
 @pytest.mark.parametrize(
