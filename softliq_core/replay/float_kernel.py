@@ -72,11 +72,15 @@ VIRTUAL_SHARES: Final = 1e6
 ORACLE_PRICE_SCALE: Final = 1e36
 TRIGGER_MARGIN: Final = 1e-9  # engine.TRIGGER_MARGIN, in LTV
 
-# A scenario's parameters, one float64 row (float_sweep.scenario_row)
+# A scenario's parameters, one float64 row of N_SCENARIO (float_sweep.scenario_row)
 LLTV, PRE_LLTV, PRE_LCF1, PRE_LCF2, PRE_LIF1, PRE_LIF2, LIF, HAS_PRE = range(8)
 GAS_LIQUIDATION, GAS_PRE_LIQUIDATION, PRIORITY_FEE, MIN_PROFIT = range(8, 12)
 SLIPPAGE_FEE, SLIPPAGE_DEPTH, MAX_CALLS, GREEDY, LATENCY = range(12, 17)
-N_PARAMS: Final = 17
+N_SCENARIO: Final = 17
+# and, as the kernel takes them (``with_reciprocals``), reciprocals for the screens: a
+# multiplication where a division would stand in each parked round's chain of dependent operations
+WINDOW_INVERSE, IMPACT_PER_UNIT, LIF_INVERSE = range(17, 20)
+N_PARAMS: Final = 20
 
 # What a simulation leaves, one float64 row per (scenario, position)
 PRE_LIQUIDATIONS, LIQUIDATIONS, CLIPPED, FIRST_ACTION_BLOCK, UNPROFITABLE = range(5)
@@ -296,6 +300,21 @@ def propose(
 
 
 @kernel
+def with_reciprocals(scenarios: Floats) -> Floats:
+    """The scenarios' rows (N_SCENARIO each) with the screens' reciprocals after them:
+    1 / (LLTV - preLLTV), 0.01 / slippage depth (0 without depth) and 1 / LIF."""
+    rows = np.zeros((scenarios.shape[0], N_PARAMS))
+    rows[:, :N_SCENARIO] = scenarios[:, :N_SCENARIO]
+    for row in rows:
+        if row[HAS_PRE] > 0:
+            row[WINDOW_INVERSE] = 1 / (row[LLTV] - row[PRE_LLTV])
+        if row[SLIPPAGE_DEPTH] > 0:
+            row[IMPACT_PER_UNIT] = 0.01 / row[SLIPPAGE_DEPTH]
+        row[LIF_INVERSE] = 1 / row[LIF]
+    return rows
+
+
+@kernel
 def gas_cost(p: Params, gas_used: float, base_fee: float, native_price: float) -> float:
     """The call's gas at the block's base fee and the priority fee, in the loan asset, rounded up."""
     wei = gas_used * (base_fee + p[PRIORITY_FEE])
@@ -342,7 +361,9 @@ def surely_declines(
     if in_window:
         if not (pre_lltv * value + 4 < debt < lltv * value * (1 - 1e-12) - 4):
             return False
-        factor, close_factor = pre_liquidation_terms(p, ltv)
+        quotient = (ltv - pre_lltv) * p[WINDOW_INVERSE]  # (pre_liquidation_terms)
+        factor = quotient * (p[PRE_LIF2] - p[PRE_LIF1]) + p[PRE_LIF1]
+        close_factor = quotient * (p[PRE_LCF2] - p[PRE_LCF1]) + p[PRE_LCF1]
         repaid = debt * close_factor
         seized_value = repaid * factor
         seized = seized_value * inverse_scale
@@ -357,12 +378,10 @@ def surely_declines(
         if seized_all < collateral * (1 - 1e-9):
             repaid, seized, seized_value = debt, seized_all, debt * p[LIF]
         elif seized_all > collateral * (1 + 1e-9):
-            repaid, seized, seized_value = value / p[LIF], collateral, value
+            repaid, seized, seized_value = value * p[LIF_INVERSE], collateral, value
         else:
             return False
-    impact = p[SLIPPAGE_FEE]
-    if p[SLIPPAGE_DEPTH] > 0:
-        impact += seized * 0.01 / p[SLIPPAGE_DEPTH]
+    impact = p[SLIPPAGE_FEE] + seized * p[IMPACT_PER_UNIT]
     gain = seized_value * (1 - min(impact, 0.5)) - repaid
     return bool(gain + 8 + 1e-9 * (seized_value + repaid) < bar)
 
@@ -558,6 +577,9 @@ def simulate(
     call_ratio: Floats,
     round_ratio: Floats,
     round_scale: Floats,
+    round_ltv: Floats,
+    call_ltv: Floats,
+    inverse_scale: Floats,
     out: Floats,
 ) -> None:
     """Simulate the position from its event ``first_event`` (where it adopts history's position)
@@ -606,10 +628,10 @@ def simulate(
                 bar = call_bar(p, in_window, call_native[j - 1], call_base_fee[j - 1])
                 priced = call_native[j - 1] > 0 or not charges_gas
                 debt, value = shares * call_ratio[j - 1], collateral * round_scale[j - 1]
-                inverse_scale = 1 / round_scale[j - 1]
                 if priced and surely_declines(
-                    p, in_window, shares, collateral, debt, value, debt / value, inverse_scale, bar
-                ):
+                    p, in_window, shares, collateral, debt, value, debt / value,
+                    inverse_scale[j - 1], bar,
+                ):  # fmt: skip
                     out[UNPROFITABLE] += 1
                     n_dues = 0
                     parked = True
@@ -640,7 +662,7 @@ def simulate(
             # rounding moves an LTV by up to a unit of debt or value: a relative slack
             slack = 1e-12 + 4.0 / (shares * round_ratio[j]) if j < n_rounds else 1.0
             while j < next_event_round:
-                ltv = per_value * round_ratio[j] / round_scale[j]
+                ltv = per_value * round_ltv[j]
                 if in_window:
                     surely = pre_lltv * (1 + slack) < ltv < lltv * (1 - slack)
                 else:
@@ -679,11 +701,11 @@ def simulate(
                     bar = call_bar(p, in_window, call_native[j], call_base_fee[j])
                     priced = call_native[j] > 0 or not charges_gas
                     debt, value = shares * call_ratio[j], collateral * round_scale[j]
-                    at_call = ltv * call_ratio[j] / round_ratio[j]
-                    inverse_scale = 1 / round_scale[j]
+                    at_call = per_value * call_ltv[j]
                     declines = priced and surely_declines(
-                        p, in_window, shares, collateral, debt, value, at_call, inverse_scale, bar
-                    )
+                        p, in_window, shares, collateral, debt, value, at_call, inverse_scale[j],
+                        bar,
+                    )  # fmt: skip
                     kind = NO_CALL
                     if not declines:
                         price = tape.round_price[j]
@@ -935,11 +957,14 @@ def simulate_all(
     first event of borrower ``b`` under the scenarios of start group ``g`` (-1: not simulated),
     in parallel over borrowers (numba threads)."""
     call_ratio = (call_assets + 1.0) / (call_shares + VIRTUAL_SHARES)
+    params = with_reciprocals(scenarios)
     segment = tape.round_segment
     round_ratio = (tape.total_borrow_assets[segment] + 1.0) / (
         tape.total_borrow_shares[segment] + VIRTUAL_SHARES
     )
     round_scale = tape.round_price / ORACLE_PRICE_SCALE
+    round_ltv, call_ltv = round_ratio / round_scale, call_ratio / round_scale
+    inverse_scale = 1.0 / round_scale
     gap_highest = highest_after_events(tape, tree, size)
     # Borrower by borrower, every scenario in turn (the borrower's stretch of the tape stays in
     # cache). Threads take equal runs of borrowers, so borrowers are dealt in a scattered order (a
@@ -952,8 +977,8 @@ def simulate_all(
             first_event = starts[start_group[s], b]
             if first_event >= 0:
                 simulate(
-                    to_fixed_tuple(scenarios[s], N_PARAMS), opted_in[s, b], tape, first_event,
+                    to_fixed_tuple(params[s], N_PARAMS), opted_in[s, b], tape, first_event,
                     tape.borrower_events[b, 1], tree, size, gap_highest,
                     call_assets, call_shares, call_native, call_base_fee, call_ratio,
-                    round_ratio, round_scale, out[s, b],
+                    round_ratio, round_scale, round_ltv, call_ltv, inverse_scale, out[s, b],
                 )  # fmt: skip

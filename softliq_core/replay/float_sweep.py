@@ -92,7 +92,7 @@ def scenario_row(scenario: Scenario, mechanism: Mechanism, history: MarketHistor
     """The scenario's parameters on this market, in the kernel's layout (float_kernel.LLTV...)."""
     liquidator = scenario.liquidator
     curve = liquidator.curve(history.collateral_symbol)
-    row = np.zeros(fk.N_PARAMS)
+    row = np.zeros(fk.N_SCENARIO)
     row[fk.LLTV] = history.market.lltv / WAD
     row[fk.LIF] = liquidation_incentive_factor(history.market.lltv) / WAD
     if isinstance(mechanism, MorphoPreLiquidation):
