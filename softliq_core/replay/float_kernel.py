@@ -453,6 +453,35 @@ def call_bar(p: Params, pre_liquidation: bool, native_price: float, base_fee: fl
 
 
 @kernel
+def round_bars(params: Floats, call_native: Floats, call_base_fee: Floats) -> tuple[Floats, Ints]:
+    """``call_bar`` at each round's call, for a liquidation (``[u, 0]``) and a pre-liquidation
+    (``[u, 1]``), per distinct liquidator ``u`` (gas, priority fee, least profit), and each
+    scenario's ``u``: shared by every position, where each parked round computed its own."""
+    liquidator = np.empty(len(params), np.int64)
+    first = np.empty(len(params), np.int64)  # a scenario of each distinct liquidator
+    n = 0
+    for s in range(len(params)):
+        liquidator[s] = n
+        for u in range(n):
+            same = True
+            for c in (GAS_LIQUIDATION, GAS_PRE_LIQUIDATION, PRIORITY_FEE, MIN_PROFIT):
+                same = same and params[first[u], c] == params[s, c]
+            if same:
+                liquidator[s] = u
+                break
+        if liquidator[s] == n:
+            first[n] = s
+            n += 1
+    bars = np.empty((n, 2, len(call_native)))
+    for u in range(n):
+        p = to_fixed_tuple(params[first[u]], N_PARAMS)
+        for j in range(len(call_native)):
+            bars[u, 0, j] = call_bar(p, False, call_native[j], call_base_fee[j])
+            bars[u, 1, j] = call_bar(p, True, call_native[j], call_base_fee[j])
+    return bars, liquidator
+
+
+@kernel
 def _native_price_before(tape: MarketTape, block: int) -> float:
     i = np.searchsorted(tape.native_block, block)
     return float(tape.native_price[i - 1]) if i > 0 else 0.0
@@ -580,6 +609,7 @@ def simulate(
     round_ltv: Floats,
     call_ltv: Floats,
     inverse_scale: Floats,
+    bars: Floats,
     out: Floats,
 ) -> None:
     """Simulate the position from its event ``first_event`` (where it adopts history's position)
@@ -625,7 +655,7 @@ def simulate(
                 following = event_block
             if due == tape.round_block[j - 1] + latency and following >= due <= last_block:
                 price = tape.round_price[j - 1]
-                bar = call_bar(p, in_window, call_native[j - 1], call_base_fee[j - 1])
+                bar = bars[1 if in_window else 0, j - 1]
                 priced = call_native[j - 1] > 0 or not charges_gas
                 debt, value = shares * call_ratio[j - 1], collateral * round_scale[j - 1]
                 if priced and surely_declines(
@@ -698,7 +728,7 @@ def simulate(
                 same_block = j + 1 < next_event_round and following == tape.round_block[j]
                 declines = False
                 if following >= due and due <= last_block:
-                    bar = call_bar(p, in_window, call_native[j], call_base_fee[j])
+                    bar = bars[1 if in_window else 0, j]
                     priced = call_native[j] > 0 or not charges_gas
                     debt, value = shares * call_ratio[j], collateral * round_scale[j]
                     at_call = per_value * call_ltv[j]
@@ -966,6 +996,7 @@ def simulate_all(
     round_ltv, call_ltv = round_ratio / round_scale, call_ratio / round_scale
     inverse_scale = 1.0 / round_scale
     gap_highest = highest_after_events(tape, tree, size)
+    bars, liquidator = round_bars(params, call_native, call_base_fee)
     # Borrower by borrower, every scenario in turn (the borrower's stretch of the tape stays in
     # cache). Threads take equal runs of borrowers, so borrowers are dealt in a scattered order (a
     # multiplicative hash, a permutation: the factor is a prime), each run a fair sample: in their
@@ -980,5 +1011,6 @@ def simulate_all(
                     to_fixed_tuple(params[s], N_PARAMS), opted_in[s, b], tape, first_event,
                     tape.borrower_events[b, 1], tree, size, gap_highest,
                     call_assets, call_shares, call_native, call_base_fee, call_ratio,
-                    round_ratio, round_scale, round_ltv, call_ltv, inverse_scale, out[s, b],
+                    round_ratio, round_scale, round_ltv, call_ltv, inverse_scale,
+                    bars[liquidator[s]], out[s, b],
                 )  # fmt: skip
