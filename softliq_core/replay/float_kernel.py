@@ -514,13 +514,21 @@ def ratio_tree(tape: MarketTape) -> tuple[Floats, int]:
     share_price = (tape.total_borrow_assets[segment] + 1.0) / (
         tape.total_borrow_shares[segment] + VIRTUAL_SHARES
     )
-    ratio = share_price / tape.round_price * ORACLE_PRICE_SCALE
-    size = 1 << max(len(ratio) - 1, 0).bit_length()
+    return max_tree(share_price / tape.round_price * ORACLE_PRICE_SCALE)
+
+
+def max_tree(values: Floats) -> tuple[Floats, int]:
+    """A max segment tree over ``values``: the leaves from ``size`` (a power of two), each node
+    the highest of its two children, ``-inf`` past the values."""
+    size = 1 << max(len(values) - 1, 0).bit_length()
     tree = np.full(2 * size, -np.inf)
-    tree[size : size + len(ratio)] = ratio
+    tree[size : size + len(values)] = values
     for node in range(size - 1, 0, -1):
         tree[node] = max(tree[2 * node], tree[2 * node + 1])
     return tree, size
+
+
+LEAF_RUN: Final = 8  # leaves a tree walk scans rather than descends to
 
 
 @kernel
@@ -534,8 +542,14 @@ def first_at_least(tree: Floats, size: int, start: int, n: int, level: float) ->
     while node > 1:
         if node & 1 == 0 and tree[node + 1] >= level:
             node += 1
-            while node < size:
+            # down to a node of LEAF_RUN leaves at most, then a scan of them (one cache line,
+            # where the last levels of the walk were a cache miss each)
+            while node * LEAF_RUN < size:
                 node = 2 * node if tree[2 * node] >= level else 2 * node + 1
+            while node < size:
+                node *= 2
+            while tree[node] < level:
+                node += 1
             return min(node - size, n)
         node >>= 1
     return n

@@ -1,12 +1,15 @@
 """The float kernel's shortcut over empty pre-liquidation calls (float_kernel.too_small_until):
 wherever it moves the next call past ``due + 1``, every call it passes over, made block by block as
-the engine makes them, must find the position in the window and propose nothing."""
+the engine makes them, must find the position in the window and propose nothing. And its tree of
+round ratios answers as a scan of the rounds would."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softliq_core.replay import float_kernel as fk
 from softliq_core.replay.inputs import MarketHistory
@@ -157,3 +160,29 @@ def test_no_shortcut_when_interest_puts_it_under_water(histories: list[MarketHis
             assert fk.too_small_until(p, tape, *position, due, block) == due + 1
             cases += 1
     assert cases > 0
+
+
+# ratios with ties, and levels at, between and beyond them
+RATIOS = st.lists(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0]), min_size=1, max_size=300)
+LEVELS = st.sampled_from([0.4, 1.0, 1.7, 2.0, 3.0, 3.5])
+
+
+@settings(deadline=None)  # (the first call compiles the kernel)
+@given(RATIOS, st.integers(0, 310), LEVELS)
+def test_first_at_least_is_the_first_round_a_scan_finds(
+    ratios: list[float], start: int, level: float
+) -> None:
+    tree, size = fk.max_tree(np.array(ratios))
+    n = len(ratios)
+    scanned = next((j for j in range(start, n) if ratios[j] >= level), n)
+    assert fk.first_at_least(tree, size, start, n, level) == scanned
+
+
+@settings(deadline=None)
+@given(RATIOS, st.integers(0, 300), st.integers(0, 300))
+def test_range_max_is_the_highest_ratio_a_scan_finds(
+    ratios: list[float], start: int, end: int
+) -> None:
+    tree, size = fk.max_tree(np.array(ratios))
+    start, end = min(start, len(ratios)), min(end, len(ratios))
+    assert fk.range_max(tree, size, start, end) == max(ratios[start:end], default=-np.inf)
