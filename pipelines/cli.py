@@ -189,6 +189,8 @@ def write_governance_report(settings: Settings, scenarios: str, out: str | None)
 def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None:
     """Sweep a scenario grid over the lake's Morpho markets in the float kernel; write its
     per-position and per-(scenario, market) tables and its scenarios as Parquet."""
+    from tqdm import tqdm
+
     from softliq_core import steps
     from softliq_core.replay.float_sweep import float_sweep
     from softliq_core.replay.ledger import ReplayError
@@ -198,7 +200,6 @@ def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None
     out_dir = Path(out) if out else Path(settings.duckdb_path).parent / "sweeps" / path.stem
     lake, chain_id = _lake_chain(settings)
     started = time.perf_counter()
-    from tqdm import tqdm
 
     def progress(markets: list[MarketWork]) -> Iterable[MarketWork]:
         return tqdm(markets, unit="market", desc="float sweep", dynamic_ncols=True)
