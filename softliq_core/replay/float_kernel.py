@@ -53,9 +53,9 @@ def kernel(function: F) -> F:
 
 
 def inlined(function: F) -> F:
-    """A kernel function inlined into its callers by numba, for the two that LLVM leaves out of
-    line: a call on every parked round cost about a sixth of the kernel's time. (Callers pass
-    their arguments one by one: numba does not inline a call with ``*args``.)"""
+    """A kernel function inlined into its callers by numba: the screen's helpers, which LLVM left
+    out of line (a call on every parked round cost about a sixth of the kernel's time). (Callers
+    pass their arguments one by one: numba does not inline a call with ``*args``.)"""
     return cast(F, numba.njit(cache=True, inline="always")(function))
 
 
@@ -253,7 +253,12 @@ def largest_healthy(
 def pre_liquidation_terms(p: Params, ltv: float) -> tuple[float, float]:
     """The incentive factor and close factor at this LTV in the window: each interpolated
     linearly from preLLTV to LLTV, so both rise with the LTV."""
-    quotient = (ltv - p[PRE_LLTV]) / (p[LLTV] - p[PRE_LLTV])
+    return terms_at(p, (ltv - p[PRE_LLTV]) / (p[LLTV] - p[PRE_LLTV]))
+
+
+@inlined
+def terms_at(p: Params, quotient: float) -> tuple[float, float]:
+    """``pre_liquidation_terms`` where the LTV is ``quotient`` of the way from preLLTV to LLTV."""
     factor = quotient * (p[PRE_LIF2] - p[PRE_LIF1]) + p[PRE_LIF1]
     return factor, quotient * (p[PRE_LCF2] - p[PRE_LCF1]) + p[PRE_LCF1]
 
@@ -361,9 +366,7 @@ def surely_declines(
     if in_window:
         if not (pre_lltv * value + 4 < debt < lltv * value * (1 - 1e-12) - 4):
             return False
-        quotient = (ltv - pre_lltv) * p[WINDOW_INVERSE]  # (pre_liquidation_terms)
-        factor = quotient * (p[PRE_LIF2] - p[PRE_LIF1]) + p[PRE_LIF1]
-        close_factor = quotient * (p[PRE_LCF2] - p[PRE_LCF1]) + p[PRE_LCF1]
+        factor, close_factor = terms_at(p, (ltv - pre_lltv) * p[WINDOW_INVERSE])
         repaid = debt * close_factor
         seized_value = repaid * factor
         seized = seized_value * inverse_scale
