@@ -145,9 +145,37 @@ def test_float_sweep_agrees_with_the_exact_engine(histories: list[MarketHistory]
         for h in histories
     ]
     assert [(w.history.market.market_id, [s.name for s in w.scenarios]) for w in swept] == [
-        (market, names) for market, names in in_scope if names
+        (market, scoped) for market, scoped in in_scope if scoped
     ]
     assert set(sweep.summary["market_id"]) == {w.history.market.market_id for w in swept}
+
+
+def test_scenarios_with_other_liquidators_do_not_change_a_scenarios_outcomes(
+    histories: list[MarketHistory],
+) -> None:
+    """Scenarios swept together share each round's call bars per distinct liquidator: a scenario
+    whose calls pay is swept as it is alone, beside one whose liquidator asks a whole ETH of
+    profit (whose bars would screen the first one's paying calls out as declines)."""
+    greedy, paying = parse_scenarios(
+        tomllib.loads(
+            """
+[[scenario]]
+name = "greedy"
+mechanism = "morpho_pre_liquidation"
+preset = "blue-sdk-default"
+liquidator = { min_profit_eth = "1" }
+
+[[scenario]]
+name = "paying"
+mechanism = "morpho_pre_liquidation"
+preset = "blue-sdk-default"
+"""
+        )
+    )
+    alone = float_sweep(histories, [paying]).positions
+    together = float_sweep(histories, [greedy, paying]).positions
+    assert alone["pre_liquidations"].sum() > 0  # not vacuous: its calls pay
+    assert together.filter(pl.col("scenario_id") == paying.scenario_id).equals(alone)
 
 
 @pytest.mark.parametrize(
