@@ -192,12 +192,13 @@ def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None
     from tqdm import tqdm
 
     from softliq_core import steps
-    from softliq_core.replay.float_sweep import float_sweep
     from softliq_core.replay.ledger import ReplayError
-    from softliq_core.replay.scenario import ScenarioError, load_scenarios
+    from softliq_core.replay.scenario import ScenarioError
+    from softliq_core.store.sweeps import sweep_dir
+    from softliq_core.store.warehouse import Warehouse
 
     path = _scenario_file(scenarios)
-    out_dir = Path(out) if out else Path(settings.duckdb_path).parent / "sweeps" / path.stem
+    out_dir = Path(out) if out else sweep_dir(settings.duckdb_path, path)
     lake, chain_id = _lake_chain(settings)
     started = time.perf_counter()
 
@@ -205,18 +206,16 @@ def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None
         return tqdm(markets, unit="market", desc="float sweep", dynamic_ncols=True)
 
     try:
-        sweep = float_sweep(steps.load_histories(lake, chain_id), load_scenarios(path), progress)
+        sweep, written = steps.sweep_floats(lake, chain_id, path, out_dir, progress)
     except (ScenarioError, ReplayError, ValueError) as error:
         sys.exit(str(error))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sweep.positions.write_parquet(out_dir / "positions.parquet")
-    sweep.summary.write_parquet(out_dir / "summary.parquet")
-    sweep.scenarios.write_parquet(out_dir / "scenarios.parquet")
+    if not out:  # beside the DuckDB file: its views read the sweep
+        Warehouse(settings.duckdb_path).refresh_views(settings.lake_root)
     print(
         f"Float sweep of {sweep.summary['scenario_id'].n_unique()} scenarios in "
-        f"{time.perf_counter() - started:.1f} s: {out_dir / 'summary.parquet'} (per scenario and "
-        f"market), {out_dir / 'positions.parquet'} (per simulated position), "
-        f"{out_dir / 'scenarios.parquet'} (their definitions)"
+        f"{time.perf_counter() - started:.1f} s: {written['summary']} (per scenario and "
+        f"market), {written['positions']} (per simulated position), "
+        f"{written['scenarios']} (their definitions)"
     )
 
 
@@ -299,7 +298,11 @@ def main(argv: list[str] | None = None) -> None:
     sweep.add_argument(
         "--scenarios", required=True, help="a scenario file, or NAME for data/scenarios/NAME.toml"
     )
-    sweep.add_argument("--out", help="directory (default data/sweeps/NAME next to the DuckDB file)")
+    sweep.add_argument(
+        "--out",
+        help="directory (default sweeps/sweep=NAME next to the DuckDB file, which its "
+        "float_sweep_* views read)",
+    )
     sql = sub.add_parser(
         "sql", help="run a library query by NAME (`softliq sql list`) or any read-only SQL"
     )

@@ -15,6 +15,7 @@ from pipelines.assets.replay import (
     rate_samples,
     scenario_outcomes,
 )
+from pipelines.assets.sweep import float_sweep
 from pipelines.resources import (
     LakeResource,
     ScenarioSetResource,
@@ -27,6 +28,7 @@ from pipelines.settings import Settings
 INGEST_JOB = "ingest_daily"
 REPLAY_JOB = "replay_scenarios"
 DAILY_JOB = "ingest_and_replay_daily"
+SWEEP_JOB = "float_sweep"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -61,10 +63,15 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ),
         description="One day: ingest and decode it, refresh the reference tables and oracle prices, then replay the day for every scenario from the day before's snapshot",
     )
+    sweep_job = dg.define_asset_job(
+        SWEEP_JOB,
+        selection=dg.AssetSelection.assets(float_sweep),
+        description="The sweep scenario set over the lake in the float kernel (a grid of thousands of scenarios in minutes), read by the DuckDB file's float_sweep_* views",
+    )
     return dg.Definitions(
-        assets=[*lake_assets, *replay_assets, replay_state],
+        assets=[*lake_assets, *replay_assets, replay_state, float_sweep],
         asset_checks=[history_conserves_shares_and_collateral],
-        jobs=[ingest_job, replay_job, daily_job],
+        jobs=[ingest_job, replay_job, daily_job, sweep_job],
         schedules=[ingest_yesterday_schedule(daily_job, daily)],
         resources={
             "source": chain_source_resource(settings),
@@ -75,6 +82,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "scenarios": ScenarioSetResource(
                 path=settings.scenario_file, chunks=settings.scenario_chunks
             ),
+            "sweep_scenarios": ScenarioSetResource(path=settings.sweep_scenario_file),
         },
     )
 

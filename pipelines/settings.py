@@ -24,6 +24,8 @@ class Settings:
     seed: int
     borrowers_per_market: int
     scenario_chunks: int = 2  # parallel replay steps (one per core here)
+    # the grid the float_sweep asset sweeps (SOFTLIQ_SWEEP_SCENARIOS)
+    sweep_scenario_file: str = str(PROJECT_ROOT / "data" / "scenarios" / "sweep_86.toml")
     # Replay snapshots kept: the newest days and every month-end (0: every day). A cache: a re-run
     # of a day whose day-before snapshot is gone replays from the month-end before it.
     snapshot_keep_days: int = 14
@@ -70,6 +72,10 @@ class Settings:
             seed=int(env("SOFTLIQ_SEED", "7")),
             borrowers_per_market=int(env("SOFTLIQ_BORROWERS_PER_MARKET", "80")),
             scenario_chunks=int(env("SOFTLIQ_SCENARIO_CHUNKS", "2")),
+            sweep_scenario_file=env(
+                "SOFTLIQ_SWEEP_SCENARIOS",
+                str(PROJECT_ROOT / "data" / "scenarios" / "sweep_86.toml"),
+            ),
             snapshot_keep_days=int(env("SOFTLIQ_SNAPSHOT_KEEP_DAYS", "14")),
             source=env("SOFTLIQ_SOURCE", "synthetic"),
             chain_id=int(env("SOFTLIQ_CHAIN_ID", "1")),

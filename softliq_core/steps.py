@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -58,6 +59,7 @@ from softliq_core.sources.base import ChainSource, KnowsAavePool, RejectsRows
 from softliq_core.store.lake import Lake, with_date
 from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.snapshots import SnapshotStore
+from softliq_core.store.sweeps import write_sweep
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
     AAVE_EVENT_DAYS,
@@ -80,6 +82,9 @@ from softliq_core.tables import (
     RATE_SAMPLING,
     RAW_LOGS,
 )
+
+if TYPE_CHECKING:
+    from softliq_core.replay.float_sweep import FloatSweep, MarketWork
 
 
 @dataclass(frozen=True)
@@ -463,6 +468,21 @@ def load_histories(lake: Lake, chain_id: int) -> list[MarketHistory]:
         lake.read("markets", MARKETS, chain_id),
         lake.read("blocks", BLOCK_CLOCK, chain_id),
     )
+
+
+def sweep_floats(
+    lake: Lake,
+    chain_id: int,
+    scenario_file: str | Path,
+    out_dir: Path,
+    progress: Callable[[list[MarketWork]], Iterable[MarketWork]] = iter,
+) -> tuple[FloatSweep, dict[str, Path]]:
+    """The scenario set swept over the lake's Morpho markets in the float kernel, its tables
+    written to ``out_dir`` (store/sweeps.py); ``progress`` as ``float_sweep`` takes it."""
+    from softliq_core.replay.float_sweep import float_sweep  # (numba: only where a sweep runs)
+
+    sweep = float_sweep(load_histories(lake, chain_id), load_scenarios(scenario_file), progress)
+    return sweep, write_sweep(sweep, out_dir)
 
 
 def aave_setup(source: ChainSource) -> AavePoolSetup | None:

@@ -70,6 +70,23 @@ class FloatSweep:
     scenarios: pl.DataFrame
 
 
+def unphysical_outcomes(positions: pl.DataFrame) -> pl.DataFrame:
+    """The positions' outcomes no replay can give: a count, balance, amount or LTV that is
+    negative, NaN or infinite (one row per position and column: scenario_id, market_id, borrower,
+    column, value). Empty for a sound sweep; float error in the kernel, such as a seizure rounded
+    past the collateral, would show here."""
+    keys = ["scenario_id", "market_id", "borrower"]
+    if positions.is_empty():
+        return pl.DataFrame(
+            schema={**dict.fromkeys(keys, pl.String), "column": pl.String, "value": pl.Float64}
+        )
+    return (
+        positions.select(*keys, pl.exclude(*keys, "first_action_block").cast(pl.Float64))
+        .unpivot(index=keys, variable_name="column")
+        .filter(~pl.col("value").is_finite() | (pl.col("value") < 0))
+    )
+
+
 def float_sweep_problems(scenarios: Sequence[Scenario]) -> list[str]:
     """Why each scenario the float sweep cannot run is refused (empty: all can)."""
     problems = []

@@ -77,6 +77,13 @@ def render_markdown(con: duckdb.DuckDBPyConnection) -> str:
         "",
     ]
     lines += [f"* `{name}`: {text}" for name, text in view_descriptions()]
+    lines += [
+        "",
+        "Defined in `sql/sweep_views.sql` (made once a float sweep has written its files beside the "
+        "DuckDB file; the set's name is the `sweep` column):",
+        "",
+    ]
+    lines += [f"* `{name}`: {text}" for name, text in view_descriptions("sweep_views.sql")]
     return "\n".join(lines) + "\n"
 
 
@@ -84,12 +91,12 @@ def _cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|")
 
 
-def view_descriptions() -> list[tuple[str, str]]:
-    """(view, the comment lines just above its CREATE) from ``sql/views.sql``."""
+def view_descriptions(file: str = "views.sql") -> list[tuple[str, str]]:
+    """(view, the comment lines just above its CREATE) from ``sql/<file>``."""
     from softliq_core.store.warehouse import SQL_DIR
 
     found, comment = [], []
-    for line in (SQL_DIR / "views.sql").read_text().splitlines():
+    for line in (SQL_DIR / file).read_text().splitlines():
         if line.startswith("--"):
             comment.append(line.removeprefix("--").strip())
         elif match := re.match(r"CREATE OR REPLACE VIEW (\w+)", line):

@@ -23,6 +23,7 @@ from softliq_core.metrics.summary import stored_scenario_market_summary
 from softliq_core.replay.run import Outcomes
 from softliq_core.store.dictionary import comment_statements
 from softliq_core.store.storage import Storage
+from softliq_core.store.sweeps import SWEEP_TABLES, sweeps_root
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 OUTCOME_TABLES = (
@@ -146,6 +147,27 @@ class Warehouse:
             made.append(view)
         return made
 
+    def create_sweep_views(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        """Create the views over the float sweeps written beside this file (store/sweeps.py), each
+        when some sweep has written its table, and drop it when none has; returns those made."""
+        root = sweeps_root(self.path)
+        made = []
+        for statement in _statements((SQL_DIR / "sweep_views.sql").read_text()):
+            view = _VIEW_NAME.search(statement).group(1)  # type: ignore[union-attr]
+            table = view.removeprefix("float_sweep_")
+            assert table in SWEEP_TABLES, view
+            if any(root.glob(f"sweep=*/{table}.parquet")):
+                con.execute(statement.replace("{sweeps}", root.as_posix()))
+                made.append(view)
+            else:
+                con.execute(f"DROP VIEW IF EXISTS {view}")
+        return made
+
+    def refresh_views(self, lake_root: str | Path) -> None:
+        """Make the views again (over the lake and the sweeps), in a write of their own."""
+        with self._transaction(lake_root):
+            pass
+
     def _mirror(self, lake: Storage, table: str) -> Storage:
         """A local copy of one lake table's files, beside the DuckDB file (``<file>.lake/``)."""
         mirror = Storage(self.path.with_name(self.path.name + ".lake"))
@@ -181,6 +203,7 @@ class Warehouse:
                 yield con
                 con.execute("COMMIT")
                 self.create_lake_views(con, lake_root)
+                self.create_sweep_views(con)
                 con.execute("CHECKPOINT")
             except BaseException:
                 con.close()

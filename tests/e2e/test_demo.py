@@ -135,23 +135,23 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     ).fetchone()  # type: ignore[misc]
     assert recorded_again == recorded
 
-    # the float sweep of a grid over the demo's lake: Parquet any tool reads, a row per scenario
-    # and 86 % market, every grid point's positions
+    # the float sweep of a grid over the demo's lake: Parquet any tool reads beside the DuckDB
+    # file, a row per scenario and 86 % market, every grid point's positions
     swept = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "sweep", "--scenarios", "sweep_86",
-         "--out", str(tmp_path / "sweep")],
+        [sys.executable, "-m", "pipelines.cli", "sweep", "--scenarios", "sweep_86"],
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert swept.returncode == 0, swept.stderr[-3000:]
     assert "Float sweep of 25 scenarios" in swept.stdout  # baseline and 24 grid points
     assert "float sweep: 100%" in swept.stderr  # the progress bar, market by market
+    written = tmp_path / "sweeps" / "sweep=sweep_86"
     con = duckdb.connect()
-    summary = tmp_path / "sweep" / "summary.parquet"
+    summary = written / "summary.parquet"
     markets, rows, acted = con.execute(
         f"SELECT count(DISTINCT market_id), count(*), sum(pre_liquidations) FROM '{summary}'"
     ).fetchone()  # type: ignore[misc]
     assert markets > 0 and rows == 25 * markets and acted > 0
-    positions = tmp_path / "sweep" / "positions.parquet"
+    positions = written / "positions.parquet"
     assert con.execute(
         f"SELECT count(*) FROM (SELECT scenario_id, market_id, count(*) AS n FROM '{positions}' "
         f"GROUP BY ALL) p JOIN '{summary}' s USING (scenario_id, market_id) "
@@ -159,7 +159,7 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     ).fetchone() == (0,)
     # each row names its scenario, and the definitions sit beside them: a grid point's preLLTV
     # read from its JSON (WAD)
-    defined = tmp_path / "sweep" / "scenarios.parquet"
+    defined = written / "scenarios.parquet"
     assert con.execute(
         f"SELECT count(*) FROM '{summary}' s JOIN '{defined}' d USING (scenario_id) "
         "WHERE s.scenario_name = d.name"
@@ -169,3 +169,8 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
         f"FROM '{defined}' WHERE name LIKE 'pre_86[%' ORDER BY 1"
     ).fetchall()
     assert pre_lltvs == [(78,), (80,), (82,), (83,)]  # sweep_86.toml's grid
+    # and the DuckDB file's views read it, the set's name as a column
+    con = duckdb.connect(str(tmp_path / "softliq.duckdb"), read_only=True)
+    assert con.execute(
+        "SELECT sweep, count(*), sum(pre_liquidations) FROM float_sweep_summary GROUP BY sweep"
+    ).fetchall() == [("sweep_86", rows, acted)]

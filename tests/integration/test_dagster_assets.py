@@ -41,7 +41,7 @@ def test_asset_graph_has_every_layer(settings: Settings) -> None:
         "markets", "rate_samples",
         "oracle_prices", "scenarios", "liquidation_actions", "clipped_actions",
         "position_outcomes", "scenario_market_summary", "baseline_validation", "governance_report",
-        "replay_state",
+        "replay_state", "float_sweep",
     }  # fmt: skip
     daily = defs.resolve_job_def("ingest_daily").partitions_def
     assert daily is not None and daily.get_partition_keys() == ["2024-03-01", "2024-03-02"]

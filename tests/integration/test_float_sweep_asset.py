@@ -1,0 +1,139 @@
+"""The float_sweep asset, materialised in process: its tables beside the DuckDB file, read by the
+file's float_sweep_* views, equal to the sweep function's on the same lake."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.assets.sweep import OUTCOMES_ARE_PHYSICAL
+from pipelines.definitions import SWEEP_JOB, build_definitions
+from pipelines.settings import PROJECT_ROOT, Settings
+from softliq_core import steps
+from softliq_core.replay.float_sweep import float_sweep, unphysical_outcomes
+from softliq_core.replay.scenario import load_scenarios
+from softliq_core.store.lake import Lake
+from softliq_core.store.warehouse import Warehouse
+
+SWEEP = PROJECT_ROOT / "data" / "scenarios" / "sweep_86.toml"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        lake_root=str(tmp_path / "lake"),
+        duckdb_path=str(tmp_path / "softliq.duckdb"),
+        scenario_file=str(PROJECT_ROOT / "data" / "scenarios" / "default.toml"),
+        start_date=date(2024, 3, 1),
+        days=3,
+        seed=5,
+        borrowers_per_market=20,
+        sweep_scenario_file=str(SWEEP),
+    )
+
+
+def _sorted(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return frame.sort(keys).select(sorted(frame.columns))
+
+
+def test_the_float_sweep_asset_writes_what_the_sweep_gives_and_the_views_read_it(
+    settings: Settings,
+) -> None:
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    ingest = defs.resolve_job_def("ingest_daily")
+    for day in ("2024-03-01", "2024-03-02", "2024-03-03"):
+        assert ingest.execute_in_process(partition_key=day, instance=instance).success
+    reference = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey(k) for k in ("markets", "rate_samples", "oracle_prices")}
+    )
+    assert reference.execute_in_process(instance=instance).success
+    for _ in range(2):  # a second run replaces the sweep: no row twice
+        result = defs.resolve_job_def(SWEEP_JOB).execute_in_process(instance=instance)
+        assert result.success
+        (check,) = [
+            e.asset_check_evaluation_data
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
+        assert (check.check_name, check.passed) == (OUTCOMES_ARE_PHYSICAL, True)
+
+    lake = Lake(settings.lake_root)
+    expected = float_sweep(steps.load_histories(lake, 1), load_scenarios(SWEEP))
+    assert expected.positions.height > 0  # the grid moves some position on this chain
+    views = Warehouse(settings.duckdb_path)
+    keys = {
+        "summary": ["scenario_id", "market_id"],
+        "positions": ["scenario_id", "market_id", "borrower"],
+        "scenarios": ["scenario_id"],
+    }
+    for table, key in keys.items():
+        read = views.query(f"SELECT * FROM float_sweep_{table}")
+        assert read["sweep"].unique().to_list() == ["sweep_86"], table
+        direct = _sorted(getattr(expected, table), key)
+        assert _sorted(read.drop("sweep"), key).equals(direct), table
+    # the grid's parameters beside its sums, in SQL
+    by_pre_lltv = views.query(
+        "SELECT (s.definition->>'$.pre_liquidation.pre_lltv')::HUGEINT // 10**16 AS pre_lltv, "
+        "sum(m.pre_liquidations) AS pre_liquidations FROM float_sweep_summary m JOIN "
+        "float_sweep_scenarios s USING (sweep, scenario_id) "
+        "WHERE s.mechanism = 'morpho_pre_liquidation' GROUP BY 1 ORDER BY 1"
+    )
+    assert by_pre_lltv["pre_lltv"].to_list() == [78, 80, 82, 83]
+    swept = expected.summary.join(expected.scenarios, on="scenario_id").filter(
+        pl.col("mechanism") == "morpho_pre_liquidation"
+    )
+    assert by_pre_lltv["pre_liquidations"].sum() == swept["pre_liquidations"].sum() > 0
+
+
+def test_no_sweep_no_views_and_a_removed_sweep_takes_its_views(settings: Settings) -> None:
+    warehouse = Warehouse(settings.duckdb_path)
+    warehouse.refresh_views(settings.lake_root)
+
+    def views() -> set[str]:
+        found = warehouse.query("SELECT view_name FROM duckdb_views() WHERE NOT internal")
+        return {v for v in found["view_name"] if v.startswith("float_sweep_")}
+
+    assert views() == set()
+    written = Path(settings.duckdb_path).parent / "sweeps" / "sweep=grid"
+    written.mkdir(parents=True)
+    pl.DataFrame({"scenario_id": ["a"], "market_id": ["m"]}).write_parquet(
+        written / "summary.parquet"
+    )
+    warehouse.refresh_views(settings.lake_root)
+    assert views() == {"float_sweep_summary"}
+    with duckdb.connect(settings.duckdb_path, read_only=True) as con:
+        assert con.sql("SELECT sweep, scenario_id FROM float_sweep_summary").fetchall() == [
+            ("grid", "a")
+        ]
+    (written / "summary.parquet").unlink()
+    warehouse.refresh_views(settings.lake_root)
+    assert views() == set()
+
+
+def test_unphysical_outcomes_name_the_position_and_the_column() -> None:
+    positions = pl.DataFrame(
+        {
+            "scenario_id": ["s", "s", "t"],
+            "market_id": ["m", "m", "m"],
+            "borrower": ["a", "b", "a"],
+            "liquidations": [0, 1, 2],
+            "first_action_block": [None, 10, -1],  # (no block: NULL; not an amount)
+            "collateral": [5.0, -1.0, 0.0],
+            "debt_repaid": [0.0, 3.0, float("nan")],
+            "max_ltv": [0.5, float("inf"), 0.9],
+        }
+    )
+    found = unphysical_outcomes(positions).sort("borrower", "column")
+    assert found.select("scenario_id", "borrower", "column").rows() == [
+        ("t", "a", "debt_repaid"),
+        ("s", "b", "collateral"),
+        ("s", "b", "max_ltv"),
+    ]
+    assert unphysical_outcomes(positions.head(1)).is_empty()
+    assert unphysical_outcomes(positions.clear()).is_empty()
