@@ -57,7 +57,7 @@ def float_sweep(
     yield dg.MaterializeResult(
         metadata={
             "scenarios": sweep.scenarios.height,
-            "markets": summary["market_id"].n_unique() if summary.height else 0,
+            "markets": summary["market_id"].n_unique(),
             "positions_simulated": sweep.positions.height,
             "seconds": round(seconds, 2),
             "path": dg.MetadataValue.path(str(written["summary"].parent)),
@@ -70,8 +70,6 @@ def float_sweep(
                     "liquidations",
                     "bad_debt_assets",
                 )
-                if summary.height
-                else summary
             ),
         }
     )

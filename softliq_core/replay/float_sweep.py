@@ -56,6 +56,20 @@ AMOUNTS: Final = {
 }
 
 
+# A positions table's columns (one row per scenario x simulated position)
+POSITIONS: Final = {
+    "scenario_id": pl.String,
+    "market_id": pl.String,
+    "borrower": pl.String,
+    **dict.fromkeys(COUNTS, pl.Int64),
+    "first_action_block": pl.Int64,
+    "max_ltv": pl.Float64,
+    "borrow_shares": pl.Float64,
+    "collateral": pl.Float64,
+    **dict.fromkeys(AMOUNTS, pl.Float64),
+}
+
+
 @dataclass(frozen=True)
 class FloatSweep:
     """``positions``: one row per (scenario, market, position the scenario simulates); the other
@@ -76,10 +90,6 @@ def unphysical_outcomes(positions: pl.DataFrame) -> pl.DataFrame:
     column, value). Empty for a sound sweep; float error in the kernel, such as a seizure rounded
     past the collateral, would show here."""
     keys = ["scenario_id", "market_id", "borrower"]
-    if positions.is_empty():
-        return pl.DataFrame(
-            schema={**dict.fromkeys(keys, pl.String), "column": pl.String, "value": pl.Float64}
-        )
     return (
         positions.select(*keys, pl.exclude(*keys, "first_action_block").cast(pl.Float64))
         .unpivot(index=keys, variable_name="column")
@@ -287,7 +297,8 @@ def float_sweep(
         )
     swept = [s for s in scenarios if not s.is_history]
     names = {s.scenario_id: s.name for s in swept}
-    positions = pl.concat(parts) if parts else pl.DataFrame()
+    # (typed when empty: a file with no columns would break every reader of the sweeps)
+    positions = pl.concat(parts) if parts else pl.DataFrame(schema=POSITIONS)
     summary = (
         positions.group_by("scenario_id", "market_id", maintain_order=True)
         .agg(
@@ -301,7 +312,5 @@ def float_sweep(
             pl.col("scenario_id").replace_strict(names).alias("scenario_name"),
             pl.exclude("scenario_id"),
         )
-        if parts
-        else pl.DataFrame()
     )
     return FloatSweep(positions, summary, scenarios_table(swept))

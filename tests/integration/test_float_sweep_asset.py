@@ -18,6 +18,7 @@ from softliq_core import steps
 from softliq_core.replay.float_sweep import float_sweep, unphysical_outcomes
 from softliq_core.replay.scenario import load_scenarios
 from softliq_core.store.lake import Lake
+from softliq_core.store.sweeps import sweep_dir, write_sweep
 from softliq_core.store.warehouse import Warehouse
 
 SWEEP = PROJECT_ROOT / "data" / "scenarios" / "sweep_86.toml"
@@ -137,3 +138,21 @@ def test_unphysical_outcomes_name_the_position_and_the_column() -> None:
     ]
     assert unphysical_outcomes(positions.head(1)).is_empty()
     assert unphysical_outcomes(positions.clear()).is_empty()
+
+
+def test_a_sweep_with_nothing_in_scope_writes_typed_empty_tables_the_views_read(
+    settings: Settings, tmp_path: Path
+) -> None:
+    nowhere = tmp_path / "nowhere.toml"
+    nowhere.write_text(
+        '[[scenario]]\nname = "baseline_99"\nmechanism = "morpho_liquidation"\n'
+        'scope = { lltv = "0.99" }\n'
+    )
+    sweep = float_sweep([], load_scenarios(nowhere))
+    assert sweep.positions.is_empty() and sweep.summary.is_empty()
+    assert "debt_repaid" in sweep.positions.columns and "scenario_name" in sweep.summary.columns
+    assert unphysical_outcomes(sweep.positions).is_empty()
+    write_sweep(sweep, sweep_dir(settings.duckdb_path, nowhere))
+    Warehouse(settings.duckdb_path).refresh_views(settings.lake_root)
+    summary = Warehouse(settings.duckdb_path).query("SELECT * FROM float_sweep_summary")
+    assert summary.height == 0 and "positions_simulated" in summary.columns
