@@ -216,6 +216,11 @@ def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None
         f"{time.perf_counter() - started:.1f} s: {written['summary']} (per scenario and "
         f"market), {written['positions']} (per simulated position), "
         f"{written['scenarios']} (their definitions)"
+        + (
+            ""
+            if out
+            else f"; in DuckDB: SELECT * FROM float_sweep_summary WHERE sweep = '{path.stem}'"
+        )
     )
 
 

@@ -174,3 +174,11 @@ def test_softliq_demo_fills_duckdb_and_prints_the_summary(tmp_path: Path) -> Non
     assert con.execute(
         "SELECT sweep, count(*), sum(pre_liquidations) FROM float_sweep_summary GROUP BY sweep"
     ).fetchall() == [("sweep_86", rows, acted)]
+    query = "SELECT * FROM float_sweep_summary WHERE sweep = 'sweep_86'"
+    assert query in swept.stdout  # (the query the command prints works as printed)
+    con.close()
+    read = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "sql", query],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert read.returncode == 0 and f"shape: ({rows}," in read.stdout, read.stderr[-2000:]
