@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:  # (the warehouse imports this module: not numba with it)
     from softliq_core.replay.float_sweep import FloatSweep
 
-SWEEP_TABLES: Final = ("summary", "positions", "scenarios")
+# in the order they are written: a summary row's scenario and positions are on disk before it
+SWEEP_TABLES: Final = ("scenarios", "positions", "summary")
 
 
 def sweeps_root(warehouse_path: str | Path) -> Path:
