@@ -15,7 +15,7 @@ from pipelines.assets.replay import (
     rate_samples,
     scenario_outcomes,
 )
-from pipelines.assets.sweep import float_sweep
+from pipelines.assets.sweep import float_sweep, outcomes_are_physical
 from pipelines.resources import (
     LakeResource,
     ScenarioSetResource,
@@ -70,7 +70,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[*lake_assets, *replay_assets, replay_state, float_sweep],
-        asset_checks=[history_conserves_shares_and_collateral],
+        asset_checks=[history_conserves_shares_and_collateral, outcomes_are_physical],
         jobs=[ingest_job, replay_job, daily_job, sweep_job],
         schedules=[ingest_yesterday_schedule(daily_job, daily)],
         resources={

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+import polars as pl
+
 if TYPE_CHECKING:  # (the warehouse imports this module: not numba with it)
     from softliq_core.replay.float_sweep import FloatSweep
 
@@ -41,3 +43,8 @@ def write_sweep(sweep: FloatSweep, out_dir: Path) -> dict[str, Path]:
         os.replace(draft, path)
         written[table] = path
     return written
+
+
+def read_sweep(out_dir: Path, table: str) -> pl.DataFrame:
+    """One of a written sweep's tables."""
+    return pl.read_parquet(out_dir / f"{table}.parquet")

@@ -11,7 +11,6 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.assets.sweep import OUTCOMES_ARE_PHYSICAL
 from pipelines.definitions import SWEEP_JOB, build_definitions
 from pipelines.settings import PROJECT_ROOT, Settings
 from softliq_core import steps
@@ -62,7 +61,7 @@ def test_the_float_sweep_asset_writes_what_the_sweep_gives_and_the_views_read_it
             for e in result.all_events
             if e.event_type_value == "ASSET_CHECK_EVALUATION"
         ]
-        assert (check.check_name, check.passed) == (OUTCOMES_ARE_PHYSICAL, True)
+        assert (check.check_name, check.passed) == ("outcomes_are_physical", True)
 
     lake = Lake(settings.lake_root)
     expected = float_sweep(steps.load_histories(lake, 1), load_scenarios(SWEEP))
@@ -156,3 +155,10 @@ def test_a_sweep_with_nothing_in_scope_writes_typed_empty_tables_the_views_read(
     Warehouse(settings.duckdb_path).refresh_views(settings.lake_root)
     summary = Warehouse(settings.duckdb_path).query("SELECT * FROM float_sweep_summary")
     assert summary.height == 0 and "positions_simulated" in summary.columns
+
+
+def test_only_the_views_step_takes_the_duckdb_writer_pool(settings: Settings) -> None:
+    job = build_definitions(settings).resolve_job_def(SWEEP_JOB)
+    ops = {op.name: op.pool for op in job.graph.iterate_op_defs()}
+    assert ops["sweep_scenario_set"] is None  # (a sweep would hold the pool for minutes)
+    assert ops["make_sweep_views"] == "duckdb_writer"
