@@ -193,8 +193,8 @@ def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None
 
     from softliq_core import steps
     from softliq_core.replay.ledger import ReplayError
-    from softliq_core.replay.scenario import ScenarioError
-    from softliq_core.store.sweeps import sweep_dir
+    from softliq_core.replay.scenario import ScenarioError, load_scenarios
+    from softliq_core.store.sweeps import sweep_dir, write_sweep
     from softliq_core.store.warehouse import Warehouse
 
     path = _scenario_file(scenarios)
@@ -206,9 +206,10 @@ def run_float_sweep(settings: Settings, scenarios: str, out: str | None) -> None
         return tqdm(markets, unit="market", desc="float sweep", dynamic_ncols=True)
 
     try:
-        sweep, written = steps.sweep_floats(lake, chain_id, path, out_dir, progress)
+        sweep = steps.sweep_floats(lake, chain_id, load_scenarios(path), progress)
     except (ScenarioError, ReplayError, ValueError) as error:
         sys.exit(str(error))
+    written = write_sweep(sweep, out_dir)
     if not out:  # beside the DuckDB file: its views read the sweep
         Warehouse(settings.duckdb_path).refresh_views(settings.lake_root)
     print(

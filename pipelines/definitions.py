@@ -82,7 +82,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "scenarios": ScenarioSetResource(
                 path=settings.scenario_file, chunks=settings.scenario_chunks
             ),
-            "sweep_scenarios": ScenarioSetResource(path=settings.sweep_scenario_file),
+            "sweep_scenarios": ScenarioSetResource(
+                path=settings.sweep_scenario_file, chunks=settings.sweep_chunks
+            ),
         },
     )
 

@@ -26,6 +26,9 @@ class Settings:
     scenario_chunks: int = 2  # parallel replay steps (one per core here)
     # the grid the float_sweep asset sweeps (SOFTLIQ_SWEEP_SCENARIOS)
     sweep_scenario_file: str = str(PROJECT_ROOT / "data" / "scenarios" / "sweep_86.toml")
+    # its chunks (SOFTLIQ_SWEEP_CHUNKS): 1 on one machine (the kernel's threads use its cores, and
+    # two sweeps sharing them evict each other's working set from the caches); more to fan out
+    sweep_chunks: int = 1
     # Replay snapshots kept: the newest days and every month-end (0: every day). A cache: a re-run
     # of a day whose day-before snapshot is gone replays from the month-end before it.
     snapshot_keep_days: int = 14
@@ -76,6 +79,7 @@ class Settings:
                 "SOFTLIQ_SWEEP_SCENARIOS",
                 str(PROJECT_ROOT / "data" / "scenarios" / "sweep_86.toml"),
             ),
+            sweep_chunks=int(env("SOFTLIQ_SWEEP_CHUNKS", "1")),
             snapshot_keep_days=int(env("SOFTLIQ_SNAPSHOT_KEEP_DAYS", "14")),
             source=env("SOFTLIQ_SOURCE", "synthetic"),
             chain_id=int(env("SOFTLIQ_CHAIN_ID", "1")),

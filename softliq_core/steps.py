@@ -49,6 +49,7 @@ from softliq_core.replay.run import Outcomes, concat_outcomes, run_scenarios
 from softliq_core.replay.scenario import (
     MarketRef,
     Scenario,
+    ScenarioError,
     load_scenarios,
     scenario_chunks,
     validate_scenarios,
@@ -59,7 +60,6 @@ from softliq_core.sources.base import ChainSource, KnowsAavePool, RejectsRows
 from softliq_core.store.lake import Lake, with_date
 from softliq_core.store.reports import report_inputs, write_report
 from softliq_core.store.snapshots import SnapshotStore
-from softliq_core.store.sweeps import write_sweep
 from softliq_core.store.warehouse import Warehouse
 from softliq_core.tables import (
     AAVE_EVENT_DAYS,
@@ -473,16 +473,27 @@ def load_histories(lake: Lake, chain_id: int) -> list[MarketHistory]:
 def sweep_floats(
     lake: Lake,
     chain_id: int,
-    scenario_file: str | Path,
-    out_dir: Path,
+    scenarios: Sequence[Scenario],
     progress: Callable[[list[MarketWork]], Iterable[MarketWork]] = iter,
-) -> tuple[FloatSweep, dict[str, Path]]:
-    """The scenario set swept over the lake's Morpho markets in the float kernel, its tables
-    written to ``out_dir`` (store/sweeps.py); ``progress`` as ``float_sweep`` takes it."""
+) -> FloatSweep:
+    """The scenarios swept over the lake's Morpho markets in the float kernel (``float_sweep``:
+    ``progress`` wraps its markets)."""
     from softliq_core.replay.float_sweep import float_sweep  # (numba: only where a sweep runs)
 
-    sweep = float_sweep(load_histories(lake, chain_id), load_scenarios(scenario_file), progress)
-    return sweep, write_sweep(sweep, out_dir)
+    return float_sweep(load_histories(lake, chain_id), scenarios, progress)
+
+
+def plan_sweep_chunks(
+    lake: Lake, chain_id: int, scenarios: Sequence[Scenario], chunks: int
+) -> list[list[Scenario]]:
+    """Check the whole set (the float sweep runs it, and it is valid on the lake's markets) before
+    any work, then split it into chunks swept in parallel, each on its own process or machine."""
+    from softliq_core.replay.float_sweep import float_sweep_problems
+
+    problems = float_sweep_problems(scenarios)
+    if problems:
+        raise ScenarioError(problems)
+    return plan_scenario_chunks(lake, chain_id, scenarios, chunks)
 
 
 def aave_setup(source: ChainSource) -> AavePoolSetup | None:

@@ -1,15 +1,15 @@
 """The float sweep of a scenario grid (replay/float_sweep.py): Parquet beside the DuckDB file, read
-by its ``float_sweep_*`` views. The sweep is one step (numba threads over the cores); the views
-are made by a second, the DuckDB writer of the ``duckdb_writer`` pool."""
+by its ``float_sweep_*`` views. Like the exact replay it fans out: the set is checked whole, then
+swept in chunks (``SOFTLIQ_SWEEP_CHUNKS``, one step each, on any executor); one step in the
+``duckdb_writer`` pool writes the files and makes the views."""
 
 import time
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.replay import _table
+from pipelines.assets.replay import _table, fan_out
 from pipelines.resources import (
     ChainSourceResource,
     LakeResource,
@@ -17,74 +17,90 @@ from pipelines.resources import (
     WarehouseResource,
 )
 from softliq_core import steps
-from softliq_core.replay.float_sweep import unphysical_outcomes
-from softliq_core.store.sweeps import read_sweep, sweep_dir
+from softliq_core.replay.float_sweep import FloatSweep, concat_sweeps, unphysical_outcomes
+from softliq_core.replay.scenario import Scenario
+from softliq_core.store.sweeps import read_sweep, sweep_dir, write_sweep
 
 SWEEP_INPUTS = ("morpho_events", "oracle_prices", "markets", "blocks")
 
 
-@dg.op(ins={dep: dg.In(dg.Nothing) for dep in SWEEP_INPUTS})
-def sweep_scenario_set(
+@dg.op(ins={dep: dg.In(dg.Nothing) for dep in SWEEP_INPUTS}, out=dg.DynamicOut(list))
+def plan_sweep_chunks(
     context: dg.OpExecutionContext,
     source: ChainSourceResource,
     lake: LakeResource,
-    warehouse: WarehouseResource,
     sweep_scenarios: ScenarioSetResource,
-) -> dict[str, Any]:
-    """Sweep the set over the lake's Morpho markets; write its tables; what the run shows."""
-    scenario_file = Path(sweep_scenarios.path)
-    started = time.perf_counter()
-    sweep, written = steps.sweep_floats(
-        lake.lake(),
-        source.open().chain_id,
-        scenario_file,
-        sweep_dir(warehouse.path, scenario_file),
+) -> Iterator[dg.DynamicOutput[list[Scenario]]]:
+    """Check the whole sweep set, then fan it out in chunks (one step each)."""
+    chunks = steps.plan_sweep_chunks(
+        lake.lake(), source.open().chain_id, sweep_scenarios.load(), sweep_scenarios.chunks
     )
-    seconds = time.perf_counter() - started
-    context.log.info(f"{sweep.scenarios.height} scenarios swept in {seconds:.1f} s")
-    summary = sweep.summary
-    return {
-        "scenarios": sweep.scenarios.height,
-        "markets": summary["market_id"].n_unique(),
-        "positions_simulated": sweep.positions.height,
-        "seconds": round(seconds, 2),
-        "path": dg.MetadataValue.path(str(written["summary"].parent)),
-        "summary": _table(
-            summary.select(
-                "scenario_name",
-                pl.col("market_id").str.slice(0, 10),
-                "positions_simulated",
-                "pre_liquidations",
-                "liquidations",
-                "bad_debt_assets",
-            )
-        ),
-    }
+    yield from fan_out(context, chunks)
+
+
+@dg.op
+def sweep_scenario_chunk(
+    context: dg.OpExecutionContext,
+    chunk: list[Scenario],
+    source: ChainSourceResource,
+    lake: LakeResource,
+) -> FloatSweep:
+    """Sweep one chunk of the set over every Morpho market (numba threads over the cores)."""
+    started = time.perf_counter()
+    sweep = steps.sweep_floats(lake.lake(), source.open().chain_id, chunk)
+    context.log.info(
+        f"{sweep.scenarios.height} scenarios swept in {time.perf_counter() - started:.1f} s: "
+        f"{sweep.positions.height} simulated positions"
+    )
+    return sweep
 
 
 @dg.op(pool="duckdb_writer", out=dg.Out(dg.Nothing))
-def make_sweep_views(
+def write_sweep_tables(
     context: dg.OpExecutionContext,
-    swept: dict[str, Any],
+    chunks: list[FloatSweep],
     lake: LakeResource,
     warehouse: WarehouseResource,
+    sweep_scenarios: ScenarioSetResource,
 ) -> None:
-    """The DuckDB file's views over the sweeps beside it, made again (one write, in the pool)."""
+    """The single writer: the set's tables beside the DuckDB file, then the file's views."""
+    sweep = concat_sweeps(chunks)
+    written = write_sweep(sweep, sweep_dir(warehouse.path, sweep_scenarios.path))
     warehouse.warehouse().refresh_views(lake.root)
-    context.add_output_metadata(swept)
+    summary = sweep.summary
+    context.add_output_metadata(
+        {
+            "scenarios": sweep.scenarios.height,
+            "chunks": len(chunks),
+            "markets": summary["market_id"].n_unique(),
+            "positions_simulated": sweep.positions.height,
+            "path": dg.MetadataValue.path(str(written["summary"].parent)),
+            "summary": _table(
+                summary.select(
+                    "scenario_name",
+                    pl.col("market_id").str.slice(0, 10),
+                    "positions_simulated",
+                    "pre_liquidations",
+                    "liquidations",
+                    "bad_debt_assets",
+                )
+            ),
+        }
+    )
 
 
 @dg.graph_asset(
     ins={dep: dg.AssetIn(dagster_type=dg.Nothing) for dep in SWEEP_INPUTS},
     group_name="outcomes",
     kinds={"numba", "parquet", "duckdb"},
-    description="The sweep scenario set (SOFTLIQ_SWEEP_SCENARIOS) over every Morpho market in the float kernel: per position, per scenario x market and the scenarios, in sweeps/sweep=<set>/ beside the DuckDB file and its float_sweep_* views",
+    description="The sweep scenario set (SOFTLIQ_SWEEP_SCENARIOS) over every Morpho market in the float kernel, in chunks: per position, per scenario x market and the scenarios, in sweeps/sweep=<set>/ beside the DuckDB file and its float_sweep_* views",
 )
 def float_sweep(morpho_events, oracle_prices, markets, blocks):  # type: ignore[no-untyped-def]
-    swept = sweep_scenario_set(
+    """The sweep set in parallel chunks, its tables written by one writer step."""
+    chunks = plan_sweep_chunks(
         morpho_events=morpho_events, oracle_prices=oracle_prices, markets=markets, blocks=blocks
     )
-    return make_sweep_views(swept)
+    return write_sweep_tables(chunks.map(sweep_scenario_chunk).collect())
 
 
 @dg.asset_check(

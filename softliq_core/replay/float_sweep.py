@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import ClassVar, Final, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -82,6 +82,15 @@ class FloatSweep:
     positions: pl.DataFrame
     summary: pl.DataFrame
     scenarios: pl.DataFrame
+
+    TABLES: ClassVar = ("positions", "summary", "scenarios")
+
+
+def concat_sweeps(parts: Sequence[FloatSweep]) -> FloatSweep:
+    """One sweep from sweeps of disjoint chunks of a scenario set (each row is one scenario's)."""
+    return FloatSweep(
+        *(pl.concat([getattr(part, table) for part in parts]) for table in FloatSweep.TABLES)
+    )
 
 
 def unphysical_outcomes(positions: pl.DataFrame) -> pl.DataFrame:

@@ -3,6 +3,7 @@ file's float_sweep_* views, equal to the sweep function's on the same lake."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -53,9 +54,17 @@ def test_the_float_sweep_asset_writes_what_the_sweep_gives_and_the_views_read_it
         asset_selection={dg.AssetKey(k) for k in ("markets", "rate_samples", "oracle_prices")}
     )
     assert reference.execute_in_process(instance=instance).success
-    for _ in range(2):  # a second run replaces the sweep: no row twice
-        result = defs.resolve_job_def(SWEEP_JOB).execute_in_process(instance=instance)
+    # whole, then again in three chunks (a step each): the second run replaces the first's rows
+    for chunks in (1, 3):
+        chunked = build_definitions(replace(settings, sweep_chunks=chunks))
+        result = chunked.resolve_job_def(SWEEP_JOB).execute_in_process(instance=instance)
         assert result.success
+        swept = [
+            e.step_key
+            for e in result.all_events
+            if e.event_type_value == "STEP_SUCCESS" and "sweep_scenario_chunk" in e.step_key
+        ]
+        assert len(swept) == chunks
         (check,) = [
             e.asset_check_evaluation_data
             for e in result.all_events
@@ -157,8 +166,34 @@ def test_a_sweep_with_nothing_in_scope_writes_typed_empty_tables_the_views_read(
     assert summary.height == 0 and "positions_simulated" in summary.columns
 
 
-def test_only_the_views_step_takes_the_duckdb_writer_pool(settings: Settings) -> None:
+def test_only_the_writer_step_takes_the_duckdb_writer_pool(settings: Settings) -> None:
     job = build_definitions(settings).resolve_job_def(SWEEP_JOB)
     ops = {op.name: op.pool for op in job.graph.iterate_op_defs()}
-    assert ops["sweep_scenario_set"] is None  # (a sweep would hold the pool for minutes)
-    assert ops["make_sweep_views"] == "duckdb_writer"
+    assert ops == {  # (a chunk would hold the pool for its minutes)
+        "plan_sweep_chunks": None,
+        "sweep_scenario_chunk": None,
+        "write_sweep_tables": "duckdb_writer",
+        "float_sweep_outcomes_are_physical": None,  # (it reads the Parquet)
+    }
+
+
+def test_a_set_the_float_sweep_cannot_run_is_refused_before_any_chunk(
+    settings: Settings, tmp_path: Path
+) -> None:
+    unsupported = tmp_path / "unsupported.toml"
+    unsupported.write_text(
+        SWEEP.read_text() + '\n[[scenario]]\nname = "own_rates"\nmechanism = "morpho_liquidation"\n'
+        'accrual = "irm"\nscope = { lltv = "0.86" }\n'
+    )
+    defs = build_definitions(replace(settings, sweep_scenario_file=str(unsupported)))
+    instance = dg.DagsterInstance.ephemeral()
+    ingest = defs.resolve_job_def("ingest_daily")
+    assert ingest.execute_in_process(partition_key="2024-03-01", instance=instance).success
+    result = defs.resolve_job_def(SWEEP_JOB).execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key.endswith("plan_sweep_chunks")
+    assert "'own_rates'" in str(failure.step_failure_data.error)
+    assert not any("sweep_scenario_chunk" in (e.step_key or "") for e in result.all_events)
