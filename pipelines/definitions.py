@@ -101,3 +101,8 @@ def replay_job() -> dg.JobDefinition:
 def daily_job() -> dg.JobDefinition:
     """The daily job, likewise (a backfill of its days under the multiprocess executor)."""
     return build_definitions(Settings.from_env()).resolve_job_def(DAILY_JOB)
+
+
+def sweep_job() -> dg.JobDefinition:
+    """The float sweep's job, likewise (its chunks under the multiprocess executor)."""
+    return build_definitions(Settings.from_env()).resolve_job_def(SWEEP_JOB)

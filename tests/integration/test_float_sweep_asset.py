@@ -11,8 +11,12 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
-from pipelines.definitions import SWEEP_JOB, build_definitions
+from pipelines.definitions import SWEEP_JOB, build_definitions, sweep_job
 from pipelines.settings import PROJECT_ROOT, Settings
 from softliq_core import steps
 from softliq_core.replay.float_sweep import float_sweep, unphysical_outcomes
@@ -197,3 +201,59 @@ def test_a_set_the_float_sweep_cannot_run_is_refused_before_any_chunk(
     assert failure.step_key.endswith("plan_sweep_chunks")
     assert "'own_rates'" in str(failure.step_failure_data.error)
     assert not any("sweep_scenario_chunk" in (e.step_key or "") for e in result.all_events)
+
+
+def test_the_chunks_under_the_multiprocess_executor_give_the_sweep_functions_tables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two chunk steps, each in a process of its own, their sweeps passed to the writer step by
+    Dagster's IO manager (as on a Celery or Kubernetes executor, where they run on other
+    machines)."""
+    for name, value in {
+        "SOFTLIQ_LAKE": str(tmp_path / "lake"),
+        "SOFTLIQ_DUCKDB": str(tmp_path / "softliq.duckdb"),
+        "SOFTLIQ_START_DATE": "2024-03-01",
+        "SOFTLIQ_DAYS": "3",
+        "SOFTLIQ_SEED": "5",
+        "SOFTLIQ_BORROWERS_PER_MARKET": "20",
+        "SOFTLIQ_SWEEP_SCENARIOS": str(SWEEP),
+        "SOFTLIQ_SWEEP_CHUNKS": "2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+    defs = build_definitions(settings)
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        assert (
+            defs.resolve_job_def("ingest_daily")
+            .execute_in_process(
+                instance=instance,
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: "2024-03-01",
+                    ASSET_PARTITION_RANGE_END_TAG: "2024-03-03",
+                },
+            )
+            .success
+        )
+        reference = defs.resolve_implicit_global_asset_job_def().get_subset(
+            asset_selection={dg.AssetKey(k) for k in ("markets", "rate_samples", "oracle_prices")}
+        )
+        assert reference.execute_in_process(instance=instance).success
+        with dg.execute_job(
+            dg.reconstructable(sweep_job),
+            instance=instance,
+            run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}},
+        ) as run:
+            assert run.success
+            chunk_pids = {
+                e.step_key: e.pid
+                for e in run.all_events
+                if e.event_type_value == "STEP_SUCCESS" and "sweep_scenario_chunk" in e.step_key
+            }
+            assert len(chunk_pids) == 2 and len(set(chunk_pids.values())) == 2
+    expected = float_sweep(
+        steps.load_histories(Lake(settings.lake_root), 1), load_scenarios(SWEEP)
+    ).summary
+    read = Warehouse(settings.duckdb_path).query("SELECT * FROM float_sweep_summary").drop("sweep")
+    keys = ["scenario_id", "market_id"]
+    assert _sorted(read, keys).equals(_sorted(expected, keys)) and expected.height > 0
