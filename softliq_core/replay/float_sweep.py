@@ -17,8 +17,8 @@ Any other is refused before work starts, named with the rule it breaks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import ClassVar, Final, NamedTuple
+from dataclasses import dataclass, fields
+from typing import Final, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -83,13 +83,11 @@ class FloatSweep:
     summary: pl.DataFrame
     scenarios: pl.DataFrame
 
-    TABLES: ClassVar = ("positions", "summary", "scenarios")
-
 
 def concat_sweeps(parts: Sequence[FloatSweep]) -> FloatSweep:
     """One sweep from sweeps of disjoint chunks of a scenario set (each row is one scenario's)."""
     return FloatSweep(
-        *(pl.concat([getattr(part, table) for part in parts]) for table in FloatSweep.TABLES)
+        *(pl.concat([getattr(part, table.name) for part in parts]) for table in fields(FloatSweep))
     )
 
 
