@@ -490,23 +490,28 @@ def _native_price_before(tape: MarketTape, block: int) -> float:
     return float(tape.native_price[i - 1]) if i > 0 else 0.0
 
 
+# A call's terms, one row per block (``call_terms``)
+TERM_ASSETS, TERM_SHARES, TERM_NATIVE, TERM_BASE_FEE = range(4)
+
+
 @kernel
-def round_call_terms(tape: MarketTape, latency: int) -> tuple[Floats, Floats, Floats, Floats]:
-    """For each round, what a call ``latency`` blocks later sees: the accrued total borrow assets
-    and shares, the ETH price in the loan asset and the base fee. Shared by every position and
-    scenario with that latency."""
-    n = len(tape.round_block)
-    assets, shares = np.empty(n), np.empty(n)
-    native, base_fee = np.empty(n), np.empty(n)
+def call_terms(tape: MarketTape, blocks: Ints) -> Floats:
+    """What a call at each block sees (the last block for one past it), a row each: the accrued
+    total borrow assets and shares, the ETH price in the loan asset and the base fee. Computed
+    once for the blocks calls fall on (``latency`` after a round or an event, a block after a
+    round's call), shared by every position and scenario: at other blocks a call looks them up
+    in the tape, a search and two reads of the block clock (tens of MB: memory, not cache)."""
+    terms = np.empty((len(blocks), 4))
     last_block = tape.first_block + len(tape.timestamps) - 1
-    for j in range(n):
-        block = min(tape.round_block[j] + latency, last_block)
+    for i in range(len(blocks)):
+        block = min(blocks[i], last_block)
         segment = np.searchsorted(tape.segment_block, block) - 1
-        shares[j] = tape.total_borrow_shares[segment]
-        assets[j] = accrued_borrow_assets(tape, segment, tape.timestamps[block - tape.first_block])
-        native[j] = _native_price_before(tape, block)
-        base_fee[j] = tape.base_fees[block - tape.first_block]
-    return assets, shares, native, base_fee
+        terms[i, TERM_SHARES] = tape.total_borrow_shares[segment]
+        at = tape.timestamps[block - tape.first_block]
+        terms[i, TERM_ASSETS] = accrued_borrow_assets(tape, segment, at)
+        terms[i, TERM_NATIVE] = _native_price_before(tape, block)
+        terms[i, TERM_BASE_FEE] = tape.base_fees[block - tape.first_block]
+    return terms
 
 
 def ratio_tree(tape: MarketTape) -> tuple[Floats, int]:
@@ -627,6 +632,8 @@ def simulate(
     call_ltv: Floats,
     inverse_scale: Floats,
     bars: Floats,
+    event_call: Floats,
+    next_call: Floats,
     out: Floats,
 ) -> None:
     """Simulate the position from its event ``first_event`` (where it adopts history's position)
@@ -836,6 +843,10 @@ def simulate(
             if tape.round_block[j - 1] + latency == due:
                 assets, total_shares = call_assets[j - 1], call_shares[j - 1]
                 native, base_fee = call_native[j - 1], call_base_fee[j - 1]
+            elif k > first_event and tape.event_block[k - 1] + latency == due:
+                assets, total_shares, native, base_fee = event_call[k - 1]
+            elif tape.round_block[j - 1] + latency + 1 == due:  # (a call's next block)
+                assets, total_shares, native, base_fee = next_call[j - 1]
             else:
                 segment = np.searchsorted(tape.segment_block, due) - 1
                 total_shares = tape.total_borrow_shares[segment]
@@ -994,15 +1005,19 @@ def simulate_all(
     start_group: Ints,
     tree: Floats,
     size: int,
-    call_assets: Floats,
-    call_shares: Floats,
-    call_native: Floats,
-    call_base_fee: Floats,
+    latency: int,
     out: Floats,
 ) -> None:  # pragma: no cover - numba code (covered through float_sweep)
-    """Every scenario (row of ``scenarios``) x every position it simulates: ``starts[g, b]``, the
-    first event of borrower ``b`` under the scenarios of start group ``g`` (-1: not simulated),
-    in parallel over borrowers (numba threads)."""
+    """Every scenario (row of ``scenarios``, all of liquidator latency ``latency``) x every
+    position it simulates: ``starts[g, b]``, the first event of borrower ``b`` under the
+    scenarios of start group ``g`` (-1: not simulated), in parallel over borrowers (numba
+    threads)."""
+    round_call = call_terms(tape, tape.round_block + latency)
+    call_assets, call_shares = round_call[:, TERM_ASSETS].copy(), round_call[:, TERM_SHARES].copy()
+    call_native = round_call[:, TERM_NATIVE].copy()
+    call_base_fee = round_call[:, TERM_BASE_FEE].copy()
+    event_call = call_terms(tape, tape.event_block + latency)
+    next_call = call_terms(tape, tape.round_block + (latency + 1))
     call_ratio = (call_assets + 1.0) / (call_shares + VIRTUAL_SHARES)
     params = with_reciprocals(scenarios)
     segment = tape.round_segment
@@ -1029,5 +1044,5 @@ def simulate_all(
                     tape.borrower_events[b, 1], tree, size, gap_highest,
                     call_assets, call_shares, call_native, call_base_fee, call_ratio,
                     round_ratio, round_scale, round_ltv, call_ltv, inverse_scale,
-                    bars[liquidator[s]], out[s, b],
+                    bars[liquidator[s]], event_call, next_call, out[s, b],
                 )  # fmt: skip

@@ -240,7 +240,7 @@ def simulate_market(history: MarketHistory, market: PreparedMarket) -> np.ndarra
         part = np.zeros((int(chosen.sum()), len(market.borrowers), fk.N_OUTCOMES))
         fk.simulate_all(
             market.rows[chosen], market.opted_in[chosen], tape, market.starts,
-            market.group[chosen], tree, size, *fk.round_call_terms(tape, int(latency)), part,
+            market.group[chosen], tree, size, int(latency), part,
         )  # fmt: skip
         out[chosen] = part
     if np.isnan(out).any():
