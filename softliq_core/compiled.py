@@ -49,6 +49,7 @@ MODULES = (
     "softliq_core.replay.declines",
     "softliq_core.replay.ltv_watch",
     "softliq_core.replay.ltv_record",
+    "softliq_core.replay.market_tape",
     "softliq_core.protocols.morpho.math",
     "softliq_core.protocols.morpho.shares",
     "softliq_core.protocols.morpho.health",

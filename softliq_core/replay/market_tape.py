@@ -141,11 +141,15 @@ def market_tape(history: MarketHistory) -> tuple[MarketTape, tuple[str, ...]]:
     ranges = np.stack([ends - [len(rows) for rows in own.values()], ends], axis=1)
 
     def columns(table: list[tuple[Any, ...]], names: str) -> dict[str, Any]:
-        """The table's columns, named in order; an int column's name ends with ``:int``."""
+        """The table's columns, named in order; an int column's name ends with ``:int``. (One
+        float array of the rows, then its columns: blocks, log indices and indices are below
+        2**53, so their ints come back exact.)"""
+        labels = names.split()
+        rows = np.array(table, np.float64).reshape(len(table), len(labels))
         out = {}
-        for i, name in enumerate(names.split()):
-            name, _, kind = name.partition(":")
-            out[name] = np.array([row[i] for row in table], np.int64 if kind else np.float64)
+        for i, label in enumerate(labels):
+            name, _, kind = label.partition(":")
+            out[name] = rows[:, i].astype(np.int64) if kind else rows[:, i].copy()
         return out
 
     native = history.native_price
