@@ -716,7 +716,8 @@ def simulate(
             # rounding moves an LTV by up to a unit of debt or value: a relative slack
             slack = 1e-12 + 4.0 / (shares * round_ratio[j]) if j < n_rounds else 1.0
             while j < next_event_round:
-                ltv = per_value * round_ltv[j]
+                r = np.uint64(j)  # (an unsigned index: no wraparound code at each read)
+                ltv = per_value * round_ltv[r]
                 if in_window:
                     surely = pre_lltv * (1 + slack) < ltv < lltv * (1 - slack)
                 else:
@@ -744,20 +745,20 @@ def simulate(
                         break
                     if quoted > 0:  # the round's check, committed: the record
                         max_ltv = max(max_ltv, borrowed / quoted)
-                due = tape.round_block[j] + latency
+                due = tape.round_block[r] + latency
                 if j + 1 < next_event_round:
-                    following = tape.round_block[j + 1]
+                    following = tape.round_block[np.uint64(j + 1)]
                 else:
                     following = event_block if has_event else last_block + 1
-                same_block = j + 1 < next_event_round and following == tape.round_block[j]
+                same_block = j + 1 < next_event_round and following == tape.round_block[r]
                 declines = False
                 if following >= due and due <= last_block:
-                    bar = bars[1 if in_window else 0, j]
-                    priced = call_native[j] > 0 or not charges_gas
-                    debt, value = shares * call_ratio[j], collateral * round_scale[j]
-                    at_call = per_value * call_ltv[j]
+                    bar = bars[1 if in_window else 0, r]
+                    priced = call_native[r] > 0 or not charges_gas
+                    debt, value = shares * call_ratio[r], collateral * round_scale[r]
+                    at_call = per_value * call_ltv[r]
                     declines = priced and surely_declines(
-                        p, in_window, shares, collateral, debt, value, at_call, inverse_scale[j],
+                        p, in_window, shares, collateral, debt, value, at_call, inverse_scale[r],
                         bar,
                     )  # fmt: skip
                     kind = NO_CALL
