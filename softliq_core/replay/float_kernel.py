@@ -997,7 +997,14 @@ def simulate(
     out[COLLATERAL] = collateral
 
 
-@numba.njit(cache=True, parallel=True)
+# simulate_all's threads take borrowers in runs of this many as they come free (numba's
+# parallel_chunksize, set by the caller: set inside, the kernel could not be cached), where equal
+# shares made the thread sharing its core (a market prepared meanwhile, a neighbour) the one all
+# waited for
+CHUNK_BORROWERS: Final = 4
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)  # (a market is prepared meanwhile)
 def simulate_all(
     scenarios: Floats,
     opted_in: Flags,
@@ -1031,9 +1038,9 @@ def simulate_all(
     gap_highest = highest_after_events(tape, tree, size)
     bars, liquidator = round_bars(params, call_native, call_base_fee)
     # Borrower by borrower, every scenario in turn (the borrower's stretch of the tape stays in
-    # cache). Threads take equal runs of borrowers, so borrowers are dealt in a scattered order (a
-    # multiplicative hash, a permutation: the factor is a prime), each run a fair sample: in their
-    # own order, one thread's run cost a third more.
+    # cache). Threads take runs of CHUNK_BORROWERS as they come free; the borrowers are dealt in
+    # a scattered order (a multiplicative hash, a permutation: the factor is a prime), so a run
+    # is a fair sample and the last runs are not all the heaviest.
     n_borrowers = starts.shape[1]
     for rank in numba.prange(n_borrowers):
         b = rank * 2654435761 % n_borrowers

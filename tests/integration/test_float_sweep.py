@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 import tomllib
 
 import polars as pl
 import pytest
 
+from softliq_core.replay import float_sweep as sweep_module
 from softliq_core.replay.engine import MarketOutcome, diverging_borrowers, replay_market
-from softliq_core.replay.float_sweep import AMOUNTS, COUNTS, MarketWork, float_sweep
+from softliq_core.replay.float_sweep import (
+    AMOUNTS,
+    COUNTS,
+    MarketWork,
+    PreparedMarket,
+    float_sweep,
+    prepare_market,
+    prepared_in_turn,
+)
 from softliq_core.replay.inputs import MarketHistory
 from softliq_core.replay.run import HISTORY
 from softliq_core.replay.scenario import Scenario, ScenarioError, parse_scenarios
@@ -176,6 +186,41 @@ preset = "blue-sdk-default"
     together = float_sweep(histories, [greedy, paying]).positions
     assert alone["pre_liquidations"].sum() > 0  # not vacuous: its calls pay
     assert together.filter(pl.col("scenario_id") == paying.scenario_id).equals(alone)
+
+
+def test_markets_are_prepared_in_turn_on_a_thread_as_they_are_alone(
+    histories: list[MarketHistory], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next market is prepared on the preparer thread while the caller has this one: every
+    market once, in order, its inputs as prepared on their own; a failure reaches the caller."""
+    work = [
+        MarketWork(h, [s for s in SCENARIOS[1:] if s.applies_to(h.market)]) for h in histories
+    ]  # (but history, which the sweep does not run)
+    work = [w for w in work if w.scenarios]
+    assert len(work) >= 2  # not vacuous: one is prepared while the caller holds another
+    threads: list[str] = []
+
+    def recorded(history: MarketHistory, scenarios: list[Scenario]) -> PreparedMarket:
+        threads.append(threading.current_thread().name)
+        return prepare_market(history, scenarios)
+
+    monkeypatch.setattr(sweep_module, "prepare_market", recorded)
+    taken = prepared_in_turn(work)
+    first, market = next(taken)
+    assert first == work[0] and len(threads) == 2  # the second, prepared meanwhile
+    alone = prepare_market(*work[0])
+    assert market.borrowers == alone.borrowers
+    for name in ("starts", "group", "rows", "opted_in", "latency"):
+        assert (getattr(market, name) == getattr(alone, name)).all(), name
+    assert [w for w, _ in taken] == work[1:]
+    assert all(name.startswith("prepare_market") for name in threads)
+
+    def failing(history: MarketHistory, scenarios: list[Scenario]) -> PreparedMarket:
+        raise ValueError(f"market {history.market.label}: no price")
+
+    monkeypatch.setattr(sweep_module, "prepare_market", failing)
+    with pytest.raises(ValueError, match=f"market {work[0].history.market.label}: no price"):
+        list(prepared_in_turn(work))
 
 
 @pytest.mark.parametrize(
